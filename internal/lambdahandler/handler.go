@@ -1,0 +1,138 @@
+package lambdahandler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/ddbsync/ddbsync/internal/emf"
+	"github.com/ddbsync/ddbsync/internal/replicate"
+)
+
+// Log keys of the per-invocation summary line.
+const (
+	keyTable         = "table"
+	keyRecords       = "records"
+	keyPuts          = "puts"
+	keyDeletes       = "deletes"
+	keyTTLDeletes    = "ttlDeletes"
+	keyCollapsed     = "collapsed"
+	keyRetries       = "retries"
+	keyFailedRecords = "failedRecords"
+	keyFailedKeys    = "failedKeys"
+	keyFailedSeq     = "failedSeq"
+	keyDurationMs    = "durationMs"
+	keyLagMs         = "lagMs"
+	keyError         = "error"
+)
+
+// Options configures a Handler.
+type Options struct {
+	// TargetTable names the target table in logs and metric dimensions.
+	TargetTable string
+	// Logger receives the summary line (default: discard).
+	Logger *slog.Logger
+	// Metrics receives one EMF line per invocation (default: none).
+	Metrics io.Writer
+	// Now returns the current time (default time.Now).
+	Now func() time.Time
+}
+
+// Handler handles DynamoDB Streams events for Lambda.
+type Handler struct {
+	rep  *replicate.Replicator
+	opts Options
+}
+
+// New returns a Handler applying events through rep.
+func New(rep *replicate.Replicator, opts Options) *Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Handler{rep: rep, opts: opts}
+}
+
+// Invoke implements lambda.Handler: payload is a DynamoDB Streams event, the
+// answer an events.DynamoDBEventResponse. Taking the raw payload lets the
+// handler keep images undecoded until they are written.
+func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	resp, err := h.Handle(ctx, payload)
+	if err != nil {
+		return nil, err
+	}
+	out, err := json.Marshal(resp)
+	if err != nil {
+		return nil, fmt.Errorf("marshal response: %w", err)
+	}
+	return out, nil
+}
+
+// Handle applies one stream event and returns the partial batch failure
+// response. It returns an error only when the event cannot be read.
+func (h *Handler) Handle(ctx context.Context, payload []byte) (events.DynamoDBEventResponse, error) {
+	start := h.opts.Now()
+	changes, ttl, err := decodeEvent(payload)
+	if err != nil {
+		h.opts.Logger.LogAttrs(ctx, slog.LevelError, "batch rejected",
+			slog.String(keyTable, h.opts.TargetTable), slog.String(keyError, err.Error()))
+		return events.DynamoDBEventResponse{}, err
+	}
+	res := h.rep.Apply(ctx, changes)
+
+	resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
+	if res.FailedSeq != "" {
+		resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: res.FailedSeq})
+	}
+	h.report(ctx, start, ttl, res)
+	return resp, nil
+}
+
+func (h *Handler) report(ctx context.Context, start time.Time, ttl int, res replicate.Result) {
+	now := h.opts.Now()
+	var lag time.Duration
+	if !res.NewestCreated.IsZero() {
+		lag = max(now.Sub(res.NewestCreated), 0)
+	}
+	level := slog.LevelInfo
+	attrs := []slog.Attr{
+		slog.String(keyTable, h.opts.TargetTable),
+		slog.Int(keyRecords, res.Received),
+		slog.Int(keyPuts, res.Puts),
+		slog.Int(keyDeletes, res.Deletes),
+		slog.Int(keyTTLDeletes, ttl),
+		slog.Int(keyCollapsed, res.Collapsed),
+		slog.Int(keyRetries, res.Retries),
+		slog.Int(keyFailedRecords, res.FailedRecords),
+		slog.Int(keyFailedKeys, res.FailedKeys),
+		slog.Int64(keyDurationMs, now.Sub(start).Milliseconds()),
+		slog.Int64(keyLagMs, lag.Milliseconds()),
+	}
+	if res.FailedSeq != "" {
+		level = slog.LevelWarn
+		attrs = append(attrs, slog.String(keyFailedSeq, res.FailedSeq), slog.String(keyError, res.FirstError.Error()))
+	}
+	h.opts.Logger.LogAttrs(ctx, level, "batch applied", attrs...)
+
+	if h.opts.Metrics == nil {
+		return
+	}
+	err := emf.Write(h.opts.Metrics, now, map[string]string{"TargetTable": h.opts.TargetTable}, []emf.Metric{
+		{Name: "RecordsReceived", Unit: emf.Count, Value: float64(res.Received)},
+		{Name: "ItemsPut", Unit: emf.Count, Value: float64(res.Puts)},
+		{Name: "ItemsDeleted", Unit: emf.Count, Value: float64(res.Deletes)},
+		{Name: "RecordsFailed", Unit: emf.Count, Value: float64(res.FailedRecords)},
+		{Name: "WriteRetries", Unit: emf.Count, Value: float64(res.Retries)},
+		{Name: "ReplicationLagMs", Unit: emf.Milliseconds, Value: float64(lag.Milliseconds())},
+	})
+	if err != nil {
+		h.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "metrics not written", slog.String(keyError, err.Error()))
+	}
+}

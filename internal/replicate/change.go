@@ -1,0 +1,110 @@
+package replicate
+
+import (
+	"encoding/base64"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Op is what a change does to the target item.
+type Op int
+
+const (
+	// OpPut replaces the target item with the change's new image (INSERT and MODIFY).
+	OpPut Op = iota + 1
+	// OpDelete deletes the target item by key (REMOVE, including TTL expiry).
+	OpDelete
+)
+
+// String returns "put" or "delete".
+func (o Op) String() string {
+	switch o {
+	case OpPut:
+		return "put"
+	case OpDelete:
+		return "delete"
+	}
+	return "invalid"
+}
+
+// Change is one stream record, decoded at the edge.
+type Change struct {
+	// Seq is the record's stream sequence number (decimal digits).
+	Seq string
+	// Op is the write the record asks for.
+	Op Op
+	// Key holds the item's key attributes.
+	Key map[string]types.AttributeValue
+	// KeyID identifies the item: equal keys give equal KeyIDs. See [KeyID].
+	KeyID string
+	// NewImage is the item after the change, in DynamoDB JSON
+	// ({"attr":{"S":"v"},…}), for OpPut. It is decoded only when written, so
+	// a large batch never holds every item decoded at once.
+	NewImage []byte
+	// Created is the record's approximate creation time (zero if unknown).
+	Created time.Time
+	// Err, when set, says why the record cannot be applied. If Key is known
+	// the whole key fails from its first record in the batch; otherwise the
+	// record fails at its own sequence number.
+	Err error
+}
+
+// Write is one request for a [Writer]: a put of Item or a delete of Key.
+type Write struct {
+	// Op is OpPut or OpDelete.
+	Op Op
+	// Key is the item's key; for OpPut it is also contained in Item.
+	Key map[string]types.AttributeValue
+	// KeyID is the [KeyID] of Key.
+	KeyID string
+	// Item is the full item to put (OpPut only).
+	Item map[string]types.AttributeValue
+}
+
+// KeyID returns a canonical string for an item key: attribute names in sorted
+// order, each with its type and value. Two keys are the same item exactly when
+// their KeyIDs are equal. DynamoDB normalises key numbers, so the stream
+// carries one spelling of each number key. ok is false when a key attribute is
+// not of a key type (S, N or B).
+func KeyID(key map[string]types.AttributeValue) (id string, ok bool) {
+	names := make([]string, 0, len(key))
+	for name := range key {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, name := range names {
+		b.WriteString(name)
+		b.WriteByte(0)
+		switch v := key[name].(type) {
+		case *types.AttributeValueMemberS:
+			b.WriteString("S\x00")
+			b.WriteString(v.Value)
+		case *types.AttributeValueMemberN:
+			b.WriteString("N\x00")
+			b.WriteString(v.Value)
+		case *types.AttributeValueMemberB:
+			b.WriteString("B\x00")
+			b.WriteString(base64.StdEncoding.EncodeToString(v.Value))
+		default:
+			return "", false
+		}
+		b.WriteByte(0)
+	}
+	return b.String(), len(names) > 0
+}
+
+// Project returns the attributes of item named in like, for matching an item
+// against keys of the same table.
+func Project(item, like map[string]types.AttributeValue) map[string]types.AttributeValue {
+	out := make(map[string]types.AttributeValue, len(like))
+	for name := range like {
+		if v, ok := item[name]; ok {
+			out[name] = v
+		}
+	}
+	return out
+}
