@@ -47,6 +47,9 @@ type Writer interface {
 type Options struct {
 	// Concurrency bounds the chunks written at once (default DefaultConcurrency).
 	Concurrency int
+	// MaxBatchBytes bounds the estimated request size of one chunk (default
+	// MaxBatchBytes; lower only in tests).
+	MaxBatchBytes int
 	// DeadlineMargin is kept free before ctx's deadline (default
 	// DefaultDeadlineMargin, at most a quarter of the time left when Apply starts).
 	DeadlineMargin time.Duration
@@ -62,6 +65,9 @@ type Replicator struct {
 func New(w Writer, opts Options) *Replicator {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = DefaultConcurrency
+	}
+	if opts.MaxBatchBytes <= 0 || opts.MaxBatchBytes > MaxBatchBytes {
+		opts.MaxBatchBytes = MaxBatchBytes
 	}
 	if opts.DeadlineMargin <= 0 {
 		opts.DeadlineMargin = DefaultDeadlineMargin
@@ -170,7 +176,7 @@ func (r *Replicator) Apply(ctx context.Context, changes []Change) Result {
 		for end < len(plan) && end-start < MaxBatchWrites {
 			c := &changes[plan[end].last]
 			n := len(c.NewImage) + 64
-			if end > start && size+n > MaxBatchBytes {
+			if end > start && size+n > r.opts.MaxBatchBytes {
 				break
 			}
 			size += n
