@@ -1,0 +1,56 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestConfigFromEnv(t *testing.T) {
+	tests := map[string]struct {
+		env     map[string]string
+		want    Config
+		wantErr []string
+	}{
+		"defaults": {
+			env: map[string]string{"TARGET_TABLE_NAME": "orders-copy"},
+			want: Config{TargetTable: "orders-copy", Concurrency: 16, MaxAttempts: 10,
+				BaseDelay: 25 * time.Millisecond, MaxDelay: 2 * time.Second, DeadlineMargin: time.Second},
+		},
+		"everything set": {
+			env: map[string]string{"TARGET_TABLE_NAME": "orders-copy", "TARGET_REGION": "eu-west-1", "WRITE_CONCURRENCY": "4",
+				"WRITE_MAX_ATTEMPTS": "3", "RETRY_BASE_DELAY_MS": "10", "RETRY_MAX_DELAY_MS": "500", "DEADLINE_MARGIN_MS": "250"},
+			want: Config{TargetTable: "orders-copy", TargetRegion: "eu-west-1", Concurrency: 4, MaxAttempts: 3,
+				BaseDelay: 10 * time.Millisecond, MaxDelay: 500 * time.Millisecond, DeadlineMargin: 250 * time.Millisecond},
+		},
+		"missing table": {
+			env:     map[string]string{},
+			wantErr: []string{"config: TARGET_TABLE_NAME: is required"},
+		},
+		"bad numbers are named": {
+			env: map[string]string{"TARGET_TABLE_NAME": "orders-copy", "WRITE_CONCURRENCY": "lots", "WRITE_MAX_ATTEMPTS": "0"},
+			wantErr: []string{`config: WRITE_CONCURRENCY: "lots" is not a whole number from 1 to 256`,
+				`config: WRITE_MAX_ATTEMPTS: "0" is not a whole number from 1 to 100`},
+		},
+		"base delay above max": {
+			env:     map[string]string{"TARGET_TABLE_NAME": "orders-copy", "RETRY_BASE_DELAY_MS": "900", "RETRY_MAX_DELAY_MS": "100"},
+			wantErr: []string{"config: RETRY_BASE_DELAY_MS: must not exceed RETRY_MAX_DELAY_MS"},
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := configFromEnv(func(k string) string { return tt.env[k] })
+			if tt.wantErr != nil {
+				require.Error(t, err)
+				for _, want := range tt.wantErr {
+					assert.Contains(t, err.Error(), want)
+				}
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
