@@ -49,5 +49,6 @@ func main() {
 	rep := replicate.New(table, replicate.Options{Concurrency: cfg.Concurrency, DeadlineMargin: cfg.DeadlineMargin})
 	h := lambdahandler.New(rep, lambdahandler.Options{TargetTable: cfg.TargetTable, Logger: logger, Metrics: os.Stdout})
 	slog.SetDefault(logger)
+	logger.Info("replicator starting", slog.String("version", version()), slog.String("table", cfg.TargetTable))
 	lambda.Start(h)
 }
