@@ -1,0 +1,371 @@
+package ddblocal
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+)
+
+// Defaults and fixed values for [Start] and the client helpers.
+const (
+	// DefaultStartTimeout bounds the wait for a started server to answer.
+	// DynamoDB Local answers after about 2.5 s on our machines.
+	DefaultStartTimeout = 30 * time.Second
+	// Region is the region the client helpers use. DynamoDB Local keeps one
+	// database per access key id and region.
+	Region = "us-east-1"
+	// SecretAccessKey is the secret the client helpers use; DynamoDB Local
+	// accepts any.
+	SecretAccessKey = "secret"
+
+	maxKeyIDPrefix   = 40
+	maxStartAttempts = 3
+	readyPoll        = 50 * time.Millisecond
+	tableWaitTimeout = 30 * time.Second
+)
+
+// errPortTaken marks a start that lost its port to another process.
+var errPortTaken = errors.New("port already in use")
+
+// Options configures [Start].
+type Options struct {
+	// Dir is the install directory; empty means [DefaultDir].
+	Dir string
+	// Stderr, if set, also receives the server's stdout and stderr as they
+	// are written. [Server.Logs] has them either way.
+	Stderr io.Writer
+	// StartTimeout bounds the wait for the server to answer HTTP; zero means
+	// [DefaultStartTimeout].
+	StartTimeout time.Duration
+}
+
+// Server is a running DynamoDB Local, in memory, listening on 127.0.0.1.
+type Server struct {
+	// Endpoint is the server's base URL, "http://127.0.0.1:PORT".
+	Endpoint string
+
+	cmd       *exec.Cmd
+	logs      *logBuffer
+	exited    chan struct{} // closed when the process has been waited for
+	waitErr   error         // set before exited is closed
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start installs DynamoDB Local if needed (see [Install]) and starts it
+// with -inMemory on a free 127.0.0.1 port, in its own process group. It
+// returns once the server answers HTTP. ctx bounds the install and the
+// start only: the server runs until [Server.Close].
+//
+// On failure the error includes the server's output.
+func Start(ctx context.Context, opts Options) (*Server, error) {
+	dir, err := Install(ctx, opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	java, err := exec.LookPath("java")
+	if err != nil {
+		return nil, fmt.Errorf("find tools: java not on PATH: %w", err)
+	}
+	if opts.StartTimeout <= 0 {
+		opts.StartTimeout = DefaultStartTimeout
+	}
+	for attempt := 1; ; attempt++ {
+		s, err := start(ctx, java, dir, opts)
+		if err == nil {
+			return s, nil
+		}
+		// Another process may take the port between our probe and Jetty's
+		// bind: try a new port.
+		if !errors.Is(err, errPortTaken) || attempt == maxStartAttempts {
+			return nil, fmt.Errorf("start dynamodb local: %w", err)
+		}
+	}
+}
+
+// start makes one attempt to start the server.
+func start(ctx context.Context, java, dir string, opts Options) (*Server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	logs := &logBuffer{}
+	var out io.Writer = logs
+	if opts.Stderr != nil {
+		out = io.MultiWriter(logs, opts.Stderr)
+	}
+	cmd := exec.Command(java,
+		"-Djava.library.path="+filepath.Join(dir, libDirName),
+		"-cp", filepath.Join(dir, jarName)+string(filepath.ListSeparator)+filepath.Join(dir, classesDir),
+		mainClass, "-inMemory", "-disableTelemetry", "-port", strconv.Itoa(port))
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Dir = dir // it writes dynamodb-local-metadata.json to its working directory
+	// Own process group, so Close kills everything; and killed if the test
+	// binary dies without calling Close.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.WaitDelay = time.Second
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("run java: %w", err)
+	}
+	s := &Server{
+		Endpoint: "http://127.0.0.1:" + strconv.Itoa(port),
+		cmd:      cmd,
+		logs:     logs,
+		exited:   make(chan struct{}),
+	}
+	go func() {
+		s.waitErr = cmd.Wait()
+		close(s.exited)
+	}()
+	if err := s.waitReady(ctx, opts.StartTimeout); err != nil {
+		_ = s.Close()
+		if strings.Contains(logs.String(), "Address already in use") {
+			err = fmt.Errorf("%w: %w", errPortTaken, err)
+		}
+		return nil, fmt.Errorf("%w\nserver output:\n%s", err, logs.String())
+	}
+	return s, nil
+}
+
+// waitReady polls the endpoint until it gives any HTTP response.
+func (s *Server) waitReady(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	client := &http.Client{Timeout: time.Second}
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.Endpoint+"/", nil)
+		if err != nil {
+			return fmt.Errorf("build probe request: %w", err)
+		}
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		select {
+		case <-s.exited:
+			return fmt.Errorf("wait for server: exited early: %v", s.waitErr)
+		case <-ctx.Done():
+			return fmt.Errorf("wait for server to answer within %s: %w", timeout, ctx.Err())
+		case <-time.After(readyPoll):
+		}
+	}
+}
+
+// Close kills the server's process group and waits for it to exit. It
+// returns an error if the server had already exited on its own. It is safe
+// to call more than once.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		select {
+		case <-s.exited:
+			s.closeErr = fmt.Errorf("close dynamodb local: exited before close: %v", s.waitErr)
+			return
+		default:
+		}
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		<-s.exited
+	})
+	return s.closeErr
+}
+
+// Logs returns everything the server has written to stdout and stderr.
+func (s *Server) Logs() string { return s.logs.String() }
+
+// StartTB starts a server with default [Options] for a test and closes it
+// in tb.Cleanup. It calls tb.Fatal if the server cannot start: these tests
+// must run everywhere, CI included, so it never skips.
+func StartTB(tb testing.TB) *Server {
+	tb.Helper()
+	s, err := Start(tb.Context(), Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Errorf("%v\nserver output:\n%s", err, s.Logs())
+		}
+	})
+	return s
+}
+
+// AccessKeyID returns an access key id unique to the test tb, for the
+// client helpers: the letters and digits of tb.Name() (at most 40) followed
+// by 8 hex digits of its hash. Raw test names do not work: DynamoDB Local
+// rejects ids with some characters ("_", "-", ".") and cuts ids at "/", so
+// the subtests "TestX/a" and "TestX/b" would share one database.
+func AccessKeyID(tb testing.TB) string {
+	tb.Helper()
+	name := tb.Name()
+	var b strings.Builder
+	for _, r := range name {
+		if b.Len() == maxKeyIDPrefix {
+			break
+		}
+		if r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			b.WriteRune(r)
+		}
+	}
+	sum := sha256.Sum256([]byte(name))
+	return b.String() + hex.EncodeToString(sum[:4])
+}
+
+// AWSConfig returns an SDK config for this server: region [Region] and
+// static credentials (accessKeyID, [SecretAccessKey]). It sets no endpoint;
+// [Server.DynamoDB] and [Server.Streams] do.
+//
+// Without -sharedDb DynamoDB Local keeps a separate database per access key
+// id and region. Give each test its own non-empty accessKeyID (see
+// [AccessKeyID]) so that tests do not see each other's tables, and so that stream
+// records left by earlier tests do not slow down writes to stream-enabled
+// tables, which they do in one database.
+func (s *Server) AWSConfig(accessKeyID string) aws.Config {
+	return aws.Config{
+		Region:      Region,
+		Credentials: credentials.NewStaticCredentialsProvider(accessKeyID, SecretAccessKey, ""),
+	}
+}
+
+// DynamoDB returns a DynamoDB client for this server's database of
+// accessKeyID (see [Server.AWSConfig]). It does not validate the CRC32
+// response checksum, which DynamoDB Local leaves out of error responses.
+func (s *Server) DynamoDB(accessKeyID string) *dynamodb.Client {
+	return dynamodb.NewFromConfig(s.AWSConfig(accessKeyID), func(o *dynamodb.Options) {
+		o.BaseEndpoint = aws.String(s.Endpoint)
+		o.DisableValidateResponseChecksum = true
+	})
+}
+
+// Streams returns a DynamoDB Streams client for this server's database of
+// accessKeyID (see [Server.AWSConfig]).
+func (s *Server) Streams(accessKeyID string) *dynamodbstreams.Client {
+	return dynamodbstreams.NewFromConfig(s.AWSConfig(accessKeyID), func(o *dynamodbstreams.Options) {
+		o.BaseEndpoint = aws.String(s.Endpoint)
+	})
+}
+
+// Env returns environment variables ("KEY=value") that point a child
+// process's SDK clients at this server's database of accessKeyID. Both
+// DynamoDB and DynamoDB Streams endpoints are set: with only the first, a
+// Streams client would go to AWS.
+func (s *Server) Env(accessKeyID string) []string {
+	return []string{
+		"AWS_ENDPOINT_URL=" + s.Endpoint,
+		"AWS_ENDPOINT_URL_DYNAMODB=" + s.Endpoint,
+		"AWS_ENDPOINT_URL_DYNAMODB_STREAMS=" + s.Endpoint,
+		"AWS_ACCESS_KEY_ID=" + accessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + SecretAccessKey,
+		"AWS_REGION=" + Region,
+		"AWS_EC2_METADATA_DISABLED=true",
+	}
+}
+
+// TableSpec describes a table for [CreateTable].
+type TableSpec struct {
+	// Name is the table name.
+	Name string
+	// HashKey is the partition key attribute name.
+	HashKey string
+	// HashType is the partition key type: "S", "N" or "B"; empty means "S".
+	HashType types.ScalarAttributeType
+	// RangeKey is the sort key attribute name; empty means no sort key.
+	RangeKey string
+	// RangeType is the sort key type: "S", "N" or "B"; empty means "S".
+	RangeType types.ScalarAttributeType
+	// StreamViewType enables a stream with this view type
+	// (NEW_AND_OLD_IMAGES, ...); empty means no stream.
+	StreamViewType types.StreamViewType
+}
+
+// CreateTable creates an on-demand (PAY_PER_REQUEST) table, waits until it
+// is ACTIVE and returns its stream ARN, or "" if it has no stream.
+func CreateTable(ctx context.Context, client *dynamodb.Client, in TableSpec) (string, error) {
+	attr := func(name string, typ types.ScalarAttributeType) types.AttributeDefinition {
+		if typ == "" {
+			typ = types.ScalarAttributeTypeS
+		}
+		return types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: typ}
+	}
+	input := &dynamodb.CreateTableInput{
+		TableName:            aws.String(in.Name),
+		BillingMode:          types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{attr(in.HashKey, in.HashType)},
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String(in.HashKey), KeyType: types.KeyTypeHash},
+		},
+	}
+	if in.RangeKey != "" {
+		input.AttributeDefinitions = append(input.AttributeDefinitions, attr(in.RangeKey, in.RangeType))
+		input.KeySchema = append(input.KeySchema,
+			types.KeySchemaElement{AttributeName: aws.String(in.RangeKey), KeyType: types.KeyTypeRange})
+	}
+	if in.StreamViewType != "" {
+		input.StreamSpecification = &types.StreamSpecification{
+			StreamEnabled:  aws.Bool(true),
+			StreamViewType: in.StreamViewType,
+		}
+	}
+	out, err := client.CreateTable(ctx, input)
+	if err != nil {
+		return "", fmt.Errorf("create table %s: %w", in.Name, err)
+	}
+	waiter := dynamodb.NewTableExistsWaiter(client, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay = 50 * time.Millisecond
+		o.MaxDelay = time.Second
+	})
+	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(in.Name)}, tableWaitTimeout); err != nil {
+		return "", fmt.Errorf("wait for table %s: %w", in.Name, err)
+	}
+	return aws.ToString(out.TableDescription.LatestStreamArn), nil
+}
+
+// freePort returns a 127.0.0.1 TCP port that was free a moment ago.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// logBuffer is a bytes.Buffer safe for concurrent writes and reads.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p.
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns what has been written so far.
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
