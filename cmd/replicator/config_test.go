@@ -16,7 +16,7 @@ func TestConfigFromEnv(t *testing.T) {
 	}{
 		"defaults": {
 			env: map[string]string{"TARGET_TABLE_NAME": "orders-copy"},
-			want: Config{TargetTable: "orders-copy", Concurrency: 16, MaxAttempts: 10,
+			want: Config{TargetTable: "orders-copy", Concurrency: 32, MaxAttempts: 10,
 				BaseDelay: 25 * time.Millisecond, MaxDelay: 2 * time.Second, DeadlineMargin: time.Second},
 		},
 		"everything set": {

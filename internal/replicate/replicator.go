@@ -20,7 +20,7 @@ const (
 // Defaults for [Options].
 const (
 	// DefaultConcurrency is how many chunks are written at once.
-	DefaultConcurrency = 16
+	DefaultConcurrency = 32
 	// DefaultDeadlineMargin is how long before the invocation deadline the
 	// replicator stops starting writes and reports what is left as failed.
 	DefaultDeadlineMargin = time.Second
@@ -108,81 +108,102 @@ type pending struct {
 	err     error
 }
 
+// Plan is a batch collapsed to one write per key, ready to be written.
+type Plan struct {
+	changes  []Change
+	keys     []pending // in order of first appearance
+	failedAt int       // index of the earliest record failed while planning, or -1
+	res      Result
+}
+
+// NewPlan collapses changes, given in stream order, to one pending write per
+// item key and checks every record. It does no I/O.
+func NewPlan(changes []Change) *Plan {
+	p := &Plan{changes: changes, failedAt: -1, res: Result{Received: len(changes)}}
+	index := make(map[string]int, len(changes))
+	p.keys = make([]pending, 0, len(changes))
+	for i := range changes {
+		c := &changes[i]
+		if c.Created.After(p.res.NewestCreated) {
+			p.res.NewestCreated = c.Created
+		}
+		if c.KeyID == "" {
+			p.res.FailedRecords++
+			if c.Err == nil {
+				c.Err = errors.New("record has no key")
+			}
+			p.fail(i, c.Err)
+			continue
+		}
+		k, ok := index[c.KeyID]
+		if !ok {
+			k = len(p.keys)
+			index[c.KeyID] = k
+			p.keys = append(p.keys, pending{first: i})
+		} else if p.keys[k].err == nil {
+			// The earlier record is superseded; still check that it could
+			// have been applied, so bad input is never skipped silently.
+			p.keys[k].err = checkSuperseded(&changes[p.keys[k].last])
+		}
+		pk := &p.keys[k]
+		pk.last = i
+		pk.records++
+		if c.Err != nil && pk.err == nil {
+			pk.err = c.Err
+		}
+	}
+	p.res.Collapsed = len(changes) - p.res.FailedRecords - len(p.keys)
+	return p
+}
+
+// Keys returns the number of distinct keys, that is of writes to make.
+func (p *Plan) Keys() int { return len(p.keys) }
+
+// fail records that the batch must be retried from record i at the latest.
+func (p *Plan) fail(i int, err error) {
+	if p.failedAt < 0 || CompareSeq(p.changes[i].Seq, p.changes[p.failedAt].Seq) < 0 {
+		p.failedAt = i
+		p.res.FirstError = err
+	}
+}
+
 // Apply makes the target reflect changes, given in stream order. It never
 // returns an error: every problem becomes a failed key, and Result.FailedSeq
 // says where Lambda must resume.
 func (r *Replicator) Apply(ctx context.Context, changes []Change) Result {
-	res := Result{Received: len(changes)}
-	failedAt := -1
-	fail := func(i int, err error) {
-		if failedAt < 0 || CompareSeq(changes[i].Seq, changes[failedAt].Seq) < 0 {
-			failedAt = i
-			res.FirstError = err
-		}
-	}
+	return r.Write(ctx, NewPlan(changes))
+}
 
-	keys := make(map[string]int, len(changes))
-	plan := make([]pending, 0, len(changes))
-	for i := range changes {
-		c := &changes[i]
-		if c.Created.After(res.NewestCreated) {
-			res.NewestCreated = c.Created
-		}
-		if c.KeyID == "" {
-			res.FailedRecords++
-			if c.Err == nil {
-				c.Err = errors.New("record has no key")
-			}
-			fail(i, c.Err)
-			continue
-		}
-		k, ok := keys[c.KeyID]
-		if !ok {
-			k = len(plan)
-			keys[c.KeyID] = k
-			plan = append(plan, pending{first: i})
-		} else {
-			// The earlier record is superseded; still check that it could
-			// have been applied, so bad input is never skipped silently.
-			if err := checkSuperseded(&changes[plan[k].last]); err != nil && plan[k].err == nil {
-				plan[k].err = err
-			}
-		}
-		p := &plan[k]
-		p.last = i
-		p.records++
-		if c.Err != nil && p.err == nil {
-			p.err = c.Err
-		}
-	}
-	res.Collapsed = len(changes) - res.FailedRecords - len(plan)
-
+// Write performs a plan's writes in chunks of at most MaxBatchWrites, at
+// most Options.Concurrency chunks at once, and stops starting chunks when
+// the deadline margin is reached.
+func (r *Replicator) Write(ctx context.Context, p *Plan) Result {
 	ctx, cancel := r.writeContext(ctx)
 	defer cancel()
 
 	var mu sync.Mutex
-	failKey := func(p *pending, err error) {
+	res := p.res
+	failKey := func(k *pending, err error) {
 		mu.Lock()
 		defer mu.Unlock()
 		res.FailedKeys++
-		res.FailedRecords += p.records
-		fail(p.first, err)
+		res.FailedRecords += k.records
+		p.fail(k.first, err)
 	}
 
 	sem := make(chan struct{}, r.opts.Concurrency)
 	var wg sync.WaitGroup
-	for start := 0; start < len(plan); {
+	for start := 0; start < len(p.keys); {
 		end, size := start, 0
-		for end < len(plan) && end-start < MaxBatchWrites {
-			c := &changes[plan[end].last]
-			n := len(c.NewImage) + 64
+		for end < len(p.keys) && end-start < MaxBatchWrites {
+			n := len(p.changes[p.keys[end].last].NewImage) + 64
 			if end > start && size+n > r.opts.MaxBatchBytes {
 				break
 			}
 			size += n
 			end++
 		}
-		chunk := plan[start:end]
+		chunk := p.keys[start:end]
 		start = end
 
 		if !acquire(ctx, sem) {
@@ -195,7 +216,7 @@ func (r *Replicator) Apply(ctx context.Context, changes []Change) Result {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			puts, deletes, retries := r.writeChunk(ctx, changes, chunk, failKey)
+			puts, deletes, retries := r.writeChunk(ctx, p.changes, chunk, failKey)
 			mu.Lock()
 			res.Puts += puts
 			res.Deletes += deletes
@@ -205,8 +226,9 @@ func (r *Replicator) Apply(ctx context.Context, changes []Change) Result {
 	}
 	wg.Wait()
 
-	if failedAt >= 0 {
-		res.FailedSeq = changes[failedAt].Seq
+	res.FirstError = p.res.FirstError
+	if p.failedAt >= 0 {
+		res.FailedSeq = p.changes[p.failedAt].Seq
 	}
 	return res
 }
