@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 	"time"
 
 	gojson "github.com/goccy/go-json"
@@ -69,7 +71,6 @@ func decodeEvent(payload []byte) (changes []replicate.Change, ttl int, err error
 	if err := gojson.Unmarshal(payload, &ev); err != nil {
 		return nil, 0, fmt.Errorf("%w: %w", ErrBadEvent, err)
 	}
-	changes = make([]replicate.Change, len(ev.Records))
 	for i := range ev.Records {
 		r := &ev.Records[i]
 		if r.Change == nil {
@@ -78,13 +79,29 @@ func decodeEvent(payload []byte) (changes []replicate.Change, ttl int, err error
 		if err := replicate.ValidateSeq(r.Change.SequenceNumber); err != nil {
 			return nil, 0, fmt.Errorf("%w: record %d (eventID %q): %w", ErrBadEvent, i, r.EventID, err)
 		}
-		changes[i] = toChange(r)
 		if r.isTTL() {
 			ttl++
 		}
 	}
+	changes = make([]replicate.Change, len(ev.Records))
+	// Key decoding is most of the work; records are independent, so large
+	// batches are split across the available CPUs.
+	parts := min(runtime.GOMAXPROCS(0), max(len(changes)/minRecordsPerWorker, 1))
+	var wg sync.WaitGroup
+	for p := range parts {
+		lo, hi := p*len(changes)/parts, (p+1)*len(changes)/parts
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				changes[i] = toChange(&ev.Records[i])
+			}
+		})
+	}
+	wg.Wait()
 	return changes, ttl, nil
 }
+
+// minRecordsPerWorker is the smallest share of a batch worth a goroutine.
+const minRecordsPerWorker = 512
 
 func toChange(r *streamRecord) replicate.Change {
 	sc := r.Change
