@@ -19,6 +19,21 @@ build:
 build-ReplicatorFunction:
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) $(GO) build $(GOFLAGS_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./cmd/replicator
 
+## package: bin/replicator.zip, a deterministic zip of bin/bootstrap (fixed time, mode 0755), with its CodeSha256
+.PHONY: package verify-build
+package: build
+	$(GO) run ./cmd/lambdazip -o bin/replicator.zip bin/bootstrap
+
+## verify-build: build bootstrap and zip twice, the second time with an empty Go build cache, and compare sha256
+verify-build:
+	@set -e; tmp=$$(mktemp -d); trap 'chmod -R u+w "$$tmp"; rm -rf "$$tmp"' EXIT; \
+	$(MAKE) -s build-ReplicatorFunction ARTIFACTS_DIR="$$tmp/a"; \
+	GOCACHE="$$tmp/gocache" $(MAKE) -s build-ReplicatorFunction ARTIFACTS_DIR="$$tmp/b"; \
+	for d in a b; do $(GO) run ./cmd/lambdazip -o "$$tmp/$$d/replicator.zip" "$$tmp/$$d/bootstrap" >/dev/null; done; \
+	(cd "$$tmp" && sha256sum a/bootstrap b/bootstrap a/replicator.zip b/replicator.zip); \
+	cmp "$$tmp/a/bootstrap" "$$tmp/b/bootstrap"; cmp "$$tmp/a/replicator.zip" "$$tmp/b/replicator.zip"; \
+	echo "verify-build: bootstrap and zip are reproducible"
+
 ## deps: the system tools the local stand-ins need (Java for DynamoDB Local, npm to fetch it)
 deps:
 	@missing=""; \
