@@ -117,6 +117,10 @@ func start(ctx context.Context, java, dir string, opts Options) (*Server, error)
 		out = io.MultiWriter(logs, opts.Stderr)
 	}
 	cmd := exec.Command(java,
+		// DynamoDB Local lives for seconds to minutes here: compiling it with
+		// C2 costs more CPU than it saves (measured: half the CPU of a demo
+		// run), and one GC thread is enough.
+		"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
 		"-Djava.library.path="+filepath.Join(dir, libDirName),
 		"-cp", filepath.Join(dir, jarName)+string(filepath.ListSeparator)+filepath.Join(dir, classesDir),
 		mainClass, "-inMemory", "-disableTelemetry", "-port", strconv.Itoa(port))

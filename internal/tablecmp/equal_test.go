@@ -88,11 +88,11 @@ func TestDiffItems(t *testing.T) {
 		other map[string]av
 		want  []string
 	}{
-		"same meaning": {map[string]av{"pk": &s{Value: "a"}, "n": &n{Value: "1E+1"}, "tags": &ss{Value: []string{"y", "x"}}}, nil},
-		"value differs": {map[string]av{"pk": &s{Value: "a"}, "n": &n{Value: "11"}, "tags": &ss{Value: []string{"y", "x"}}}, []string{"n"}},
+		"same meaning":      {map[string]av{"pk": &s{Value: "a"}, "n": &n{Value: "1E+1"}, "tags": &ss{Value: []string{"y", "x"}}}, nil},
+		"value differs":     {map[string]av{"pk": &s{Value: "a"}, "n": &n{Value: "11"}, "tags": &ss{Value: []string{"y", "x"}}}, []string{"n"}},
 		"missing and extra": {map[string]av{"pk": &s{Value: "a"}, "n": &n{Value: "10"}, "new": &bl{Value: false}}, []string{"new", "tags"}},
-		"type differs": {map[string]av{"pk": &s{Value: "a"}, "n": &s{Value: "10"}, "tags": &ss{Value: []string{"x", "y"}}}, []string{"n"}},
-		"empty":        {map[string]av{}, []string{"n", "pk", "tags"}},
+		"type differs":      {map[string]av{"pk": &s{Value: "a"}, "n": &s{Value: "10"}, "tags": &ss{Value: []string{"x", "y"}}}, []string{"n"}},
+		"empty":             {map[string]av{}, []string{"n", "pk", "tags"}},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+)
+
+// loadAWSConfig loads the SDK configuration from the default chain
+// (environment, shared config and credentials files, SSO, IMDS), with
+// region overriding the configured one.
+func loadAWSConfig(ctx context.Context, region string) (aws.Config, error) {
+	var opts []func(*config.LoadOptions) error
+	if region != "" {
+		opts = append(opts, config.WithRegion(region))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS config: %w", err)
+	}
+	if cfg.Region == "" {
+		return aws.Config{}, &usageError{err: errors.New("no AWS region: pass --region or set AWS_REGION"), hint: "ddbsync run --region us-east-1 ..."}
+	}
+	return cfg, nil
+}
+
+// newDynamoDB returns a DynamoDB client, for endpoint if set (then without
+// response checksum validation, which DynamoDB Local's errors fail) and in
+// region if set.
+func newDynamoDB(cfg aws.Config, endpoint, region string) *dynamodb.Client {
+	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		if region != "" {
+			o.Region = region
+		}
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+			o.DisableValidateResponseChecksum = true
+		}
+	})
+}
+
+// newStreams returns a DynamoDB Streams client, for endpoint if set. Both
+// clients need the endpoint: with only DynamoDB's, the Streams client would
+// go to AWS.
+func newStreams(cfg aws.Config, endpoint string) *dynamodbstreams.Client {
+	return dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+	})
+}

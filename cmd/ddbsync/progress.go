@@ -1,0 +1,141 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/ddbsync/ddbsync/internal/streampoll"
+)
+
+// progress prints a line about the poller every interval until stopped.
+type progress struct {
+	w        io.Writer
+	stats    func() streampoll.Stats
+	began    time.Time
+	round    time.Duration // precision of the elapsed time shown
+	done     chan struct{}
+	wg       sync.WaitGroup
+	lastN    int64
+	lastTime time.Time
+}
+
+// startProgress starts printing progress lines to w, unless quiet.
+func startProgress(w io.Writer, p *streampoll.Poller, interval time.Duration, quiet bool) *progress {
+	pr := &progress{w: w, stats: p.Stats, began: time.Now(), round: time.Second, done: make(chan struct{})}
+	if interval < time.Second {
+		pr.round = 100 * time.Millisecond
+	}
+	pr.lastTime = pr.began
+	if quiet {
+		return pr
+	}
+	pr.wg.Go(func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-pr.done:
+				return
+			case now := <-t.C:
+				fmt.Fprintln(pr.w, pr.line(now))
+			}
+		}
+	})
+	return pr
+}
+
+// line formats the progress line at now, e.g.
+// "ddbsync run: 12s  4812 records  1203 rec/s  lag 38ms  age 12s  0 failed  0 retries  1 shard".
+func (pr *progress) line(now time.Time) string {
+	s := pr.stats()
+	rate := float64(s.Records-pr.lastN) / now.Sub(pr.lastTime).Seconds()
+	pr.lastN, pr.lastTime = s.Records, now
+	lag, age := "-", "-"
+	if !s.LastProcessed.IsZero() {
+		lag = s.LastDelay.Round(time.Millisecond).String()
+	}
+	if !s.LastCreated.IsZero() {
+		age = max(now.Sub(s.LastCreated), 0).Round(time.Second).String()
+	}
+	shards := "shards"
+	if s.Shards == 1 {
+		shards = "shard"
+	}
+	return fmt.Sprintf("ddbsync run: %s  %d records  %.0f rec/s  lag %s  age %s  %d failed  %d retries  %d %s",
+		now.Sub(pr.began).Round(max(pr.round, time.Millisecond)), s.Records, max(rate, 0), lag, age, s.FailedRecords, s.Retries, s.Shards, shards)
+}
+
+// stop stops the progress lines.
+func (pr *progress) stop() {
+	close(pr.done)
+	pr.wg.Wait()
+}
+
+// elapsed returns the time since the start.
+func (pr *progress) elapsed() time.Duration { return time.Since(pr.began) }
+
+// lazyFile appends to a file that it creates on the first write, so that a
+// run without failures leaves no empty failure file behind.
+type lazyFile struct {
+	path string
+	mu   sync.Mutex
+	f    *os.File
+}
+
+// Write appends p, opening the file first if needed.
+func (l *lazyFile) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			return 0, fmt.Errorf("open failure file: %w", err)
+		}
+		l.f = f
+	}
+	return l.f.Write(p)
+}
+
+func (l *lazyFile) opened() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f != nil
+}
+
+// Close closes the file if it was opened.
+func (l *lazyFile) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return nil
+	}
+	if err := l.f.Close(); err != nil {
+		return fmt.Errorf("close failure file: %w", err)
+	}
+	return nil
+}
+
+// lockedWriter serialises writes from several goroutines (progress lines,
+// log lines, messages) to one writer.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+// syncWriter returns w made safe for concurrent writes.
+func syncWriter(w io.Writer) io.Writer {
+	if lw, ok := w.(*lockedWriter); ok {
+		return lw
+	}
+	return &lockedWriter{w: w}
+}
+
+// Write writes p under the lock.
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

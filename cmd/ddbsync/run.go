@@ -1,0 +1,352 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/ddbsync/ddbsync/internal/dynamo"
+	"github.com/ddbsync/ddbsync/internal/lambdahandler"
+	"github.com/ddbsync/ddbsync/internal/replicate"
+	"github.com/ddbsync/ddbsync/internal/streampoll"
+)
+
+var _ streampoll.Invoker = (*lambdahandler.Handler)(nil)
+
+// Defaults of the run flags that have no library default.
+const (
+	defaultFailureFile      = "ddbsync-failures.jsonl"
+	defaultProgressInterval = 5 * time.Second
+	maxConcurrency          = 256
+	maxWriteAttempts        = 100
+)
+
+// RunCommand is `ddbsync run`: a local event source mapping that reads the
+// source table's stream and applies it to the target table with the
+// replicator's handler, in process or through the Runtime Interface
+// Emulator.
+type RunCommand struct {
+	Stdout, Stderr io.Writer
+
+	// awsConfig replaces the default credential chain (tests and demo).
+	awsConfig func(ctx context.Context, region string) (aws.Config, error)
+	// started, if set, is called with the poller before it runs.
+	started func(*streampoll.Poller)
+	// noResumeHint leaves out the --resume hint (the demo's stream is gone
+	// when it stops).
+	noResumeHint bool
+}
+
+// RunConfig is the configuration of `ddbsync run`, from its flags.
+type RunConfig struct {
+	Table, StreamARN, TargetTable  string
+	Endpoint, Region, TargetRegion string
+	Start                          string
+	Resume                         map[string]string
+	BatchSize                      int
+	BatchWindow                    time.Duration
+	MaxRetries                     int
+	FailureFile                    string
+	InvokeURL                      string
+	FunctionTimeout                time.Duration
+	Concurrency, WriteAttempts     int
+	PollInterval                   time.Duration
+	ProgressInterval               time.Duration
+	ExitWhenIdle                   time.Duration
+	Quiet                          bool
+}
+
+// FlagError says which flag is wrong.
+type FlagError struct {
+	Flag string
+	Err  error
+}
+
+func (e *FlagError) Error() string { return fmt.Sprintf("--%s: %v", e.Flag, e.Err) }
+
+// Unwrap returns the underlying error.
+func (e *FlagError) Unwrap() error { return e.Err }
+
+// Validate checks the configuration and returns every problem, each a
+// *FlagError.
+func (c RunConfig) Validate() error {
+	var errs []error
+	bad := func(flag, format string, args ...any) {
+		errs = append(errs, &FlagError{Flag: flag, Err: fmt.Errorf(format, args...)})
+	}
+	switch {
+	case c.Table == "" && c.StreamARN == "":
+		bad("table", "is required (or --stream-arn): the source table whose stream to read")
+	case c.Table != "" && c.StreamARN != "":
+		bad("stream-arn", "cannot be used with --table")
+	case c.StreamARN != "" && !strings.Contains(c.StreamARN, ":table/") || c.StreamARN != "" && !strings.Contains(c.StreamARN, "/stream/"):
+		bad("stream-arn", "%q is not a DynamoDB stream ARN (arn:aws:dynamodb:REGION:ACCOUNT:table/NAME/stream/LABEL)", c.StreamARN)
+	}
+	if c.TargetTable == "" && c.InvokeURL == "" {
+		bad("target-table", "is required (or --invoke-url): the table to replicate into")
+	}
+	if c.Start != "trim-horizon" && c.Start != "latest" {
+		bad("start", "%q must be trim-horizon or latest", c.Start)
+	}
+	if len(c.Resume) > 0 && c.Start == "latest" {
+		bad("resume", "cannot be used with --start latest")
+	}
+	if c.BatchSize < 1 || c.BatchSize > streampoll.MaxBatchSize {
+		bad("batch-size", "%d must be 1 to %d", c.BatchSize, streampoll.MaxBatchSize)
+	}
+	if c.BatchWindow < 0 || c.BatchWindow > streampoll.MaxBatchWindow {
+		bad("batch-window", "%s must be 0 to %s", c.BatchWindow, streampoll.MaxBatchWindow)
+	}
+	if c.MaxRetries < streampoll.RetryForever || c.MaxRetries > 10000 {
+		bad("max-retries", "%d must be -1 (forever) to 10000", c.MaxRetries)
+	}
+	if c.FunctionTimeout < time.Second || c.FunctionTimeout > 15*time.Minute {
+		bad("function-timeout", "%s must be 1s to 15m", c.FunctionTimeout)
+	}
+	if c.Concurrency < 1 || c.Concurrency > maxConcurrency {
+		bad("concurrency", "%d must be 1 to %d", c.Concurrency, maxConcurrency)
+	}
+	if c.WriteAttempts < 1 || c.WriteAttempts > maxWriteAttempts {
+		bad("write-attempts", "%d must be 1 to %d", c.WriteAttempts, maxWriteAttempts)
+	}
+	if c.PollInterval < 10*time.Millisecond || c.PollInterval > time.Minute {
+		bad("poll-interval", "%s must be 10ms to 1m", c.PollInterval)
+	}
+	if c.ProgressInterval < 100*time.Millisecond {
+		bad("progress-interval", "%s must be at least 100ms", c.ProgressInterval)
+	}
+	if c.ExitWhenIdle < 0 {
+		bad("exit-when-idle", "%s must not be negative", c.ExitWhenIdle)
+	}
+	return errors.Join(errs...)
+}
+
+// flags binds the configuration to a FlagSet; fs.PrintDefaults is the
+// reference of every flag.
+func (c *RunConfig) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Table, "table", "", "`NAME` of the source table, whose stream to read (or --stream-arn)")
+	fs.StringVar(&c.StreamARN, "stream-arn", "", "source stream `ARN` (instead of --table)")
+	fs.StringVar(&c.TargetTable, "target-table", "", "`NAME` of the table to replicate into (in process; with --invoke-url the function's\nTARGET_TABLE_NAME applies)")
+	fs.StringVar(&c.Endpoint, "endpoint-url", "", "`URL` of DynamoDB and DynamoDB Streams, e.g. DynamoDB Local's http://127.0.0.1:8000\n(default: AWS, or AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_DYNAMODB_STREAMS)")
+	fs.StringVar(&c.Region, "region", "", "AWS `REGION` (default: AWS_REGION or the profile's region)")
+	fs.StringVar(&c.TargetRegion, "target-region", "", "`REGION` of the target table (default: --region)")
+	fs.StringVar(&c.Start, "start", "trim-horizon", "`POSITION` to start from: trim-horizon (every record in the stream) or latest (new records only)")
+	fs.Func("resume", "continue a shard after the record `SHARD=SEQ` (repeatable); ddbsync run prints these when it stops", c.parseResume)
+	fs.IntVar(&c.BatchSize, "batch-size", streampoll.DefaultBatchSize, "most records per batch, as Lambda's BatchSize (1 to 10000)")
+	fs.DurationVar(&c.BatchWindow, "batch-window", 0, "how long to gather records into a batch, as Lambda's MaximumBatchingWindowInSeconds (0 to 5m)")
+	fs.IntVar(&c.MaxRetries, "max-retries", streampoll.DefaultMaxRetries, "retries of a failed batch before its metadata goes to --failure-file, as Lambda's\nMaximumRetryAttempts (-1: retry until stopped)")
+	fs.StringVar(&c.FailureFile, "failure-file", defaultFailureFile, "append each batch given up after --max-retries to `FILE`, one JSON line in the shape of\nLambda's on-failure record (DDBStreamBatchInfo); created on the first failure")
+	fs.StringVar(&c.InvokeURL, "invoke-url", "", "send batches to a function under the Lambda Runtime Interface Emulator at this `URL`\n(e.g. http://127.0.0.1:9000) instead of the handler in process")
+	fs.DurationVar(&c.FunctionTimeout, "function-timeout", streampoll.DefaultInvokeTimeout, "deadline of each invocation, like the function's timeout")
+	fs.IntVar(&c.Concurrency, "concurrency", replicate.DefaultConcurrency, "in process: BatchWriteItem calls in flight per batch (the function's WRITE_CONCURRENCY)")
+	fs.IntVar(&c.WriteAttempts, "write-attempts", dynamo.DefaultMaxAttempts, "in process: tries of each write before its record fails (the function's WRITE_MAX_ATTEMPTS)")
+	fs.DurationVar(&c.PollInterval, "poll-interval", streampoll.DefaultPollInterval, "longest wait between reads of a shard with no new records (Lambda polls 4 times a second)")
+	fs.DurationVar(&c.ProgressInterval, "progress-interval", defaultProgressInterval, "how often to print a progress line on stderr")
+	fs.DurationVar(&c.ExitWhenIdle, "exit-when-idle", 0, "stop once no record has arrived for this long (default: run until interrupted)")
+	fs.BoolVar(&c.Quiet, "quiet", false, "print no progress lines, only warnings, errors and the final position")
+}
+
+func (c *RunConfig) parseResume(v string) error {
+	shard, seq, ok := strings.Cut(v, "=")
+	if !ok || shard == "" || seq == "" || replicate.ValidateSeq(seq) != nil {
+		return fmt.Errorf("%q is not SHARD=SEQUENCE_NUMBER", v)
+	}
+	if c.Resume == nil {
+		c.Resume = map[string]string{}
+	}
+	c.Resume[shard] = seq
+	return nil
+}
+
+// runUsage documents `ddbsync run`; the flag list is generated.
+func runUsage(fs *flag.FlagSet) func(io.Writer) {
+	return func(w io.Writer) {
+		fmt.Fprint(w, `Usage: ddbsync run --table SOURCE --target-table TARGET [flags]
+
+Reads the source table's DynamoDB stream and applies it to the target table,
+as the Lambda event source mapping does on AWS: the same event JSON, batch
+size and window, partial batch failures (ReportBatchItemFailures), retries
+with backoff and an on-failure record after the last retry. Batches go to the
+replicator's handler in process, or with --invoke-url to the real bootstrap
+under the Lambda Runtime Interface Emulator.
+
+Every --progress-interval a line on stderr shows records applied, records
+per second, lag (from reading a record to its batch being applied), record
+age (now minus the newest ApproximateCreationDateTime; DynamoDB Local rounds
+that down to the minute) and failures. Ctrl-C finishes the batch in flight,
+prints each shard's position (resume with --resume) and exits 0.
+
+Credentials and region come from the usual AWS chain (environment, profile,
+SSO, instance role). DynamoDB Local accepts any credentials.
+
+Examples:
+  ddbsync run --table orders --target-table orders-copy
+  ddbsync run --endpoint-url http://127.0.0.1:8000 --region us-east-1 \
+      --table orders --target-table orders-copy --exit-when-idle 5s
+  ddbsync run --table orders --invoke-url http://127.0.0.1:9000
+
+Flags:
+`)
+		printFlags(w, fs)
+	}
+}
+
+// Run parses args and replicates until interrupted, idle (--exit-when-idle)
+// or failed.
+func (c *RunCommand) Run(ctx context.Context, args []string) error {
+	cfg := RunConfig{}
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	cfg.flags(fs)
+	if err := parseFlags(fs, args, c.Stdout, runUsage(fs)); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return &usageError{err: err, hint: "ddbsync run --help"}
+	}
+	stderr := syncWriter(c.Stderr) // progress, log lines and messages come from several goroutines
+	level := slog.LevelWarn
+	if cfg.Quiet {
+		level = slog.LevelError
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	load := c.awsConfig
+	if load == nil {
+		load = loadAWSConfig
+	}
+	awsCfg, err := load(ctx, cfg.Region)
+	if err != nil {
+		return err
+	}
+	streamARN := cfg.StreamARN
+	if cfg.Table != "" {
+		if streamARN, err = tableStream(ctx, newDynamoDB(awsCfg, cfg.Endpoint, ""), cfg.Table); err != nil {
+			return err
+		}
+	}
+	inv, function, err := c.invoker(cfg, awsCfg, logger)
+	if err != nil {
+		return err
+	}
+	failures := &lazyFile{path: cfg.FailureFile}
+	start := streampoll.TrimHorizon
+	if cfg.Start == "latest" {
+		start = streampoll.Latest
+	}
+	p := streampoll.New(newStreams(awsCfg, cfg.Endpoint), inv, streampoll.Options{
+		StreamARN:     streamARN,
+		Start:         start,
+		Resume:        cfg.Resume,
+		BatchSize:     cfg.BatchSize,
+		BatchWindow:   cfg.BatchWindow,
+		MaxRetries:    cfg.MaxRetries,
+		PollInterval:  cfg.PollInterval,
+		InvokeTimeout: cfg.FunctionTimeout,
+		StopWhenIdle:  cfg.ExitWhenIdle,
+		Failures:      failures,
+		FunctionARN:   function,
+		Logger:        logger,
+	})
+	if !cfg.Quiet {
+		fmt.Fprintf(stderr, "ddbsync run: reading %s from %s into %s\n", streamARN, start, function)
+	}
+	if c.started != nil {
+		c.started(p)
+	}
+	prog := startProgress(stderr, p, cfg.ProgressInterval, cfg.Quiet)
+	runErr := p.Run(ctx)
+	prog.stop()
+	closeErr := failures.Close()
+	c.report(stderr, p, cfg, failures, prog.elapsed())
+	return errors.Join(runErr, closeErr)
+}
+
+// invoker returns the function to invoke and a description of it for
+// failure records.
+func (c *RunCommand) invoker(cfg RunConfig, awsCfg aws.Config, logger *slog.Logger) (streampoll.Invoker, string, error) {
+	if cfg.InvokeURL != "" {
+		inv, err := streampoll.NewHTTPInvoker(cfg.InvokeURL, &http.Client{})
+		if err != nil {
+			return nil, "", &usageError{err: &FlagError{Flag: "invoke-url", Err: err}, hint: "ddbsync run --help"}
+		}
+		return inv, "function at " + inv.URL(), nil
+	}
+	region := cfg.TargetRegion
+	client := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+		if region != "" {
+			o.Region = region
+		}
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+			o.DisableValidateResponseChecksum = true // DynamoDB Local's errors have no CRC32
+		}
+		o.Retryer = aws.NopRetryer{} // dynamo.Table retries
+		o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+			t.MaxIdleConnsPerHost = cfg.Concurrency
+		})
+	})
+	table := dynamo.NewTable(client, cfg.TargetTable, dynamo.Options{MaxAttempts: cfg.WriteAttempts})
+	rep := replicate.New(table, replicate.Options{Concurrency: cfg.Concurrency})
+	h := lambdahandler.New(rep, lambdahandler.Options{TargetTable: cfg.TargetTable, Logger: logger})
+	return h, "table " + cfg.TargetTable + " (handler in process)", nil
+}
+
+// tableStream returns the ARN of the table's stream, checking that its
+// records carry the new image the replicator writes.
+func tableStream(ctx context.Context, api *dynamodb.Client, table string) (string, error) {
+	out, err := api.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+	if err != nil {
+		return "", fmt.Errorf("describe table %s: %w", table, err)
+	}
+	spec := out.Table.StreamSpecification
+	enable := fmt.Sprintf("enable one with: aws dynamodb update-table --table-name %s "+
+		"--stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES", table)
+	if spec == nil || !aws.ToBool(spec.StreamEnabled) || out.Table.LatestStreamArn == nil {
+		return "", fmt.Errorf("table %s has no stream; %s", table, enable)
+	}
+	if v := spec.StreamViewType; v != types.StreamViewTypeNewAndOldImages && v != types.StreamViewTypeNewImage {
+		return "", fmt.Errorf("table %s's stream has view type %s, without the new image the replicator writes; %s", table, v, enable)
+	}
+	return aws.ToString(out.Table.LatestStreamArn), nil
+}
+
+// report prints the summary on stderr and each shard's position on stdout.
+func (c *RunCommand) report(stderr io.Writer, p *streampoll.Poller, cfg RunConfig, failures *lazyFile, elapsed time.Duration) {
+	s := p.Stats()
+	if !cfg.Quiet {
+		line := fmt.Sprintf("ddbsync run: stopped after %s: %d records applied, %d failed",
+			elapsed.Round(time.Millisecond), s.Records-s.FailedRecords, s.FailedRecords)
+		if failures.opened() {
+			line += fmt.Sprintf(" (%d batches written to %s)", s.FailedBatches, cfg.FailureFile)
+		}
+		fmt.Fprintln(stderr, line)
+	}
+	var resume []string
+	for _, pos := range p.Positions() {
+		state := "open"
+		if pos.Drained {
+			state = "drained"
+		}
+		seq := pos.SequenceNumber
+		if seq == "" {
+			seq = "-"
+		} else if !pos.Drained {
+			resume = append(resume, "--resume "+pos.ShardID+"="+seq)
+		}
+		fmt.Fprintf(c.Stdout, "position %s %s %s\n", pos.ShardID, seq, state)
+	}
+	if len(resume) > 0 && !cfg.Quiet && !c.noResumeHint {
+		fmt.Fprintf(stderr, "ddbsync run: to continue from here, add: %s\n", strings.Join(resume, " "))
+	}
+}

@@ -1,0 +1,116 @@
+package streampoll
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+)
+
+// deliver invokes the function with batch until every record is processed:
+// applied, or, after MaxRetries retries, recorded as failed. A partial
+// failure re-sends the batch from the reported record. When ctx is
+// cancelled the invocation in flight finishes but no retry starts. The
+// error is fatal: the failure record could not be written.
+func (p *Poller) deliver(ctx context.Context, sh *shard, batch []*record) error {
+	defer p.pending.Add(-int64(len(batch))) // processed or, on stop, abandoned
+	for attempt := 1; ; attempt++ {
+		requestID := newRequestID()
+		invCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.InvokeTimeout)
+		resp, err := p.inv.Invoke(invCtx, payload(batch))
+		cancel()
+		wholeBatch := err != nil
+		failedAt := 0
+		if err == nil {
+			failedAt, err = checkpoint(resp, batch)
+		}
+		p.count(func(s *Stats) {
+			s.Invocations++
+			if attempt > 1 {
+				s.Retries++
+			}
+		})
+		if failedAt < 0 {
+			p.processed(sh, batch)
+			return nil
+		}
+		p.processed(sh, batch[:failedAt])
+		batch = batch[failedAt:]
+		if err == nil {
+			err = fmt.Errorf("function reported record %s as failed", batch[0].seq)
+		}
+		attrs := []slog.Attr{
+			slog.String(keyShard, sh.id), slog.String(keyFirstSeq, batch[0].seq), slog.String(keyLastSeq, batch[len(batch)-1].seq),
+			slog.Int(keyRecords, len(batch)), slog.Int(keyAttempt, attempt), slog.String(keyError, err.Error()),
+		}
+		if p.opts.MaxRetries >= 0 && attempt > p.opts.MaxRetries {
+			p.opts.Logger.LogAttrs(ctx, slog.LevelError, "batch failed; retries exhausted", attrs...)
+			return p.giveUp(sh, batch, requestID, attempt, wholeBatch)
+		}
+		delay := p.backoff(attempt)
+		p.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "batch failed; retrying", append(attrs, slog.Int64(keyDelay, delay.Milliseconds()))...)
+		if !sleep(ctx, delay) {
+			return nil // stopping: the rest stays unprocessed
+		}
+	}
+}
+
+// giveUp records the failed records in Options.Failures and moves past
+// them.
+func (p *Poller) giveUp(sh *shard, batch []*record, requestID string, invokes int, wholeBatch bool) error {
+	if p.opts.Failures != nil {
+		rec := newFailureRecord(p.opts.Now(), requestID, p.opts.FunctionARN, p.opts.StreamARN, sh.id, batch, invokes, wholeBatch)
+		line, err := json.Marshal(rec)
+		if err != nil {
+			return fmt.Errorf("marshal failure record: %w", err)
+		}
+		p.failMu.Lock()
+		_, err = p.opts.Failures.Write(append(line, '\n'))
+		p.failMu.Unlock()
+		if err != nil {
+			return fmt.Errorf("write failure record for shard %s from %s: %w", sh.id, batch[0].seq, err)
+		}
+	}
+	p.count(func(s *Stats) {
+		s.FailedBatches++
+		s.FailedRecords += int64(len(batch))
+	})
+	p.processed(sh, batch)
+	return nil
+}
+
+// processed moves the shard's position past recs and updates the stats.
+func (p *Poller) processed(sh *shard, recs []*record) {
+	if len(recs) == 0 {
+		return
+	}
+	now := p.opts.Now()
+	last := recs[len(recs)-1]
+	p.count(func(s *Stats) {
+		sh.position = last.seq
+		s.Records += int64(len(recs))
+		if last.created.After(s.LastCreated) {
+			s.LastCreated = last.created
+		}
+		s.LastProcessed = now
+		s.LastDelay = now.Sub(last.fetched)
+	})
+	p.touch()
+}
+
+// count updates the stats under the poller's mutex.
+func (p *Poller) count(f func(*Stats)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f(&p.stats)
+}
+
+// backoff returns the wait before retry number attempt: exponential from
+// RetryBaseDelay, capped at RetryMaxDelay, with jitter in its upper half.
+func (p *Poller) backoff(attempt int) time.Duration {
+	d := p.opts.RetryBaseDelay << min(attempt-1, 20)
+	d = min(d, p.opts.RetryMaxDelay)
+	return d/2 + rand.N(d/2+1)
+}
