@@ -7,7 +7,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 GOFLAGS_BUILD = -trimpath -tags lambda.norpc -buildvcs=false -ldflags "-s -w -buildid= -X main.Version=$(VERSION)"
 PKGS      ?= ./...
 
-.PHONY: all build build-ReplicatorFunction test bench demo lint clean deps
+.PHONY: all build build-ReplicatorFunction test bench demo lint clean deps fuzz
 
 all: build
 
@@ -68,3 +68,9 @@ lint:
 
 clean:
 	rm -rf bin .aws-sam
+
+## fuzz: run each fuzz target for 20 s (their seed corpora also run in `make test`)
+FUZZTIME ?= 20s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeEvent$$' -fuzztime $(FUZZTIME) ./internal/lambdahandler/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeImage$$' -fuzztime $(FUZZTIME) ./internal/replicate/

@@ -3,6 +3,7 @@ package replicate
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -19,10 +20,15 @@ var ErrBadAttribute = errors.New("malformed attribute value")
 // adds the checks the SDK leaves to the server, so a malformed record is
 // rejected here with the attribute's path instead of failing a whole
 // BatchWriteItem call: a value with no known type, a number that is not a
-// number, NULL other than true, and empty or duplicated sets.
+// number, NULL other than true, empty or duplicated sets, and a value with
+// more than one type field ({"S":"a","N":"1"}), of which the SDK would keep
+// one at random.
 func DecodeImage(raw []byte) (map[string]types.AttributeValue, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, fmt.Errorf("%w: image is missing", ErrBadAttribute)
+	}
+	if err := checkOneType(raw); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadAttribute, err)
 	}
 	item, err := attributevalue.UnmarshalMapJSON(raw)
 	if err != nil {
@@ -31,15 +37,38 @@ func DecodeImage(raw []byte) (map[string]types.AttributeValue, error) {
 	if len(item) == 0 {
 		return nil, fmt.Errorf("%w: image is empty", ErrBadAttribute)
 	}
-	for name, v := range item {
-		if err := validateValue(v); err != nil {
-			return nil, fmt.Errorf("%w: attribute %s: %w", ErrBadAttribute, strconv.Quote(name), err)
+	for _, v := range item {
+		if validateValue(v, false) != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadAttribute, firstInvalid(item))
 		}
 	}
 	return item, nil
 }
 
-func validateValue(v types.AttributeValue) error {
+// firstInvalid returns the error of the first invalid attribute in name
+// order, nested maps included, so that an image with several problems is
+// always reported the same way.
+func firstInvalid(item map[string]types.AttributeValue) error {
+	for _, name := range sortedNames(item) {
+		if err := validateValue(item[name], true); err != nil {
+			return fmt.Errorf("attribute %s: %w", strconv.Quote(name), err)
+		}
+	}
+	return nil
+}
+
+func sortedNames(m map[string]types.AttributeValue) []string {
+	names := make([]string, 0, len(m))
+	for name := range m {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// validateValue checks one value; with ordered it visits map entries in
+// name order (slower), otherwise in map order.
+func validateValue(v types.AttributeValue, ordered bool) error {
 	switch v := v.(type) {
 	case nil:
 		return errors.New("no type field (want one of S, N, B, BOOL, NULL, M, L, SS, NS, BS)")
@@ -65,13 +94,21 @@ func validateValue(v types.AttributeValue) error {
 		return validateSet(s, nil)
 	case *types.AttributeValueMemberL:
 		for i, e := range v.Value {
-			if err := validateValue(e); err != nil {
+			if err := validateValue(e, ordered); err != nil {
 				return fmt.Errorf("[%d]: %w", i, err)
 			}
 		}
 	case *types.AttributeValueMemberM:
+		if ordered {
+			for _, name := range sortedNames(v.Value) {
+				if err := validateValue(v.Value[name], true); err != nil {
+					return fmt.Errorf(".%s: %w", strconv.Quote(name), err)
+				}
+			}
+			return nil
+		}
 		for name, e := range v.Value {
-			if err := validateValue(e); err != nil {
+			if err := validateValue(e, false); err != nil {
 				return fmt.Errorf(".%s: %w", strconv.Quote(name), err)
 			}
 		}
