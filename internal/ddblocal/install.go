@@ -15,8 +15,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"syscall"
-	"time"
+
+	"github.com/ddbsync/ddbsync/internal/localproc"
 )
 
 // What Install fetches and pins.
@@ -41,7 +41,6 @@ const (
 	mainClass     = "LoopbackMain"
 	markerName    = ".installed"
 	tarballPrefix = "package/emulator/"
-	lockPoll      = 100 * time.Millisecond
 )
 
 // loopbackSource is the Java main that binds DynamoDB Local to 127.0.0.1.
@@ -110,7 +109,7 @@ func Install(ctx context.Context, dir string) (string, error) {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return "", fmt.Errorf("create install parent: %w", err)
 	}
-	unlock, err := lockFile(ctx, filepath.Join(parent, "."+filepath.Base(dir)+".lock"))
+	unlock, err := localproc.LockFile(ctx, filepath.Join(parent, "."+filepath.Base(dir)+".lock"))
 	if err != nil {
 		return "", err
 	}
@@ -203,31 +202,6 @@ func lookTools(names ...string) error {
 			strings.Join(missing, ", "))
 	}
 	return nil
-}
-
-// lockFile takes an exclusive flock on name, creating it if needed, and
-// returns the function that releases it. It waits as long as ctx allows.
-func lockFile(ctx context.Context, name string) (func(), error) {
-	f, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open lock file: %w", err)
-	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil // closing releases the lock
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", name, err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("wait for lock %s: %w", name, ctx.Err())
-		case <-time.After(lockPoll):
-		}
-	}
 }
 
 // npmPack fetches the package tarball into dir and returns its path.

@@ -1,14 +1,12 @@
 package ddblocal
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +24,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+
+	"github.com/ddbsync/ddbsync/internal/localproc"
 )
 
 // Defaults and fixed values for [Start] and the client helpers.
@@ -67,7 +67,7 @@ type Server struct {
 	Endpoint string
 
 	cmd       *exec.Cmd
-	logs      *logBuffer
+	logs      *localproc.LogBuffer
 	exited    chan struct{} // closed when the process has been waited for
 	waitErr   error         // set before exited is closed
 	closeOnce sync.Once
@@ -107,11 +107,12 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 
 // start makes one attempt to start the server.
 func start(ctx context.Context, java, dir string, opts Options) (*Server, error) {
-	port, err := freePort()
+	ports, err := localproc.FreePorts(1)
 	if err != nil {
 		return nil, err
 	}
-	logs := &logBuffer{}
+	port := ports[0]
+	logs := &localproc.LogBuffer{}
 	var out io.Writer = logs
 	if opts.Stderr != nil {
 		out = io.MultiWriter(logs, opts.Stderr)
@@ -342,34 +343,4 @@ func CreateTable(ctx context.Context, client *dynamodb.Client, in TableSpec) (st
 		return "", fmt.Errorf("wait for table %s: %w", in.Name, err)
 	}
 	return aws.ToString(out.TableDescription.LatestStreamArn), nil
-}
-
-// freePort returns a 127.0.0.1 TCP port that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// logBuffer is a bytes.Buffer safe for concurrent writes and reads.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write appends p.
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// String returns what has been written so far.
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -3,16 +3,14 @@ package rie
 import (
 	"context"
 	"debug/buildinfo"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"syscall"
-	"time"
 
 	"github.com/ddbsync/ddbsync/internal/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localproc"
 )
 
 // What Install fetches.
@@ -24,9 +22,6 @@ const (
 	// BinaryName is the name of the installed emulator binary.
 	BinaryName = "aws-lambda-rie"
 )
-
-// lockPoll is how often lockFile retries a lock held by another process.
-const lockPoll = 100 * time.Millisecond
 
 // DefaultBinDir returns the default directory for the emulator binary,
 // <repo root>/.local-aws/bin (git-ignored).
@@ -63,7 +58,7 @@ func Install(ctx context.Context, binDir string) (string, error) {
 	if err := os.MkdirAll(binDir, 0o755); err != nil {
 		return "", fmt.Errorf("create bin dir: %w", err)
 	}
-	unlock, err := lockFile(ctx, filepath.Join(binDir, "."+BinaryName+".lock"))
+	unlock, err := localproc.LockFile(ctx, filepath.Join(binDir, "."+BinaryName+".lock"))
 	if err != nil {
 		return "", err
 	}
@@ -116,29 +111,4 @@ func Build(ctx context.Context, pkg, outDir string) (string, error) {
 		return "", fmt.Errorf("build %s: %w\n%s", pkg, err, b)
 	}
 	return out, nil
-}
-
-// lockFile takes an exclusive flock on name, creating it if needed, and
-// returns the function that releases it. It waits as long as ctx allows.
-func lockFile(ctx context.Context, name string) (func(), error) {
-	f, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open lock file: %w", err)
-	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil // closing releases the lock
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", name, err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("wait for lock %s: %w", name, ctx.Err())
-		case <-time.After(lockPoll):
-		}
-	}
 }

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ddbsync/ddbsync/internal/localproc"
 )
 
 // Defaults for [Start].
@@ -86,7 +88,7 @@ type Emulator struct {
 	invokeMu  sync.Mutex // the emulator crashes on concurrent invocations
 	client    *http.Client
 	cmd       *exec.Cmd
-	logs      *logBuffer
+	logs      *localproc.LogBuffer
 	exited    chan struct{} // closed when the process has been waited for
 	waitErr   error         // set before exited is closed
 	closeOnce sync.Once
@@ -124,12 +126,12 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 
 // start makes one attempt to start the emulator.
 func start(ctx context.Context, bin, bootstrap string, opts Options) (*Emulator, error) {
-	ports, err := freePorts(2)
+	ports, err := localproc.FreePorts(2)
 	if err != nil {
 		return nil, err
 	}
 	invokeAddr := "127.0.0.1:" + strconv.Itoa(ports[0])
-	logs := &logBuffer{}
+	logs := &localproc.LogBuffer{}
 	var out io.Writer = logs
 	if opts.Stderr != nil {
 		out = io.MultiWriter(logs, opts.Stderr)
@@ -331,39 +333,4 @@ func StartTB(tb testing.TB, opts Options) *Emulator {
 		}
 	})
 	return e
-}
-
-// freePorts returns n distinct 127.0.0.1 TCP ports that were free a moment
-// ago.
-func freePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("find free port: %w", err)
-		}
-		defer l.Close() // held until all are picked, so they differ
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
-// logBuffer is a bytes.Buffer safe for concurrent writes and reads.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write appends p.
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// String returns what has been written so far.
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
