@@ -25,6 +25,10 @@ const (
 // commands lists the visible commands for Usage, in order.
 var commands = []struct{ name, summary string }{
 	{"run", "replicate the source table's stream to the target, locally (Lambda's event source mapping on your machine)"},
+	{"backfill", "copy every item of the source into the target, resumably (after the replicator is running)"},
+	{"verify", "compare the tables (numbers as decimals, sets as sets); --repair fixes what differs"},
+	{"repair", "make the target equal to the source, safely while replication runs"},
+	{"redrive", "replay the batches in the failure file or queue once their cause is fixed"},
 	{"code-status", "compare the deployed Lambda code with this commit's build"},
 	{"help", "show this help"},
 }
@@ -49,6 +53,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch name {
 	case "run":
 		err = (&RunCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, rest)
+	case "backfill":
+		err = (&BackfillCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, rest)
+	case "verify":
+		err = (&VerifyCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, rest)
+	case "repair":
+		err = (&RepairCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, rest)
+	case "redrive":
+		err = (&RedriveCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, rest)
 	case "code-status":
 		err = (&CodeStatusCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, rest)
 	case "demo": // hidden: what `make demo` runs

@@ -1,0 +1,344 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/ddbsync/ddbsync/internal/dynamo"
+	"github.com/ddbsync/ddbsync/internal/tablesync"
+)
+
+// BackfillCommand is `ddbsync backfill`: copy every item of the source
+// table into the target, resumably.
+type BackfillCommand struct {
+	Stdout, Stderr io.Writer
+
+	// awsConfig replaces the default credential chain (tests).
+	awsConfig func(ctx context.Context, region string) (aws.Config, error)
+}
+
+// BackfillConfig is the configuration of `ddbsync backfill`, from its flags.
+type BackfillConfig struct {
+	tableFlags
+	scanFlags
+	MaxWCU        float64
+	Checkpoint    string
+	WriteAttempts int
+	AllowNoStream bool
+}
+
+func (c *BackfillConfig) flags(fs *flag.FlagSet) {
+	c.tableFlags.bind(fs)
+	c.scanFlags.bind(fs)
+	fs.Float64Var(&c.MaxWCU, "max-wcu", 0, "most write capacity units a second to consume on the target (an item costs one per\nstarted KB); 0: no limit")
+	fs.StringVar(&c.Checkpoint, "checkpoint", "", "save progress to `FILE` and, if it exists, resume from it: finished segments are\nskipped, the others continue after their last written item")
+	fs.IntVar(&c.WriteAttempts, "write-attempts", dynamo.DefaultMaxAttempts, "tries of each BatchWriteItem (throttling and UnprocessedItems are retried with backoff,\nas the replicator does)")
+	fs.BoolVar(&c.AllowNoStream, "allow-no-stream", false, "copy even though the source has no stream with new images (a one-time copy: changes\nmade during or after it are not replicated)")
+}
+
+// Validate checks the configuration and returns every problem, each a
+// *FlagError.
+func (c BackfillConfig) Validate() error {
+	errs := append(c.tableFlags.validate(), c.scanFlags.validate()...)
+	if c.MaxWCU < 0 {
+		errs = append(errs, &FlagError{Flag: "max-wcu", Err: fmt.Errorf("%g must not be negative", c.MaxWCU)})
+	}
+	if c.WriteAttempts < 1 || c.WriteAttempts > maxWriteAttempts {
+		errs = append(errs, &FlagError{Flag: "write-attempts", Err: fmt.Errorf("%d must be 1 to %d", c.WriteAttempts, maxWriteAttempts)})
+	}
+	return errors.Join(errs...)
+}
+
+func backfillUsage(fs *flag.FlagSet) func(io.Writer) {
+	return func(w io.Writer) {
+		fmt.Fprint(w, `Usage: ddbsync backfill --table SOURCE --target-table TARGET [flags]
+
+Copies every item of the source table into the target: a parallel Scan
+(--segments; --segment-range lets several machines split one table) and
+BatchWriteItem with the replicator's retry rules (UnprocessedItems and
+throttling retried with backoff), optionally rate limited (--max-wcu). With
+--checkpoint it saves each segment's position atomically and, run again
+after an interruption (Ctrl-C finishes the writes in flight), continues
+where it stopped without copying any item twice. A progress line on stderr
+shows items/s and an ETA from the table's approximate item count.
+
+Safe order, while the source is being written to:
+  1. enable the source's stream (NEW_AND_OLD_IMAGES) and start the
+     replicator, so every change from now on reaches the target;
+  2. ddbsync backfill, which copies what existed before;
+  3. ddbsync verify --repair, which fixes the items that changed while the
+     backfill ran (a scanned item written after the replicator applied a
+     newer change of it, or an item deleted after it was scanned).
+Without a stream on the source, backfill refuses to start unless
+--allow-no-stream is given.
+
+Exit status: 0 when every item was copied, 1 on failure (resume with the
+same --checkpoint), 2 for a wrong command line.
+
+Examples:
+  ddbsync backfill --table orders --target-table orders-copy --checkpoint orders.ckpt
+  ddbsync backfill --table orders --target-table orders-copy --segments 64 \
+      --segment-range 0-31 --max-wcu 2000 --checkpoint orders-0-31.ckpt
+
+Flags:
+`)
+		printFlags(w, fs)
+	}
+}
+
+// Run parses args and copies the table.
+func (c *BackfillCommand) Run(ctx context.Context, args []string) error {
+	cfg := BackfillConfig{}
+	fs := flag.NewFlagSet("backfill", flag.ContinueOnError)
+	cfg.flags(fs)
+	if err := parseFlags(fs, args, c.Stdout, backfillUsage(fs)); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return &usageError{err: err, hint: "ddbsync backfill --help"}
+	}
+	awsCfg, err := loadConfig(ctx, c.awsConfig, cfg.Region)
+	if err != nil {
+		return err
+	}
+	src := newReadClient(awsCfg, cfg.Endpoint, "", cfg.callsInFlight())
+	info, err := tablesync.Describe(ctx, src, cfg.Table)
+	if err != nil {
+		return err
+	}
+	if !info.StreamReady() {
+		what := "no stream"
+		if info.StreamEnabled {
+			what = "a " + string(info.StreamViewType) + " stream, without new images,"
+		}
+		if !cfg.AllowNoStream {
+			return fmt.Errorf("source table %s has %s so changes made during the backfill would be lost: "+
+				"enable a NEW_AND_OLD_IMAGES stream and start the replicator first, or pass --allow-no-stream for a one-time copy", cfg.Table, what)
+		}
+		fmt.Fprintf(c.Stderr, "ddbsync backfill: warning: source table %s has %s: changes made during or after this copy will not reach %s\n",
+			cfg.Table, what, cfg.TargetTable)
+	}
+	target := dynamo.NewTable(newWriteClient(awsCfg, cfg.Endpoint, cfg.targetRegion(), cfg.callsInFlight()), cfg.TargetTable,
+		dynamo.Options{MaxAttempts: cfg.WriteAttempts})
+	res, err := tablesync.Backfill(ctx, src, cfg.Table, target, cfg.TargetTable, tablesync.BackfillOptions{
+		Segments:   cfg.segments(),
+		PageSize:   int32(cfg.PageSize),
+		MaxWCU:     cfg.MaxWCU,
+		Checkpoint: cfg.Checkpoint,
+		Progress:   cfg.progress(c.Stderr),
+		Logger:     cfg.logger(c.Stderr),
+	})
+	rate := float64(res.Copied) / max(res.Elapsed.Seconds(), 1e-9)
+	fmt.Fprintf(c.Stdout, "backfill: %d items copied from %s to %s in %s (%.0f items/s, %.0f WCU)",
+		res.Copied, cfg.Table, cfg.TargetTable, res.Elapsed.Round(time.Millisecond), rate, res.WriteUnits)
+	if res.Resumed > 0 || res.Skipped > 0 {
+		fmt.Fprintf(c.Stdout, "; %d copied before, %d of %d segments already done", res.Resumed, res.Skipped, res.Segments)
+	}
+	fmt.Fprintln(c.Stdout)
+	if err != nil {
+		if cfg.Checkpoint != "" {
+			return fmt.Errorf("%w (run the same command again to resume from %s)", err, cfg.Checkpoint)
+		}
+		return err
+	}
+	fmt.Fprintf(c.Stdout, "next: ddbsync verify --repair --table %s --target-table %s\n", cfg.Table, cfg.TargetTable)
+	return nil
+}
+
+// The flags and helpers below are shared by backfill, verify and repair.
+
+// tableFlags name the two tables and where they are.
+type tableFlags struct {
+	Table, TargetTable             string
+	Endpoint, Region, TargetRegion string
+	ProgressInterval               time.Duration
+	Quiet                          bool
+}
+
+func (t *tableFlags) bind(fs *flag.FlagSet) {
+	fs.StringVar(&t.Table, "table", "", "`NAME` of the source table (required)")
+	fs.StringVar(&t.TargetTable, "target-table", "", "`NAME` of the target table (required)")
+	fs.StringVar(&t.Endpoint, "endpoint-url", "", "`URL` of DynamoDB, e.g. DynamoDB Local's http://127.0.0.1:8000 (default: AWS, or\nAWS_ENDPOINT_URL_DYNAMODB)")
+	fs.StringVar(&t.Region, "region", "", "AWS `REGION` (default: AWS_REGION or the profile's region)")
+	fs.StringVar(&t.TargetRegion, "target-region", "", "`REGION` of the target table (default: --region)")
+	fs.DurationVar(&t.ProgressInterval, "progress-interval", 0, "how often to refresh the progress line on stderr (default: 1s on a terminal, else 5s)")
+	fs.BoolVar(&t.Quiet, "quiet", false, "no progress line")
+}
+
+func (t tableFlags) validate() []error {
+	var errs []error
+	if t.Table == "" {
+		errs = append(errs, &FlagError{Flag: "table", Err: errors.New("is required: the source table")})
+	}
+	if t.TargetTable == "" {
+		errs = append(errs, &FlagError{Flag: "target-table", Err: errors.New("is required: the target table")})
+	}
+	if t.Table != "" && t.Table == t.TargetTable && t.TargetRegion == "" {
+		errs = append(errs, &FlagError{Flag: "target-table", Err: errors.New("must differ from --table (or be in another --target-region)")})
+	}
+	if t.ProgressInterval < 0 || (t.ProgressInterval > 0 && t.ProgressInterval < 100*time.Millisecond) {
+		errs = append(errs, &FlagError{Flag: "progress-interval", Err: fmt.Errorf("%s must be at least 100ms", t.ProgressInterval)})
+	}
+	return errs
+}
+
+func (t tableFlags) targetRegion() string { return t.TargetRegion }
+
+// progress returns the progress line settings for w.
+func (t tableFlags) progress(w io.Writer) tablesync.Progress {
+	if t.Quiet {
+		return tablesync.Progress{}
+	}
+	tty := isTerminal(w)
+	interval := t.ProgressInterval
+	switch {
+	case interval > 0:
+	case tty:
+		interval = time.Second
+	default:
+		interval = 5 * time.Second
+	}
+	return tablesync.Progress{W: w, Redraw: tty, Interval: interval}
+}
+
+// logger returns the library logger: warnings and errors go to w.
+func (t tableFlags) logger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// scanFlags choose the Scan segments.
+type scanFlags struct {
+	Segments     int
+	SegmentRange string
+	Concurrency  int
+	PageSize     int
+}
+
+func (s *scanFlags) bind(fs *flag.FlagSet) {
+	fs.IntVar(&s.Segments, "segments", tablesync.DefaultSegments, "parallel Scan segments (TotalSegments), 1 to "+strconv.Itoa(tablesync.MaxSegments))
+	fs.StringVar(&s.SegmentRange, "segment-range", "", "read only segments `A-B` (inclusive, of --segments), to split a table between machines\n(default: all)")
+	fs.IntVar(&s.Concurrency, "concurrency", 0, "segments read at once (default: --segments, at most "+strconv.Itoa(tablesync.DefaultConcurrency)+")")
+	fs.IntVar(&s.PageSize, "page-size", 0, "items per Scan page (Scan's Limit; default: 1 MB pages)")
+}
+
+func (s scanFlags) validate() []error {
+	var errs []error
+	if s.Segments < 1 || s.Segments > tablesync.MaxSegments {
+		errs = append(errs, &FlagError{Flag: "segments", Err: fmt.Errorf("%d must be 1 to %d", s.Segments, tablesync.MaxSegments)})
+	}
+	if s.SegmentRange != "" {
+		if _, err := parseSegmentRange(s.SegmentRange, s.Segments); err != nil {
+			errs = append(errs, &FlagError{Flag: "segment-range", Err: err})
+		}
+	}
+	if s.Concurrency < 0 || s.Concurrency > tablesync.MaxConcurrency {
+		errs = append(errs, &FlagError{Flag: "concurrency", Err: fmt.Errorf("%d must be 1 to %d", s.Concurrency, tablesync.MaxConcurrency)})
+	}
+	if s.PageSize < 0 {
+		errs = append(errs, &FlagError{Flag: "page-size", Err: fmt.Errorf("%d must not be negative", s.PageSize)})
+	}
+	return errs
+}
+
+// segments returns the validated segment choice.
+func (s scanFlags) segments() tablesync.Segments {
+	var only []int
+	if s.SegmentRange != "" {
+		only, _ = parseSegmentRange(s.SegmentRange, s.Segments)
+	}
+	return tablesync.Segments{Total: s.Segments, Only: only, Concurrency: s.Concurrency}
+}
+
+// callsInFlight bounds the calls in flight on one table (four per segment
+// read at once), for the connection pool.
+func (s scanFlags) callsInFlight() int {
+	c := s.Concurrency
+	if c == 0 {
+		c = min(s.Segments, tablesync.DefaultConcurrency)
+	}
+	return 4 * c
+}
+
+// parseSegmentRange parses "A-B" (or "A") into the segments A to B.
+func parseSegmentRange(v string, total int) ([]int, error) {
+	lo, hi, found := strings.Cut(v, "-")
+	if !found {
+		hi = lo
+	}
+	a, errA := strconv.Atoi(lo)
+	b, errB := strconv.Atoi(hi)
+	switch {
+	case errA != nil || errB != nil:
+		return nil, fmt.Errorf("%q is not A-B", v)
+	case a < 0 || b < a || b >= total:
+		return nil, fmt.Errorf("%q must satisfy 0 <= A <= B < --segments (%d)", v, total)
+	}
+	only := make([]int, 0, b-a+1)
+	for seg := a; seg <= b; seg++ {
+		only = append(only, seg)
+	}
+	return only, nil
+}
+
+// loadConfig loads the AWS configuration with load, or the default chain.
+func loadConfig(ctx context.Context, load func(context.Context, string) (aws.Config, error), region string) (aws.Config, error) {
+	if load == nil {
+		load = loadAWSConfig
+	}
+	return load(ctx, region)
+}
+
+// newWriteClient returns a DynamoDB client for dynamo.Table: the SDK's own
+// retries off (the Table retries, counting every attempt) and a connection
+// pool as large as the writes in flight.
+func newWriteClient(cfg aws.Config, endpoint, region string, conns int) *dynamodb.Client {
+	return newPooledClient(cfg, endpoint, region, conns, aws.NopRetryer{})
+}
+
+// newReadClient returns a DynamoDB client with the SDK's standard retries
+// and a connection pool for conns calls in flight (the SDK keeps 10 idle
+// connections, which would make a wide scan open and close connections).
+func newReadClient(cfg aws.Config, endpoint, region string, conns int) *dynamodb.Client {
+	return newPooledClient(cfg, endpoint, region, conns, nil)
+}
+
+func newPooledClient(cfg aws.Config, endpoint, region string, conns int, retryer aws.Retryer) *dynamodb.Client {
+	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		if region != "" {
+			o.Region = region
+		}
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+			o.DisableValidateResponseChecksum = true // DynamoDB Local's errors have no CRC32
+		}
+		if retryer != nil {
+			o.Retryer = retryer
+		}
+		o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+			t.MaxIdleConnsPerHost = conns
+		})
+	})
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

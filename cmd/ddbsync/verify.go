@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/ddbsync/ddbsync/internal/tablesync"
+)
+
+// Output formats of verify.
+const (
+	outputText  = "text"
+	outputJSONL = "jsonl"
+)
+
+// ErrTablesDiffer is returned by verify when differences remain.
+var ErrTablesDiffer = errors.New("tables differ")
+
+// VerifyCommand is `ddbsync verify`: compare the two tables, and with
+// --repair fix what differs.
+type VerifyCommand struct {
+	Stdout, Stderr io.Writer
+
+	// awsConfig replaces the default credential chain (tests).
+	awsConfig func(ctx context.Context, region string) (aws.Config, error)
+}
+
+// VerifyConfig is the configuration of `ddbsync verify`, from its flags.
+type VerifyConfig struct {
+	tableFlags
+	scanFlags
+	MaxRCU       float64
+	Rechecks     int
+	RecheckDelay time.Duration
+	Output       string
+	ShowValues   bool
+	Repair       bool
+	MaxWCU       float64
+}
+
+func (c *VerifyConfig) flags(fs *flag.FlagSet) {
+	c.tableFlags.bind(fs)
+	c.scanFlags.bind(fs)
+	fs.Float64Var(&c.MaxRCU, "max-rcu", 0, "most read capacity units a second to consume on each table; 0: no limit")
+	fs.IntVar(&c.Rechecks, "rechecks", tablesync.DefaultRechecks, "strongly consistent re-reads of both tables that must confirm a difference before it\nis reported (replication in flight settles meanwhile)")
+	fs.DurationVar(&c.RecheckDelay, "recheck-delay", tablesync.DefaultRecheckDelay, "wait before each re-read after the first; 0: none")
+	fs.StringVar(&c.Output, "output", outputText, "`FORMAT` of the report on stdout: text (counts) or jsonl (one JSON line per difference\nwith its key and the names of the differing attributes; the counts go to stderr)")
+	fs.BoolVar(&c.ShowValues, "show-values", false, "with --output jsonl, add both items' values (\"source\", \"target\") to each line")
+	fs.BoolVar(&c.Repair, "repair", false, "fix each difference from the source (see ddbsync repair --help); safe while the\nreplicator runs")
+	fs.Float64Var(&c.MaxWCU, "max-wcu", 0, "with --repair, most write capacity units a second to consume on the target; 0: no limit")
+}
+
+// Validate checks the configuration and returns every problem, each a
+// *FlagError.
+func (c VerifyConfig) Validate() error {
+	errs := append(c.tableFlags.validate(), c.scanFlags.validate()...)
+	bad := func(flag, format string, args ...any) {
+		errs = append(errs, &FlagError{Flag: flag, Err: fmt.Errorf(format, args...)})
+	}
+	if c.MaxRCU < 0 {
+		bad("max-rcu", "%g must not be negative", c.MaxRCU)
+	}
+	if c.MaxWCU < 0 {
+		bad("max-wcu", "%g must not be negative", c.MaxWCU)
+	}
+	if c.Rechecks < 1 || c.Rechecks > 100 {
+		bad("rechecks", "%d must be 1 to 100", c.Rechecks)
+	}
+	if c.RecheckDelay < 0 || c.RecheckDelay > time.Minute {
+		bad("recheck-delay", "%s must be 0 to 1m", c.RecheckDelay)
+	}
+	if c.Output != outputText && c.Output != outputJSONL {
+		bad("output", "%q must be text or jsonl", c.Output)
+	}
+	if c.ShowValues && c.Output != outputJSONL {
+		bad("show-values", "needs --output jsonl")
+	}
+	return errors.Join(errs...)
+}
+
+func verifyUsage(fs *flag.FlagSet) func(io.Writer) {
+	return func(w io.Writer) {
+		fmt.Fprint(w, `Usage: ddbsync verify --table SOURCE --target-table TARGET [flags]
+
+Compares the two tables without changing anything (unless --repair): scans
+the source and looks each item up in the target (BatchGetItem, 100 keys a
+call, UnprocessedKeys retried), then scans the target for items the source
+lacks. Values compare by meaning: numbers as decimals (1E+2 equals 100),
+sets as sets. Before an item is reported, both tables are re-read with
+strongly consistent reads (--rechecks, --recheck-delay), so changes still
+in flight through the replicator are not reported as drift.
+
+The report gives the counts of missing (source only), extra (target only)
+and different items; with --output jsonl, one line per difference:
+  {"kind":"different","key":{"pk":{"S":"a"}},"attributes":["price"]}
+Values appear only with --show-values. ddbsync repair --from reads these
+lines back.
+
+With --repair each difference is fixed as ddbsync repair does: the source
+item is re-read and put in the target, or the target item deleted if the
+source has none, with a condition that the target item is still as read, so
+a repair never overwrites a newer replicated value.
+
+Exit status: 0 when the tables are identical (or, with --repair, every
+difference was repaired), 1 when they differ or the check failed, 2 for a
+wrong command line.
+
+Examples:
+  ddbsync verify --table orders --target-table orders-copy
+  ddbsync verify --table orders --target-table orders-copy --output jsonl > diffs.jsonl
+  ddbsync verify --table orders --target-table orders-copy --repair --max-wcu 500
+
+Flags:
+`)
+		printFlags(w, fs)
+	}
+}
+
+// Run parses args, compares the tables and, with --repair, fixes them.
+func (c *VerifyCommand) Run(ctx context.Context, args []string) error {
+	cfg := VerifyConfig{}
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	cfg.flags(fs)
+	if err := parseFlags(fs, args, c.Stdout, verifyUsage(fs)); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return &usageError{err: err, hint: "ddbsync verify --help"}
+	}
+	return verifyTables(ctx, c.awsConfig, cfg, false, c.Stdout, c.Stderr)
+}
+
+// verifyTables runs verify with cfg, repairing (or, with dryRun, planning
+// repairs) when cfg.Repair is set.
+func verifyTables(ctx context.Context, load func(context.Context, string) (aws.Config, error), cfg VerifyConfig, dryRun bool, stdout, stderr io.Writer) error {
+	awsCfg, err := loadConfig(ctx, load, cfg.Region)
+	if err != nil {
+		return err
+	}
+	src := newReadClient(awsCfg, cfg.Endpoint, "", cfg.callsInFlight())
+	dst := newReadClient(awsCfg, cfg.Endpoint, cfg.targetRegion(), cfg.callsInFlight())
+	report := stdout
+	if cfg.Output == outputJSONL {
+		report = stderr
+	}
+	var mu sync.Mutex // serialises the JSON lines
+	var onDiff func(context.Context, tablesync.Difference) error
+	if cfg.Output == outputJSONL {
+		onDiff = func(_ context.Context, d tablesync.Difference) error {
+			line, err := tablesync.MarshalDifference(d, cfg.ShowValues)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			_, err = fmt.Fprintf(stdout, "%s\n", line)
+			return err
+		}
+	}
+	var rep *tablesync.Repairer
+	if cfg.Repair {
+		rep = tablesync.NewRepairer(src, cfg.Table, dst, cfg.TargetTable, tablesync.RepairOptions{
+			DryRun: dryRun, MaxWCU: cfg.MaxWCU, Logger: cfg.logger(stderr),
+		})
+		onDiff = tablesync.RepairEach(rep, onDiff)
+	}
+	delay := cfg.RecheckDelay
+	if delay == 0 {
+		delay = -1 // the library's "none"; its 0 means the default
+	}
+	res, err := tablesync.Verify(ctx, src, cfg.Table, dst, cfg.TargetTable, tablesync.VerifyOptions{
+		Segments:     cfg.segments(),
+		PageSize:     int32(cfg.PageSize),
+		MaxRCU:       cfg.MaxRCU,
+		Rechecks:     cfg.Rechecks,
+		RecheckDelay: delay,
+		OnDifference: onDiff,
+		Progress:     cfg.progress(stderr),
+		Logger:       cfg.logger(stderr),
+	})
+	fmt.Fprintf(report, "verify: %s (source %s, target %s) in %s\n", res, cfg.Table, cfg.TargetTable, res.Elapsed.Round(time.Millisecond))
+	if err != nil {
+		return err
+	}
+	if rep != nil {
+		return repairSummary(report, rep.Stats(), dryRun, res)
+	}
+	if !res.Identical() {
+		return fmt.Errorf("%w: %d missing, %d extra, %d different; fix with: ddbsync verify --repair --table %s --target-table %s",
+			ErrTablesDiffer, res.Missing, res.Extra, res.Different, cfg.Table, cfg.TargetTable)
+	}
+	fmt.Fprintln(report, "verify: the tables are identical")
+	return nil
+}
+
+// repairSummary prints what the repairs did and returns an error if any
+// difference is left.
+func repairSummary(w io.Writer, s tablesync.RepairStats, dryRun bool, res tablesync.VerifyResult) error {
+	verb := "repaired"
+	if dryRun {
+		verb = "would repair (dry run)"
+	}
+	fmt.Fprintf(w, "repair: %s %d: %d puts, %d deletes; %d already equal; %d conflicts with live writes re-read; %d failed\n",
+		verb, s.Puts+s.Deletes, s.Puts, s.Deletes, s.Unchanged, s.Conflicts, s.Failed)
+	switch {
+	case s.Failed > 0:
+		return fmt.Errorf("%w: %d differences not repaired (see the warnings above); run again", ErrTablesDiffer, s.Failed)
+	case dryRun && !res.Identical():
+		return fmt.Errorf("%w: dry run, nothing written", ErrTablesDiffer)
+	}
+	return nil
+}

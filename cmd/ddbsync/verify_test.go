@@ -1,0 +1,68 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ddbsync/ddbsync/internal/ddblocal"
+)
+
+func TestVerifyCommand_ReportAndRepair(t *testing.T) {
+	keyID := ddblocal.AccessKeyID(t)
+	db := syncTables(t, keyID, 20, false)
+	for i := range 20 {
+		if i != 3 { // missing
+			putItem(t, db, "orders-copy", order(i, "new"))
+		}
+	}
+	putItem(t, db, "orders-copy", order(7, "shipped")) // different
+	putItem(t, db, "orders-copy", order(99, "new"))    // extra
+	args := []string{"--table", "orders", "--target-table", "orders-copy", "--recheck-delay", "0", "--quiet"}
+
+	code, stdout, stderr := localCmd(t, keyID, "verify", append(args, "--output", "jsonl")...)
+	assert.Equal(t, exitError, code)
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	require.Len(t, lines, 3, stdout)
+	assert.ElementsMatch(t, []string{
+		`{"kind":"missing","key":{"id":{"S":"order-003"}}}`,
+		`{"kind":"different","key":{"id":{"S":"order-007"}},"attributes":["status"]}`,
+		`{"kind":"extra","key":{"id":{"S":"order-099"}}}`,
+	}, lines)
+	assert.Contains(t, stderr, "verify: source 20 items, target 20 items: 1 missing, 1 extra, 1 different")
+	assert.Contains(t, stderr, "ddbsync verify: tables differ: 1 missing, 1 extra, 1 different; fix with: ddbsync verify --repair")
+
+	_, stdout, _ = localCmd(t, keyID, "verify", append(args, "--output", "jsonl", "--show-values")...)
+	assert.Contains(t, stdout, `"source":{`)
+	assert.Contains(t, stdout, `"status":{"S":"shipped"}`)
+
+	diffs := filepath.Join(t.TempDir(), "diffs.jsonl")
+	require.NoError(t, os.WriteFile(diffs, []byte(strings.Join(lines, "\n")+"\n"), 0o600))
+	code, stdout, _ = localCmd(t, keyID, "repair", "--table", "orders", "--target-table", "orders-copy", "--from", diffs, "--dry-run")
+	assert.Equal(t, exitError, code, "a dry run that finds differences")
+	assert.Contains(t, stdout, `would put {"id":{"S":"order-003"}}`)
+	assert.Contains(t, stdout, `would delete {"id":{"S":"order-099"}}`)
+	assert.Contains(t, stdout, "repair: would repair (dry run) 3: 2 puts, 1 deletes")
+
+	code, stdout, stderr = localCmd(t, keyID, "repair", "--table", "orders", "--target-table", "orders-copy", "--from", diffs)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "repair: repaired 3: 2 puts, 1 deletes; 0 already equal; 0 conflicts with live writes re-read; 0 failed")
+
+	code, stdout, _ = localCmd(t, keyID, "verify", args...)
+	assert.Equal(t, exitOK, code)
+	assert.Contains(t, stdout, "the tables are identical")
+
+	// verify --repair fixes what it finds.
+	putItem(t, db, "orders", order(50, "new"))
+	putItem(t, db, "orders-copy", order(1, "lost"))
+	code, stdout, stderr = localCmd(t, keyID, "verify", append(args, "--repair")...)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "1 missing, 0 extra, 1 different")
+	assert.Contains(t, stdout, "repair: repaired 2: 2 puts, 0 deletes")
+	code, _, _ = localCmd(t, keyID, "repair", "--table", "orders", "--target-table", "orders-copy", "--dry-run", "--recheck-delay", "0")
+	assert.Equal(t, exitOK, code, "nothing left to repair")
+}

@@ -1,0 +1,123 @@
+package tablesync
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+
+	"github.com/ddbsync/ddbsync/internal/replicate"
+	"github.com/ddbsync/ddbsync/internal/tablecmp"
+)
+
+// maxDiffLine bounds one JSON line of a difference: two 400 KB items in
+// DynamoDB JSON, with room to spare.
+const maxDiffLine = 4 << 20
+
+// ErrBadDifference is returned for a line that is not a difference.
+var ErrBadDifference = errors.New("malformed difference")
+
+// diffJSON is the JSON line of a Difference.
+type diffJSON struct {
+	Kind       tablecmp.Kind   `json:"kind"`
+	Key        json.RawMessage `json:"key"`
+	Attributes []string        `json:"attributes,omitempty"`
+	Source     json.RawMessage `json:"source,omitempty"`
+	Target     json.RawMessage `json:"target,omitempty"`
+}
+
+// MarshalDifference returns d as one JSON object:
+// {"kind":"different","key":{"pk":{"S":"a"}},"attributes":["n"]}, keys and
+// values in DynamoDB JSON. The items' values are included ("source",
+// "target") only when showValues is set.
+func MarshalDifference(d Difference, showValues bool) ([]byte, error) {
+	out := diffJSON{Kind: d.Kind, Attributes: d.Attributes}
+	var err error
+	if out.Key, err = attributevalue.MarshalMapJSON(d.Key); err != nil {
+		return nil, fmt.Errorf("encode difference key: %w", err)
+	}
+	if showValues {
+		for _, v := range []struct {
+			item Item
+			to   *json.RawMessage
+		}{{d.Source, &out.Source}, {d.Target, &out.Target}} {
+			if v.item == nil {
+				continue
+			}
+			if *v.to, err = attributevalue.MarshalMapJSON(v.item); err != nil {
+				return nil, fmt.Errorf("encode difference item: %w", err)
+			}
+		}
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("encode difference: %w", err)
+	}
+	return b, nil
+}
+
+// UnmarshalDifference parses a line written by MarshalDifference. Only
+// kind and key are required.
+func UnmarshalDifference(line []byte) (Difference, error) {
+	var in diffJSON
+	if err := json.Unmarshal(line, &in); err != nil {
+		return Difference{}, fmt.Errorf("%w: %w", ErrBadDifference, err)
+	}
+	switch in.Kind {
+	case Missing, Extra, Different:
+	default:
+		return Difference{}, fmt.Errorf("%w: kind %q", ErrBadDifference, in.Kind)
+	}
+	d := Difference{Kind: in.Kind, Attributes: in.Attributes}
+	var err error
+	if d.Key, err = decodeKey(in.Key); err != nil {
+		return Difference{}, fmt.Errorf("%w: key: %w", ErrBadDifference, err)
+	}
+	if _, ok := replicate.KeyID(d.Key); !ok {
+		return Difference{}, fmt.Errorf("%w: key must have attributes of type S, N or B", ErrBadDifference)
+	}
+	if d.Source, err = decodeKey(in.Source); err != nil {
+		return Difference{}, fmt.Errorf("%w: source: %w", ErrBadDifference, err)
+	}
+	if d.Target, err = decodeKey(in.Target); err != nil {
+		return Difference{}, fmt.Errorf("%w: target: %w", ErrBadDifference, err)
+	}
+	return d, nil
+}
+
+// ReadDifferences reads JSON lines of differences from r and sends each to
+// fn; blank lines are skipped. It stops at the first error, naming the line.
+func ReadDifferences(r io.Reader, fn func(Difference) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), maxDiffLine)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Bytes()
+		if len(trimSpace(line)) == 0 {
+			continue
+		}
+		d, err := UnmarshalDifference(line)
+		if err != nil {
+			return fmt.Errorf("read differences line %d: %w", n, err)
+		}
+		if err := fn(d); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read differences: %w", err)
+	}
+	return nil
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}

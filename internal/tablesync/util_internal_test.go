@@ -1,0 +1,198 @@
+package tablesync
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestItemSize(t *testing.T) {
+	tests := map[string]struct {
+		item      Item
+		wantSize  int
+		wantUnits float64
+	}{
+		"string":         {item: Item{"pk": sv("abc")}, wantSize: 5, wantUnits: 1},
+		"number":         {item: Item{"n": nv("12345")}, wantSize: 1 + 4, wantUnits: 1},
+		"number exp":     {item: Item{"n": nv("1E+2")}, wantSize: 1 + 2, wantUnits: 1},
+		"bool and null":  {item: Item{"b": &types.AttributeValueMemberBOOL{}, "z": &types.AttributeValueMemberNULL{Value: true}}, wantSize: 4, wantUnits: 1},
+		"binary":         {item: Item{"b": &types.AttributeValueMemberB{Value: make([]byte, 10)}}, wantSize: 11, wantUnits: 1},
+		"list":           {item: Item{"l": &types.AttributeValueMemberL{Value: []types.AttributeValue{sv("ab"), sv("c")}}}, wantSize: 1 + 3 + 3 + 2, wantUnits: 1},
+		"map":            {item: Item{"m": &types.AttributeValueMemberM{Value: Item{"k": sv("v")}}}, wantSize: 1 + 3 + 3, wantUnits: 1},
+		"string set":     {item: Item{"s": &types.AttributeValueMemberSS{Value: []string{"ab", "c"}}}, wantSize: 4, wantUnits: 1},
+		"exactly 1 KB":   {item: Item{"s": sv(strings.Repeat("x", 1023))}, wantSize: 1024, wantUnits: 1},
+		"just over 1 KB": {item: Item{"s": sv(strings.Repeat("x", 1024))}, wantSize: 1025, wantUnits: 2},
+		"10 KB":          {item: Item{"s": sv(strings.Repeat("x", 10<<10))}, wantSize: 10<<10 + 1, wantUnits: 11},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			assert.Equal(t, tt.wantSize, itemSize(tt.item))
+			assert.Equal(t, tt.wantUnits, writeUnits(tt.item))
+		})
+	}
+	assert.Equal(t, 1.5, readUnits([]int{100, 5000}, false)) // 1 + 2 units, halved
+	assert.Equal(t, 3.0, readUnits([]int{100, 5000}, true))
+}
+
+// fakeClock drives a rateLimiter without sleeping.
+type fakeClock struct {
+	now   time.Time
+	slept []time.Duration
+}
+
+func (c *fakeClock) Now() time.Time { return c.now }
+
+func (c *fakeClock) Sleep(_ context.Context, d time.Duration) error {
+	c.slept = append(c.slept, d)
+	c.now = c.now.Add(d)
+	return nil
+}
+
+func TestRateLimiter(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1000, 0)}
+	l := newRateLimiter(100)
+	l.now, l.sleep, l.last = clock.Now, clock.Sleep, clock.now
+
+	ctx := t.Context()
+	require.NoError(t, l.wait(ctx, 100)) // the first second's burst
+	assert.Empty(t, clock.slept)
+	require.NoError(t, l.wait(ctx, 50))
+	assert.Equal(t, []time.Duration{500 * time.Millisecond}, clock.slept)
+	require.NoError(t, l.wait(ctx, 300)) // larger than the bucket: passes after paying
+	assert.Equal(t, 3*time.Second, clock.slept[1])
+
+	clock.now = clock.now.Add(time.Hour) // the bucket refills only up to its size
+	clock.slept = nil
+	require.NoError(t, l.wait(ctx, 100))
+	require.NoError(t, l.wait(ctx, 1))
+	assert.Equal(t, []time.Duration{10 * time.Millisecond}, clock.slept)
+
+	// Over a long run the rate holds: 10,000 units in about 100 s.
+	clock.slept = nil
+	start := clock.now
+	for range 1000 {
+		require.NoError(t, l.wait(ctx, 10))
+	}
+	assert.InDelta(t, 100, clock.now.Sub(start).Seconds(), 1.1)
+
+	var none *rateLimiter
+	assert.NoError(t, none.wait(ctx, 1e9), "no limit")
+	assert.Nil(t, newRateLimiter(0))
+}
+
+func TestProgressLine(t *testing.T) {
+	tests := map[string]struct {
+		base, done, total int64
+		elapsed           time.Duration
+		want              string
+	}{
+		"known total":   {done: 5000, total: 20000, elapsed: 2 * time.Second, want: "backfill: 5,000 / ~20,000 items (25%), 2,500 items/s, ETA 6s"},
+		"resumed":       {base: 10000, done: 5000, total: 20000, elapsed: 5 * time.Second, want: "backfill: 15,000 / ~20,000 items (75%), 1,000 items/s, ETA 5s"},
+		"unknown total": {done: 1234567, elapsed: time.Second, want: "backfill: 1,234,567 items, 1,234,567 items/s"},
+		"past estimate": {done: 25000, total: 20000, elapsed: time.Second, want: "backfill: 25,000 / ~25,000 items (100%), 25,000 items/s, ETA 0s"},
+		"not started":   {total: 10, want: "backfill: 0 / ~10 items (0%), 0 items/s, ETA ?"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			assert.Equal(t, tt.want, progressLine("backfill", tt.base, tt.done, tt.total, tt.elapsed))
+		})
+	}
+}
+
+func TestMeter_Redraw(t *testing.T) {
+	var buf bytes.Buffer
+	m := startMeter(Progress{W: &buf, Redraw: true, Interval: time.Hour}, "verify", 10, 0)
+	m.add(10)
+	m.finish()
+	assert.True(t, strings.HasPrefix(buf.String(), "\rverify: 10 / ~10 items (100%)"), buf.String())
+	assert.True(t, strings.HasSuffix(buf.String(), "\x1b[K\n"))
+}
+
+func TestCheckpoint_SaveLoad(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ckpt.json")
+	got, err := LoadCheckpoint(path)
+	require.NoError(t, err)
+	assert.Nil(t, got, "no file: nothing to resume")
+
+	key, err := encodeKey(Item{"pk": sv("a"), "sk": nv("10")})
+	require.NoError(t, err)
+	c := &Checkpoint{Version: checkpointVersion, SourceTable: "s", TargetTable: "t", TotalSegments: 4,
+		Segments: map[int]*SegmentState{0: {Done: true, Items: 7}, 3: {Items: 2, LastKey: key}}}
+	require.NoError(t, c.Save(path))
+	got, err = LoadCheckpoint(path)
+	require.NoError(t, err)
+	assert.Equal(t, c, got)
+	back, err := decodeKey(got.Segments[3].LastKey)
+	require.NoError(t, err)
+	assert.Equal(t, Item{"pk": sv("a"), "sk": nv("10")}, back)
+
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Len(t, entries, 1, "no temporary file left behind")
+
+	assert.NoError(t, got.check("s", "t", 4))
+	assert.ErrorIs(t, got.check("s", "t", 8), ErrCheckpointMismatch)
+	assert.ErrorIs(t, got.check("s", "other", 4), ErrCheckpointMismatch)
+
+	require.NoError(t, os.WriteFile(path, []byte(`{"version":9}`), 0o600))
+	_, err = LoadCheckpoint(path)
+	assert.ErrorContains(t, err, "version 9")
+	require.NoError(t, os.WriteFile(path, []byte(`{`), 0o600))
+	_, err = LoadCheckpoint(path)
+	assert.ErrorContains(t, err, "decode checkpoint")
+}
+
+func TestMarshalDifference(t *testing.T) {
+	d := Difference{
+		Kind: Different, Key: Item{"pk": sv("a")}, Attributes: []string{"n"},
+		Source: Item{"pk": sv("a"), "n": nv("1")}, Target: Item{"pk": sv("a"), "n": nv("2")},
+	}
+	tests := map[string]struct {
+		d          Difference
+		showValues bool
+		want       string
+	}{
+		"names only":  {d: d, want: `{"kind":"different","key":{"pk":{"S":"a"}},"attributes":["n"]}`},
+		"with values": {d: d, showValues: true, want: `{"kind":"different","key":{"pk":{"S":"a"}},"attributes":["n"],"source":{"pk":{"S":"a"},"n":{"N":"1"}},"target":{"pk":{"S":"a"},"n":{"N":"2"}}}`},
+		"missing":     {d: Difference{Kind: Missing, Key: Item{"pk": sv("b")}, Source: Item{"pk": sv("b")}}, showValues: true, want: `{"kind":"missing","key":{"pk":{"S":"b"}},"source":{"pk":{"S":"b"}}}`},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			b, err := MarshalDifference(tt.d, tt.showValues)
+			require.NoError(t, err)
+			assert.JSONEq(t, tt.want, string(b))
+			back, err := UnmarshalDifference(b)
+			require.NoError(t, err)
+			assert.Equal(t, tt.d.Kind, back.Kind)
+			assert.Equal(t, tt.d.Key, back.Key)
+		})
+	}
+
+	var keys []Item
+	err := ReadDifferences(strings.NewReader(`{"kind":"extra","key":{"pk":{"S":"x"}}}`+"\n\n"+`{"kind":"missing","key":{"pk":{"N":"1"}}}`+"\n"),
+		func(d Difference) error { keys = append(keys, d.Key); return nil })
+	require.NoError(t, err)
+	assert.Equal(t, []Item{{"pk": sv("x")}, {"pk": nv("1")}}, keys)
+
+	for name, line := range map[string]string{
+		"not json":     `{"kind":`,
+		"unknown kind": `{"kind":"odd","key":{"pk":{"S":"x"}}}`,
+		"no key":       `{"kind":"extra"}`,
+		"bad key":      `{"kind":"extra","key":{"pk":{"Q":"x"}}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := ReadDifferences(strings.NewReader("\n"+line), func(Difference) error { return nil })
+			assert.ErrorIs(t, err, ErrBadDifference)
+			assert.ErrorContains(t, err, "line 2")
+		})
+	}
+}
