@@ -52,10 +52,11 @@ test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 10m $(PKGS)
 
-## bench: the speed figures (handler vs one-write-per-record baseline, decode, peak heap)
+## bench: the speed figures (handler vs one-write-per-record baseline, decode, peak heap; backfill and verify)
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./internal/lambdahandler/
-	$(GO) test -run '^$$' -bench 'DecodePlan' -benchmem -cpu 1 ./internal/lambdahandler/
+	$(GO) test -run '^$$' -bench 'DecodePlan|NoIO' -benchmem -cpu 1 ./internal/lambdahandler/
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/tablesync/
 
 ## demo: start DynamoDB Local, replicate a realistic workload with `ddbsync run`, compare the tables
 demo: deps
