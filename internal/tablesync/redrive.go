@@ -124,7 +124,7 @@ func Redrive(ctx context.Context, streams StreamReader, inv Invoker, batch strea
 	}
 	for lo := 0; lo < len(recs); lo += opts.BatchSize {
 		chunk := recs[lo:min(lo+opts.BatchSize, len(recs))]
-		payload, err := eventJSON(chunk, batch.StreamARN)
+		payload, err := streampoll.EventPayload(chunk, batch.StreamARN)
 		if err != nil {
 			return res, err
 		}
