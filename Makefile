@@ -7,7 +7,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 GOFLAGS_BUILD = -trimpath -tags lambda.norpc -buildvcs=false -ldflags "-s -w -buildid= -X main.Version=$(VERSION)"
 PKGS      ?= ./...
 
-.PHONY: all build build-ReplicatorFunction test bench demo lint clean deps fuzz
+.PHONY: all build build-ReplicatorFunction build-PublisherFunction build-ApplyFunction test bench demo lint clean deps fuzz
 
 all: build
 
@@ -15,8 +15,9 @@ all: build
 build:
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) $(GO) build $(GOFLAGS_BUILD) -o bin/bootstrap ./cmd/replicator
 
-## build-ReplicatorFunction: what `sam build` calls (BuildMethod: makefile)
-build-ReplicatorFunction:
+## build-ReplicatorFunction: what `sam build` calls (BuildMethod: makefile); the
+## other two are the functions of template-queue.yaml, the same binary
+build-ReplicatorFunction build-PublisherFunction build-ApplyFunction:
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) $(GO) build $(GOFLAGS_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./cmd/replicator
 
 ## package: bin/replicator.zip, a deterministic zip of bin/bootstrap (fixed time, mode 0755), with its CodeSha256
@@ -57,6 +58,7 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./internal/lambdahandler/
 	$(GO) test -run '^$$' -bench 'DecodePlan|NoIO' -benchmem -cpu 1 ./internal/lambdahandler/
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/tablesync/
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/fanout/
 
 ## demo: start DynamoDB Local, replicate a realistic workload with `ddbsync run`, compare the tables
 demo: deps

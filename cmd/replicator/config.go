@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ddbsync/ddbsync/internal/dynamo"
@@ -12,8 +13,16 @@ import (
 
 // Config is the replicator's configuration, read once from the environment.
 type Config struct {
-	// TargetTable is the table written to (TARGET_TABLE_NAME, required).
+	// TargetTable is the table written to (TARGET_TABLE_NAME). At least one
+	// of TargetTable and TopicARN is required.
 	TargetTable string
+	// TopicARN is the SNS FIFO topic stream records are published to
+	// (TOPIC_ARN): publish mode, instead of or besides TargetTable.
+	TopicARN string
+	// SeqAttribute names the target attribute holding the stream sequence
+	// number of the last change applied from SQS (SEQ_ATTRIBUTE, default
+	// dynamo.DefaultSeqAttribute).
+	SeqAttribute string
 	// TargetRegion is the target table's region (TARGET_REGION, default the
 	// function's own region).
 	TargetRegion string
@@ -44,6 +53,11 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
 		TargetTable:  getenv("TARGET_TABLE_NAME"),
 		TargetRegion: getenv("TARGET_REGION"),
+		TopicARN:     getenv("TOPIC_ARN"),
+		SeqAttribute: getenv("SEQ_ATTRIBUTE"),
+	}
+	if c.SeqAttribute == "" {
+		c.SeqAttribute = dynamo.DefaultSeqAttribute
 	}
 	var errs []error
 	intVar := func(name string, def, lo, hi int) int {
@@ -73,10 +87,20 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 // Validate checks the fields that have no usable default.
 func (c Config) Validate() error {
 	var errs []error
-	if c.TargetTable == "" {
-		errs = append(errs, &ConfigError{Var: "TARGET_TABLE_NAME", Err: errors.New("is required: the name of the table to replicate into")})
-	} else if len(c.TargetTable) < 3 || len(c.TargetTable) > 255 {
+	if c.TargetTable == "" && c.TopicARN == "" {
+		errs = append(errs, &ConfigError{Var: "TARGET_TABLE_NAME", Err: errors.New("is required: the name of the table to replicate into (or set TOPIC_ARN)")})
+	} else if c.TargetTable != "" && (len(c.TargetTable) < 3 || len(c.TargetTable) > 255) {
 		errs = append(errs, &ConfigError{Var: "TARGET_TABLE_NAME", Err: errors.New("must be 3 to 255 characters")})
+	}
+	if c.TopicARN != "" {
+		if parts := strings.Split(c.TopicARN, ":"); len(parts) != 6 || parts[0] != "arn" || parts[2] != "sns" {
+			errs = append(errs, &ConfigError{Var: "TOPIC_ARN", Err: errors.New("must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME.fifo)")})
+		} else if !strings.HasSuffix(c.TopicARN, ".fifo") {
+			errs = append(errs, &ConfigError{Var: "TOPIC_ARN", Err: errors.New("must be a FIFO topic (name ending in .fifo): a standard topic loses order")})
+		}
+	}
+	if c.SeqAttribute == "" || len(c.SeqAttribute) > 255 {
+		errs = append(errs, &ConfigError{Var: "SEQ_ATTRIBUTE", Err: errors.New("must be 1 to 255 characters")})
 	}
 	if c.BaseDelay > c.MaxDelay {
 		errs = append(errs, &ConfigError{Var: "RETRY_BASE_DELAY_MS", Err: errors.New("must not exceed RETRY_MAX_DELAY_MS")})

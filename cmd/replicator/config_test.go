@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -16,14 +17,33 @@ func TestConfigFromEnv(t *testing.T) {
 	}{
 		"defaults": {
 			env: map[string]string{"TARGET_TABLE_NAME": "orders-copy"},
-			want: Config{TargetTable: "orders-copy", Concurrency: 32, MaxAttempts: 10,
+			want: Config{TargetTable: "orders-copy", SeqAttribute: "_ddbsync_seq", Concurrency: 32, MaxAttempts: 10,
 				BaseDelay: 25 * time.Millisecond, MaxDelay: 2 * time.Second, DeadlineMargin: time.Second},
 		},
 		"everything set": {
 			env: map[string]string{"TARGET_TABLE_NAME": "orders-copy", "TARGET_REGION": "eu-west-1", "WRITE_CONCURRENCY": "4",
-				"WRITE_MAX_ATTEMPTS": "3", "RETRY_BASE_DELAY_MS": "10", "RETRY_MAX_DELAY_MS": "500", "DEADLINE_MARGIN_MS": "250"},
-			want: Config{TargetTable: "orders-copy", TargetRegion: "eu-west-1", Concurrency: 4, MaxAttempts: 3,
+				"WRITE_MAX_ATTEMPTS": "3", "RETRY_BASE_DELAY_MS": "10", "RETRY_MAX_DELAY_MS": "500", "DEADLINE_MARGIN_MS": "250",
+				"TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:orders.fifo", "SEQ_ATTRIBUTE": "replSeq"},
+			want: Config{TargetTable: "orders-copy", TargetRegion: "eu-west-1", TopicARN: "arn:aws:sns:eu-west-1:123456789012:orders.fifo",
+				SeqAttribute: "replSeq", Concurrency: 4, MaxAttempts: 3,
 				BaseDelay: 10 * time.Millisecond, MaxDelay: 500 * time.Millisecond, DeadlineMargin: 250 * time.Millisecond},
+		},
+		"publish mode only": {
+			env: map[string]string{"TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:changes.fifo"},
+			want: Config{TopicARN: "arn:aws:sns:us-east-1:123456789012:changes.fifo", SeqAttribute: "_ddbsync_seq", Concurrency: 32,
+				MaxAttempts: 10, BaseDelay: 25 * time.Millisecond, MaxDelay: 2 * time.Second, DeadlineMargin: time.Second},
+		},
+		"standard topic": {
+			env:     map[string]string{"TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:changes"},
+			wantErr: []string{"config: TOPIC_ARN: must be a FIFO topic"},
+		},
+		"not a topic ARN": {
+			env:     map[string]string{"TOPIC_ARN": "changes.fifo"},
+			wantErr: []string{"config: TOPIC_ARN: must be an SNS topic ARN"},
+		},
+		"seq attribute too long": {
+			env:     map[string]string{"TARGET_TABLE_NAME": "orders-copy", "SEQ_ATTRIBUTE": strings.Repeat("s", 256)},
+			wantErr: []string{"config: SEQ_ATTRIBUTE: must be 1 to 255 characters"},
 		},
 		"missing table": {
 			env:     map[string]string{},

@@ -16,8 +16,10 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/ddbsync/ddbsync/internal/dynamo"
+	"github.com/ddbsync/ddbsync/internal/fanout"
 	"github.com/ddbsync/ddbsync/internal/lambdahandler"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 )
@@ -43,12 +45,24 @@ func main() {
 			t.MaxIdleConnsPerHost = cfg.Concurrency
 		})
 	})
-	table := dynamo.NewTable(client, cfg.TargetTable, dynamo.Options{
-		MaxAttempts: cfg.MaxAttempts, BaseDelay: cfg.BaseDelay, MaxDelay: cfg.MaxDelay,
-	})
-	rep := replicate.New(table, replicate.Options{Concurrency: cfg.Concurrency, DeadlineMargin: cfg.DeadlineMargin})
-	h := lambdahandler.New(rep, lambdahandler.Options{TargetTable: cfg.TargetTable, Logger: logger, Metrics: os.Stdout})
+	opts := lambdahandler.Options{TargetTable: cfg.TargetTable, Logger: logger, Metrics: os.Stdout}
+	var rep *replicate.Replicator
+	if cfg.TargetTable != "" {
+		table := dynamo.NewTable(client, cfg.TargetTable, dynamo.Options{
+			MaxAttempts: cfg.MaxAttempts, BaseDelay: cfg.BaseDelay, MaxDelay: cfg.MaxDelay,
+		})
+		repOpts := replicate.Options{Concurrency: cfg.Concurrency, DeadlineMargin: cfg.DeadlineMargin}
+		rep = replicate.New(table, repOpts)
+		// Keys-only messages are re-read from the source table, in the function's own region.
+		opts.Applier = fanout.NewApplier(replicate.New(dynamo.NewSeqGuard(table, cfg.SeqAttribute), repOpts), dynamodb.NewFromConfig(awsCfg))
+	}
+	if cfg.TopicARN != "" {
+		opts.Publisher = fanout.NewPublisher(sns.NewFromConfig(awsCfg, func(o *sns.Options) {
+			o.Retryer = aws.NopRetryer{} // fanout.Publisher retries, within the deadline
+		}), cfg.TopicARN, fanout.PublisherOptions{DeadlineMargin: cfg.DeadlineMargin})
+	}
+	h := lambdahandler.New(rep, opts)
 	slog.SetDefault(logger)
-	logger.Info("replicator starting", slog.String("version", version()), slog.String("table", cfg.TargetTable))
+	logger.Info("replicator starting", slog.String("version", version()), slog.String("table", cfg.TargetTable), slog.String("topic", cfg.TopicARN))
 	lambda.Start(h)
 }

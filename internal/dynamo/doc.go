@@ -22,4 +22,15 @@
 // when one item's key does not match the table's key schema. Table then
 // writes each item of that call alone (PutItem or DeleteItem), so that only
 // the bad items fail.
+//
+// # Stale-write guard
+//
+// [SeqGuard] is a second replicate.Writer over the same Table, for the
+// message-queue path where an older change can arrive after a newer one. It
+// writes each item alone with a PutItem or DeleteItem conditioned on the
+// stream sequence number kept in a replication attribute (stored as a
+// zero-padded decimal string, see [PadSeq], because sequence numbers exceed
+// the 38 digits of a DynamoDB number). A ConditionalCheckFailedException
+// means the change is stale: it is skipped and reported as applied.
+// Table.WriteBatch is unchanged.
 package dynamo

@@ -22,6 +22,18 @@
 // (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/time-to-live-ttl-streams.html);
 // it is replicated like any delete and counted apart in the log.
 //
+// # Message-queue path
+//
+// The same handler serves both ends of stream → SNS FIFO → SQS FIFO →
+// table (package fanout). It tells events apart by the first record's
+// eventSource: "aws:dynamodb" records are applied to the target table, or
+// published to the topic when Options.Publisher is set (or both); "aws:sqs"
+// records carry envelopes (raw message delivery) and are applied through
+// Options.Applier, answered with
+// {"batchItemFailures":[{"itemIdentifier":"<messageId>"}]}, where once a
+// message of a FIFO group fails every later message of that group is listed
+// too (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html).
+//
 // # Observability
 //
 // Each invocation writes one slog line ("batch applied") with counts, lag

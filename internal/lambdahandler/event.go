@@ -71,6 +71,11 @@ func decodeEvent(payload []byte) (changes []replicate.Change, ttl int, err error
 	if err := gojson.Unmarshal(payload, &ev); err != nil {
 		return nil, 0, fmt.Errorf("%w: %w", ErrBadEvent, err)
 	}
+	return decodeRecords(&ev)
+}
+
+// decodeRecords converts a parsed stream event's records; see decodeEvent.
+func decodeRecords(ev *streamEvent) (changes []replicate.Change, ttl int, err error) {
 	for i := range ev.Records {
 		r := &ev.Records[i]
 		if r.Change == nil {

@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	gojson "github.com/goccy/go-json"
 
 	"github.com/ddbsync/ddbsync/internal/emf"
+	"github.com/ddbsync/ddbsync/internal/fanout"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 )
 
@@ -41,6 +43,12 @@ type Options struct {
 	Metrics io.Writer
 	// Now returns the current time (default time.Now).
 	Now func() time.Time
+	// Publisher, if set, publishes stream events to an SNS FIFO topic
+	// (publish mode), besides applying them when the Handler has a
+	// replicator.
+	Publisher *fanout.Publisher
+	// Applier, if set, applies SQS events of envelopes (apply mode).
+	Applier *fanout.Applier
 }
 
 // Handler handles DynamoDB Streams events for Lambda.
@@ -49,7 +57,8 @@ type Handler struct {
 	opts Options
 }
 
-// New returns a Handler applying events through rep.
+// New returns a Handler applying stream events through rep (nil to only
+// publish them, see Options.Publisher).
 func New(rep *replicate.Replicator, opts Options) *Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -60,11 +69,19 @@ func New(rep *replicate.Replicator, opts Options) *Handler {
 	return &Handler{rep: rep, opts: opts}
 }
 
-// Invoke implements lambda.Handler: payload is a DynamoDB Streams event, the
-// answer an events.DynamoDBEventResponse. Taking the raw payload lets the
+// Invoke implements lambda.Handler: payload is a DynamoDB Streams event
+// (eventSource "aws:dynamodb"), answered with an
+// events.DynamoDBEventResponse, or an SQS event (eventSource "aws:sqs"),
+// answered with an events.SQSEventResponse. Taking the raw payload lets the
 // handler keep images undecoded until they are written.
 func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	resp, err := h.Handle(ctx, payload)
+	var resp any
+	var err error
+	if eventSource(payload) == sourceSQS {
+		resp, err = h.HandleSQS(ctx, payload)
+	} else {
+		resp, err = h.Handle(ctx, payload)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -79,19 +96,39 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 // response. It returns an error only when the event cannot be read.
 func (h *Handler) Handle(ctx context.Context, payload []byte) (events.DynamoDBEventResponse, error) {
 	start := h.opts.Now()
-	changes, ttl, err := decodeEvent(payload)
+	var ev streamEvent
+	err := gojson.Unmarshal(payload, &ev)
+	if err != nil {
+		err = fmt.Errorf("%w: %w", ErrBadEvent, err)
+	}
+	var changes []replicate.Change
+	var ttl int
+	if err == nil {
+		changes, ttl, err = decodeRecords(&ev)
+	}
+	if err == nil && h.rep == nil && h.opts.Publisher == nil {
+		err = fmt.Errorf("%w: stream event but neither a target table nor a topic is configured", ErrBadEvent)
+	}
 	if err != nil {
 		h.opts.Logger.LogAttrs(ctx, slog.LevelError, "batch rejected",
 			slog.String(keyTable, h.opts.TargetTable), slog.String(keyError, err.Error()))
 		return events.DynamoDBEventResponse{}, err
 	}
-	res := h.rep.Apply(ctx, changes)
-
-	resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
-	if res.FailedSeq != "" {
-		resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: res.FailedSeq})
+	var failedSeq string
+	if h.opts.Publisher != nil {
+		failedSeq = h.publish(ctx, &ev, changes)
 	}
-	h.report(ctx, start, ttl, res)
+	if h.rep != nil {
+		res := h.rep.Apply(ctx, changes)
+		h.report(ctx, start, ttl, res)
+		if res.FailedSeq != "" && (failedSeq == "" || replicate.CompareSeq(res.FailedSeq, failedSeq) < 0) {
+			failedSeq = res.FailedSeq
+		}
+	}
+	resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
+	if failedSeq != "" {
+		resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: failedSeq})
+	}
 	return resp, nil
 }
 

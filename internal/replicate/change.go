@@ -62,6 +62,10 @@ type Write struct {
 	KeyID string
 	// Item is the full item to put (OpPut only).
 	Item map[string]types.AttributeValue
+	// Seq is the sequence number of the change the write comes from. Plain
+	// table writers ignore it; a guarded writer (dynamo.SeqGuard) writes only
+	// if it is newer than the one stored with the item.
+	Seq string
 }
 
 // KeyID returns a canonical string for an item key: attribute names in sorted

@@ -106,12 +106,14 @@ type pending struct {
 	last    int // index of the record whose effect wins
 	records int
 	err     error
+	failed  bool // the key's write failed (set by Write)
 }
 
 // Plan is a batch collapsed to one write per key, ready to be written.
 type Plan struct {
 	changes  []Change
 	keys     []pending // in order of first appearance
+	keyOf    []int     // index in keys of each record's key, -1 for a record without one
 	failedAt int       // index of the earliest record failed while planning, or -1
 	res      Result
 }
@@ -122,7 +124,9 @@ func NewPlan(changes []Change) *Plan {
 	p := &Plan{changes: changes, failedAt: -1, res: Result{Received: len(changes)}}
 	index := make(map[string]int, len(changes))
 	p.keys = make([]pending, 0, len(changes))
+	p.keyOf = make([]int, len(changes))
 	for i := range changes {
+		p.keyOf[i] = -1
 		c := &changes[i]
 		if c.Created.After(p.res.NewestCreated) {
 			p.res.NewestCreated = c.Created
@@ -145,6 +149,7 @@ func NewPlan(changes []Change) *Plan {
 			// have been applied, so bad input is never skipped silently.
 			p.keys[k].err = checkSuperseded(&changes[p.keys[k].last])
 		}
+		p.keyOf[i] = k
 		pk := &p.keys[k]
 		pk.last = i
 		pk.records++
@@ -158,6 +163,14 @@ func NewPlan(changes []Change) *Plan {
 
 // Keys returns the number of distinct keys, that is of writes to make.
 func (p *Plan) Keys() int { return len(p.keys) }
+
+// Failed reports whether record i (an index into the changes given to
+// NewPlan) was not applied: it has no usable key, or its key's write failed.
+// It is meaningful once Write has returned.
+func (p *Plan) Failed(i int) bool {
+	k := p.keyOf[i]
+	return k < 0 || p.keys[k].failed
+}
 
 // fail records that the batch must be retried from record i at the latest.
 func (p *Plan) fail(i int, err error) {
@@ -188,6 +201,7 @@ func (r *Replicator) Write(ctx context.Context, p *Plan) Result {
 		defer mu.Unlock()
 		res.FailedKeys++
 		res.FailedRecords += k.records
+		k.failed = true
 		p.fail(k.first, err)
 	}
 
@@ -271,7 +285,7 @@ func (r *Replicator) writeChunk(ctx context.Context, changes []Change, chunk []p
 			continue
 		}
 		c := &changes[p.last]
-		w := Write{Op: c.Op, Key: c.Key, KeyID: c.KeyID}
+		w := Write{Op: c.Op, Key: c.Key, KeyID: c.KeyID, Seq: c.Seq}
 		if c.Op == OpPut {
 			item, err := DecodeImage(c.NewImage)
 			if err != nil {

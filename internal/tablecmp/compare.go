@@ -36,6 +36,9 @@ type Options struct {
 	Segments int
 	// MaxExamples bounds Result.Examples (default DefaultMaxExamples).
 	MaxExamples int
+	// IgnoreTarget names target attributes left out of the comparison, such
+	// as the sequence attribute of the message-queue path (dynamo.SeqGuard).
+	IgnoreTarget []string
 }
 
 // Kind says how an item differs.
@@ -105,6 +108,9 @@ func Compare(ctx context.Context, source API, sourceTable string, target API, ta
 	targetItems := map[string]map[string]types.AttributeValue{}
 	err = scan(ctx, target, targetTable, opts.Segments, func(item map[string]types.AttributeValue) {
 		id := keyID(item, keyNames)
+		for _, name := range opts.IgnoreTarget {
+			delete(item, name)
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		targetItems[id] = item

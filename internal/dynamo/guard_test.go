@@ -1,0 +1,141 @@
+package dynamo
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ddbsync/ddbsync/internal/replicate"
+)
+
+func TestPadSeq(t *testing.T) {
+	tests := map[string]struct {
+		seq, want, wantErr string
+	}{
+		"short":        {seq: "42", want: strings.Repeat("0", SeqWidth-2) + "42"},
+		"leading zero": {seq: "0042", want: strings.Repeat("0", SeqWidth-2) + "42"},
+		"40 digits":    {seq: strings.Repeat("9", 40), want: "00000000" + strings.Repeat("9", 40)},
+		"too long":     {seq: "1" + strings.Repeat("0", SeqWidth), wantErr: "sequence number too long"},
+		"not digits":   {seq: "12a", wantErr: "invalid sequence number"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := PadSeq(tt.seq)
+			if tt.wantErr != "" {
+				assert.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+			assert.Len(t, got, SeqWidth)
+		})
+	}
+	// Padded strings order like the integers, beyond 38 digits.
+	a, _ := PadSeq(strings.Repeat("9", 39))
+	b, _ := PadSeq("1" + strings.Repeat("0", 39))
+	assert.Less(t, a, b)
+}
+
+// condTable is a fake API evaluating the guard condition on a map, as
+// DynamoDB would (string comparison of the stored attribute).
+type condTable struct {
+	mu       sync.Mutex
+	seqs     map[string]string // pk -> stored seq attribute
+	throttle int               // calls to throttle first
+	calls    int
+}
+
+func (c *condTable) check(key string, in map[string]types.AttributeValue, names map[string]string, cond *string) error {
+	c.calls++
+	if c.throttle > 0 {
+		c.throttle--
+		return apiErr("ProvisionedThroughputExceededException")
+	}
+	if aws.ToString(cond) != guardCondition || names["#seq"] != "_seq" {
+		return apiErr("ValidationException")
+	}
+	old, ok := c.seqs[key]
+	if ok && old >= in[":seq"].(*types.AttributeValueMemberS).Value {
+		return &types.ConditionalCheckFailedException{Message: aws.String("stale")}
+	}
+	return nil
+}
+
+func (c *condTable) BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	panic("not used")
+}
+
+func (c *condTable) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key := in.Item["pk"].(*types.AttributeValueMemberS).Value
+	if err := c.check(key, in.ExpressionAttributeValues, in.ExpressionAttributeNames, in.ConditionExpression); err != nil {
+		return nil, err
+	}
+	c.seqs[key] = in.Item["_seq"].(*types.AttributeValueMemberS).Value
+	return &dynamodb.PutItemOutput{}, nil
+}
+
+func (c *condTable) DeleteItem(_ context.Context, in *dynamodb.DeleteItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key := in.Key["pk"].(*types.AttributeValueMemberS).Value
+	if err := c.check(key, in.ExpressionAttributeValues, in.ExpressionAttributeNames, in.ConditionExpression); err != nil {
+		return nil, err
+	}
+	delete(c.seqs, key)
+	return &dynamodb.DeleteItemOutput{}, nil
+}
+
+func guardWrite(op replicate.Op, pk, seq string) replicate.Write {
+	key := map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: pk}}
+	w := replicate.Write{Op: op, Key: key, Seq: seq}
+	if op == replicate.OpPut {
+		w.Item = map[string]types.AttributeValue{"pk": key["pk"], "v": &types.AttributeValueMemberS{Value: seq}}
+	}
+	return w
+}
+
+func TestSeqGuard_WriteBatch(t *testing.T) {
+	big := "1" + strings.Repeat("0", 39) // 40 digits, more than a DynamoDB number holds
+	fake := &condTable{seqs: map[string]string{}, throttle: 1}
+	g := NewSeqGuard(NewTable(fake, "target", Options{BaseDelay: time.Microsecond, MaxDelay: time.Millisecond}), "_seq")
+	assert.Equal(t, "_seq", g.Attribute())
+
+	errs, retries := g.WriteBatch(t.Context(), []replicate.Write{guardWrite(replicate.OpPut, "a", big), guardWrite(replicate.OpPut, "b", "5")})
+	assert.Nil(t, errs)
+	assert.Equal(t, 1, retries, "throttled once")
+	padded, _ := PadSeq(big)
+	assert.Equal(t, padded, fake.seqs["a"])
+
+	// Older and equal changes are stale: skipped, not failed.
+	errs, _ = g.WriteBatch(t.Context(), []replicate.Write{
+		guardWrite(replicate.OpPut, "a", strings.Repeat("9", 39)), guardWrite(replicate.OpPut, "b", "5"), guardWrite(replicate.OpDelete, "b", "4"),
+	})
+	assert.Nil(t, errs)
+	assert.Equal(t, padded, fake.seqs["a"])
+	assert.Contains(t, fake.seqs, "b")
+
+	// A newer delete applies.
+	errs, _ = g.WriteBatch(t.Context(), []replicate.Write{guardWrite(replicate.OpDelete, "b", "6")})
+	assert.Nil(t, errs)
+	assert.NotContains(t, fake.seqs, "b")
+
+	// A sequence number that cannot be padded fails its write only.
+	errs, _ = g.WriteBatch(t.Context(), []replicate.Write{guardWrite(replicate.OpPut, "c", "x"), guardWrite(replicate.OpPut, "d", "7")})
+	require.Len(t, errs, 2)
+	assert.ErrorContains(t, errs[0], "invalid sequence number")
+	assert.NoError(t, errs[1])
+}
+
+func TestSeqGuard_DefaultAttribute(t *testing.T) {
+	assert.Equal(t, DefaultSeqAttribute, NewSeqGuard(NewTable(&condTable{}, "t", Options{}), "").Attribute())
+}

@@ -1,0 +1,157 @@
+package fanout
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/ddbsync/ddbsync/internal/replicate"
+)
+
+// SourceAPI is the part of *dynamodb.Client the Applier calls to re-read
+// items sent keys only.
+type SourceAPI interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+}
+
+// Message is one SQS message of a batch.
+type Message struct {
+	// ID is the SQS messageId, reported when the message fails.
+	ID string
+	// GroupID is the MessageGroupId attribute.
+	GroupID string
+	// Body is the raw message body: an [Envelope].
+	Body []byte
+}
+
+// ApplyResult says what Apply did.
+type ApplyResult struct {
+	replicate.Result
+	// FailedIDs are the ids of the messages to report as failed, in batch order.
+	FailedIDs []string
+	// Reread counts keys-only messages re-read from the source.
+	Reread int
+}
+
+// Applier applies batches of messages to the target through a replicator
+// whose writer is a stale-write guard (dynamo.SeqGuard).
+type Applier struct {
+	rep    *replicate.Replicator
+	source SourceAPI
+}
+
+// NewApplier returns an Applier writing through rep. source re-reads
+// keys-only messages; with a nil source they fail.
+func NewApplier(rep *replicate.Replicator, source SourceAPI) *Applier {
+	return &Applier{rep: rep, source: source}
+}
+
+// Apply decodes and applies msgs, given in queue order, and returns the
+// messages that failed. Changes of one key are applied newest first by
+// sequence number (only the newest is written), so a redelivered older
+// message in the batch never hides a newer one. Once a message of a group
+// fails, every later message of that group fails too.
+func (a *Applier) Apply(ctx context.Context, msgs []Message) ApplyResult {
+	changes := make([]replicate.Change, len(msgs))
+	var reread int
+	for i := range msgs {
+		changes[i] = a.change(ctx, msgs[i].Body, &reread)
+	}
+	// Stable order by sequence number, so each key's last change is its newest.
+	order := make([]int, len(msgs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(x, y int) int {
+		sx, sy := changes[x].Seq, changes[y].Seq
+		switch {
+		case sx == "" || sy == "":
+			return len(sy) - len(sx) // undecodable messages first
+		}
+		return replicate.CompareSeq(sx, sy)
+	})
+	sorted := make([]replicate.Change, len(order))
+	for j, i := range order {
+		sorted[j] = changes[i]
+	}
+	plan := replicate.NewPlan(sorted)
+	res := ApplyResult{Result: a.rep.Write(ctx, plan), Reread: reread}
+
+	failed := make([]bool, len(msgs))
+	for j, i := range order {
+		failed[i] = plan.Failed(j)
+	}
+	blocked := map[string]bool{}
+	for i, m := range msgs {
+		if failed[i] || blocked[m.GroupID] {
+			if m.GroupID != "" {
+				blocked[m.GroupID] = true
+			}
+			res.FailedIDs = append(res.FailedIDs, m.ID)
+		}
+	}
+	return res
+}
+
+// change decodes one message body into a change; problems become Change.Err.
+func (a *Applier) change(ctx context.Context, body []byte, reread *int) replicate.Change {
+	e, err := DecodeEnvelope(body)
+	if err != nil {
+		return replicate.Change{Err: fmt.Errorf("decode message: %w", err)}
+	}
+	c := replicate.Change{Seq: e.Seq, Created: e.CreatedTime()}
+	key, err := replicate.DecodeImage(e.Keys)
+	if err != nil {
+		c.Err = fmt.Errorf("record %s: decode keys: %w", e.Seq, err)
+		return c
+	}
+	id, ok := replicate.KeyID(key)
+	if !ok {
+		c.Err = fmt.Errorf("record %s: key attributes must be S, N or B", e.Seq)
+		return c
+	}
+	c.Key, c.KeyID = key, id
+	if e.Event == EventRemove {
+		c.Op = replicate.OpDelete
+		return c
+	}
+	c.Op = replicate.OpPut
+	if !e.KeysOnly {
+		c.NewImage = e.NewImage
+		return c
+	}
+	*reread++
+	if err := a.reread(ctx, &e, &c); err != nil {
+		c.Err = fmt.Errorf("record %s: %w", e.Seq, err)
+	}
+	return c
+}
+
+// reread fills a keys-only change from the source table, read with
+// ConsistentRead: the item as of this change or later. A missing item
+// becomes a delete.
+func (a *Applier) reread(ctx context.Context, e *Envelope, c *replicate.Change) error {
+	if a.source == nil || e.TableARN == "" {
+		return fmt.Errorf("message is keys only and no source table to re-read")
+	}
+	out, err := a.source.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(e.TableARN), Key: c.Key, ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return fmt.Errorf("re-read source item: %w", err)
+	}
+	if out.Item == nil {
+		c.Op = replicate.OpDelete
+		return nil
+	}
+	img, err := attributevalue.MarshalMapJSON(out.Item)
+	if err != nil {
+		return fmt.Errorf("encode source item: %w", err)
+	}
+	c.NewImage = img
+	return nil
+}

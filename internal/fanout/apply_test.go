@@ -1,0 +1,106 @@
+package fanout_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ddbsync/ddbsync/internal/fanout"
+	"github.com/ddbsync/ddbsync/internal/replicate"
+)
+
+// message returns the SQS message of r, as raw delivery brings it.
+func message(tb testing.TB, r fanout.Record) fanout.Message {
+	tb.Helper()
+	body, err := r.Envelope.Encode()
+	require.NoError(tb, err)
+	return fanout.Message{ID: "m" + r.Change.Seq, GroupID: fanout.GroupID(r.Change.KeyID), Body: body}
+}
+
+func TestApplier_Apply(t *testing.T) {
+	tests := map[string]struct {
+		before     [][]fanout.Record // batches applied first
+		batch      []fanout.Record
+		failKeys   []string
+		want       map[string]string // key -> n ("" = absent)
+		wantFailed []string
+	}{
+		"in order": {
+			batch: []fanout.Record{record("a", 1, 1), record("b", 2, 2), record("a", 3, 3)},
+			want:  map[string]string{"a": "3", "b": "2"},
+		},
+		"newer then older in one batch": {
+			batch: []fanout.Record{record("a", 3, 3), record("a", 1, 1)},
+			want:  map[string]string{"a": "3"},
+		},
+		"older redelivered after newer": {
+			before: [][]fanout.Record{{record("a", 3, 3)}},
+			batch:  []fanout.Record{record("a", 1, 1)},
+			want:   map[string]string{"a": "3"},
+		},
+		"duplicate": {
+			before: [][]fanout.Record{{record("a", 3, 3)}},
+			batch:  []fanout.Record{record("a", 3, 3)},
+			want:   map[string]string{"a": "3"},
+		},
+		"delete is guarded": {
+			before: [][]fanout.Record{{record("a", 5, 5)}},
+			batch:  []fanout.Record{record("a", 4, -1)},
+			want:   map[string]string{"a": "5"},
+		},
+		"newer delete": {
+			before: [][]fanout.Record{{record("a", 5, 5)}},
+			batch:  []fanout.Record{record("a", 6, -1)},
+			want:   map[string]string{"a": ""},
+		},
+		"failed group reports every message of the group": {
+			batch:      []fanout.Record{record("a", 1, 1), record("b", 2, 2), record("a", 3, 3), record("c", 4, 4), record("a", 5, 5)},
+			failKeys:   []string{"a"},
+			want:       map[string]string{"a": "", "b": "2", "c": "4"},
+			wantFailed: []string{"m" + recs1(1), "m" + recs1(3), "m" + recs1(5)},
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			w := newMemGuard()
+			a := fanout.NewApplier(replicate.New(w, replicate.Options{}), nil)
+			for _, batch := range tt.before {
+				var msgs []fanout.Message
+				for _, r := range batch {
+					msgs = append(msgs, message(t, r))
+				}
+				require.Empty(t, a.Apply(t.Context(), msgs).FailedIDs)
+			}
+			for _, key := range tt.failKeys {
+				w.fail[record(key, 1, 1).Change.KeyID] = true
+			}
+			var msgs []fanout.Message
+			for _, r := range tt.batch {
+				msgs = append(msgs, message(t, r))
+			}
+			res := a.Apply(t.Context(), msgs)
+			assert.Equal(t, tt.wantFailed, res.FailedIDs)
+			for key, n := range tt.want {
+				assert.Equal(t, n, w.value(key), "key %s", key)
+			}
+		})
+	}
+}
+
+// TestApplier_Apply_BadMessages checks that an undecodable message fails
+// alone and blocks the rest of its group, and that a keys-only message
+// without a source to re-read fails.
+func TestApplier_Apply_BadMessages(t *testing.T) {
+	w := newMemGuard()
+	a := fanout.NewApplier(replicate.New(w, replicate.Options{}), nil)
+	good := message(t, record("a", 2, 2))
+	later := message(t, record("a", 3, 3))
+	other := message(t, record("b", 4, 4))
+	bad := fanout.Message{ID: "bad", GroupID: good.GroupID, Body: []byte(`{"v":1`)}
+	keysOnly := record("c", 5, 5)
+	keysOnly.Envelope.NewImage, keysOnly.Envelope.KeysOnly = nil, true
+	res := a.Apply(t.Context(), []fanout.Message{good, bad, later, other, message(t, keysOnly)})
+	assert.Equal(t, []string{"bad", later.ID, "m" + keysOnly.Change.Seq}, res.FailedIDs)
+	assert.Equal(t, "4", w.value("b"))
+}

@@ -1,0 +1,45 @@
+// Package fanout carries stream changes through an SNS FIFO topic and an SQS
+// FIFO queue to a target table, keeping each item's changes in order.
+//
+// # Envelope
+//
+// Each stream record becomes one message whose body is an [Envelope]: a
+// compact, versioned JSON object (v=1) with the event name, the keys and new
+// image in DynamoDB JSON, the sequence number, the source stream and table
+// ARNs and the approximate creation time. The queue must deliver raw
+// messages (RawMessageDelivery), so the SQS body is the envelope itself.
+//
+// An SNS message holds at most 256 KiB
+// (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html) while a
+// DynamoDB item may reach 400 KB. When an envelope is too large, the new
+// image is dropped and KeysOnly is set: the consumer re-reads the item from
+// the source table with ConsistentRead (it sees that change or a newer one,
+// and later messages of the same key bring it to the end state). This keeps
+// large items replicated instead of parking them in a failure destination;
+// the price is that the apply function needs read access to the source.
+//
+// # Ordering
+//
+// The MessageGroupId is a hash of the item's key ([GroupID]), so one item's
+// changes stay in order and different items are delivered in parallel. The
+// [Publisher] sends a group's messages strictly one after the other: a
+// message is published only after the previous one of its group succeeded,
+// so a partial PublishBatch failure never lets a later change overtake an
+// earlier one. The MessageDeduplicationId is the record's eventID: a
+// republished record is dropped by SNS within its five-minute deduplication
+// window, and the consumer's stale-write guard (dynamo.SeqGuard) skips it
+// after that.
+//
+// # Partial failures
+//
+// On the stream side, Publish reports failures like the table path: if any
+// message of a key fails, the batch must be retried from that key's earliest
+// record (https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-batchfailurereporting.html).
+// On the queue side, [Applier.Apply] reports failed SQS message ids; once a
+// message of a group fails, every later message of that group in the batch
+// fails too, as a FIFO queue requires
+// (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html).
+//
+// One topic carries the changes of one source table: sequence numbers of
+// different tables are not comparable.
+package fanout

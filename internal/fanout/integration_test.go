@@ -1,0 +1,344 @@
+package fanout_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ddbsync/ddbsync/internal/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/demo"
+	"github.com/ddbsync/ddbsync/internal/dynamo"
+	"github.com/ddbsync/ddbsync/internal/fanout"
+	"github.com/ddbsync/ddbsync/internal/lambdahandler"
+	"github.com/ddbsync/ddbsync/internal/localproc"
+	"github.com/ddbsync/ddbsync/internal/replicate"
+	"github.com/ddbsync/ddbsync/internal/streampoll"
+	"github.com/ddbsync/ddbsync/internal/tablecmp"
+)
+
+// The DynamoDB Local server shared by this package's tests.
+var (
+	srvOnce sync.Once
+	srv     *ddblocal.Server
+	srvErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if srv != nil {
+		if err := srv.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// server returns the shared DynamoDB Local, failing (never skipping) the
+// test if it cannot start.
+func server(tb testing.TB) *ddblocal.Server {
+	tb.Helper()
+	srvOnce.Do(func() { srv, srvErr = ddblocal.Start(context.Background(), ddblocal.Options{}) })
+	if srvErr != nil {
+		tb.Fatal(srvErr)
+	}
+	return srv
+}
+
+// startMoto starts moto_server (SNS and SQS) on a free loopback port and
+// returns its endpoint. Without moto_server on PATH the test is skipped,
+// unless CI is set, where it fails.
+func startMoto(tb testing.TB) string {
+	tb.Helper()
+	bin, err := exec.LookPath("moto_server")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			tb.Fatalf("moto_server not on PATH (pip install 'moto[server]'): %v", err)
+		}
+		tb.Skipf("moto_server not on PATH (pip install 'moto[server]'); this test needs an SNS/SQS stand-in")
+	}
+	ports, err := localproc.FreePorts(1)
+	require.NoError(tb, err)
+	addr := "127.0.0.1:" + strconv.Itoa(ports[0])
+	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(ports[0]))
+	var logs localproc.LogBuffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	require.NoError(tb, cmd.Start())
+	tb.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // its own process group
+		_ = cmd.Wait()
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return "http://" + addr
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("moto_server not ready at %s: %v\n%s", addr, err, logs.String())
+		}
+		time.Sleep(20 * time.Millisecond) // polling for readiness, not synchronisation
+	}
+}
+
+// queueSetup is an SNS FIFO topic fanned out to an SQS FIFO queue with raw
+// message delivery.
+type queueSetup struct {
+	sns      *sns.Client
+	sqs      *sqs.Client
+	topicARN string
+	queueURL string
+	queueARN string
+}
+
+func newQueueSetup(tb testing.TB, endpoint string) *queueSetup {
+	tb.Helper()
+	ctx := tb.Context()
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
+	q := &queueSetup{
+		sns: sns.NewFromConfig(cfg, func(o *sns.Options) { o.BaseEndpoint = aws.String(endpoint) }),
+		sqs: sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(endpoint) }),
+	}
+	topic, err := q.sns.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("changes.fifo"),
+		Attributes: map[string]string{"FifoTopic": "true", "ContentBasedDeduplication": "false"}})
+	require.NoError(tb, err)
+	q.topicARN = aws.ToString(topic.TopicArn)
+	queue, err := q.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("apply.fifo"),
+		Attributes: map[string]string{"FifoQueue": "true", "VisibilityTimeout": "30"}})
+	require.NoError(tb, err)
+	q.queueURL = aws.ToString(queue.QueueUrl)
+	attrs, err := q.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: queue.QueueUrl,
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	require.NoError(tb, err)
+	q.queueARN = attrs.Attributes["QueueArn"]
+	_, err = q.sns.Subscribe(ctx, &sns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"),
+		Endpoint: aws.String(q.queueARN), Attributes: map[string]string{"RawMessageDelivery": "true"}})
+	require.NoError(tb, err)
+	return q
+}
+
+// drain feeds the queue to fn as Lambda's SQS event source mapping does,
+// deleting the messages fn does not report failed, until a receive comes
+// back empty. It returns the messages applied and the ids reported failed.
+func (q *queueSetup) drain(tb testing.TB, fn streampoll.Invoker) (applied int, failed []string) {
+	tb.Helper()
+	ctx := tb.Context()
+	for {
+		out, err := q.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+			QueueUrl: aws.String(q.queueURL), MaxNumberOfMessages: 10,
+			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll},
+		})
+		require.NoError(tb, err)
+		if len(out.Messages) == 0 {
+			return applied, failed
+		}
+		ev := events.SQSEvent{}
+		for _, m := range out.Messages {
+			ev.Records = append(ev.Records, events.SQSMessage{
+				MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle), Body: aws.ToString(m.Body),
+				Attributes: m.Attributes, EventSource: "aws:sqs", EventSourceARN: q.queueARN, AWSRegion: "us-east-1",
+			})
+		}
+		payload, err := json.Marshal(ev)
+		require.NoError(tb, err)
+		respJSON, err := fn.Invoke(ctx, payload)
+		require.NoError(tb, err)
+		var resp events.SQSEventResponse
+		require.NoError(tb, json.Unmarshal(respJSON, &resp))
+		bad := map[string]bool{}
+		for _, f := range resp.BatchItemFailures {
+			bad[f.ItemIdentifier] = true
+			failed = append(failed, f.ItemIdentifier)
+		}
+		var del []sqstypes.DeleteMessageBatchRequestEntry
+		for i, m := range out.Messages {
+			if !bad[aws.ToString(m.MessageId)] {
+				del = append(del, sqstypes.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: m.ReceiptHandle})
+			}
+		}
+		if len(del) > 0 {
+			dout, err := q.sqs.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(q.queueURL), Entries: del})
+			require.NoError(tb, err)
+			require.Empty(tb, dout.Failed)
+		}
+		applied += len(del)
+		if len(bad) > 0 {
+			return applied, failed // failed messages stay in flight: stop, as the group is blocked
+		}
+	}
+}
+
+// applyHandler returns the apply-mode handler writing to table through db.
+func applyHandler(db *dynamodb.Client, table string) *lambdahandler.Handler {
+	t := dynamo.NewTable(db, table, dynamo.Options{MaxAttempts: 2, BaseDelay: time.Millisecond})
+	applier := fanout.NewApplier(replicate.New(dynamo.NewSeqGuard(t, ""), replicate.Options{}), db)
+	return lambdahandler.New(nil, lambdahandler.Options{TargetTable: table, Applier: applier})
+}
+
+// TestFanout_EndToEnd runs a random workload on DynamoDB Local, publishes
+// its stream through the poller to an SNS FIFO topic, drains the
+// subscribed SQS FIFO queue into the apply handler, and compares the tables.
+func TestFanout_EndToEnd(t *testing.T) {
+	ctx := t.Context()
+	q := newQueueSetup(t, startMoto(t))
+	srv := server(t)
+	keyID := ddblocal.AccessKeyID(t)
+	db := srv.DynamoDB(keyID)
+	arn, err := ddblocal.CreateTable(ctx, db, ddblocal.TableSpec{
+		Name: "source", HashKey: demo.PartitionKey, RangeKey: demo.SortKey, RangeType: types.ScalarAttributeTypeN,
+		StreamViewType: types.StreamViewTypeNewAndOldImages,
+	})
+	require.NoError(t, err)
+	_, err = ddblocal.CreateTable(ctx, db, ddblocal.TableSpec{
+		Name: "target", HashKey: demo.PartitionKey, RangeKey: demo.SortKey, RangeType: types.ScalarAttributeTypeN,
+	})
+	require.NoError(t, err)
+	counts, err := demo.Workload{Table: "source", Keys: 100, Seed: 7}.Run(ctx, db, 150)
+	require.NoError(t, err)
+
+	publisher := lambdahandler.New(nil, lambdahandler.Options{Publisher: fanout.NewPublisher(q.sns, q.topicARN, fanout.PublisherOptions{})})
+	p := streampoll.New(srv.Streams(keyID), publisher, streampoll.Options{StreamARN: arn, BatchSize: 100, StopWhenIdle: 600 * time.Millisecond})
+	runCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	require.NoError(t, p.Run(runCtx))
+	published := time.Since(start)
+	require.NoError(t, runCtx.Err(), "stopped when idle")
+	stats := p.Stats()
+	require.Zero(t, stats.FailedRecords)
+
+	start = time.Now()
+	applied, failed := q.drain(t, applyHandler(db, "target"))
+	drained := time.Since(start)
+	assert.Empty(t, failed)
+	assert.Equal(t, int(stats.Records), applied, "one message per stream record")
+
+	res, err := tablecmp.Compare(ctx, db, "source", db, "target", tablecmp.Options{IgnoreTarget: []string{dynamo.DefaultSeqAttribute}})
+	require.NoError(t, err)
+	t.Logf("%d operations (%s); %d stream records; %d messages applied; %s; publish %v, drain %v",
+		counts.Total(), counts, stats.Records, applied, res, published, drained)
+	assert.True(t, res.Identical(), "%s; examples %+v", res, res.Examples)
+}
+
+// sqsEvent returns an SQS event of raw-delivered envelopes.
+func sqsEvent(tb testing.TB, msgs ...fanout.Message) []byte {
+	tb.Helper()
+	ev := events.SQSEvent{}
+	for _, m := range msgs {
+		ev.Records = append(ev.Records, events.SQSMessage{MessageId: m.ID, Body: string(m.Body), EventSource: "aws:sqs",
+			Attributes: map[string]string{"MessageGroupId": m.GroupID}})
+	}
+	b, err := json.Marshal(ev)
+	require.NoError(tb, err)
+	return b
+}
+
+func invokeSQS(tb testing.TB, h *lambdahandler.Handler, msgs ...fanout.Message) []string {
+	tb.Helper()
+	out, err := h.Invoke(tb.Context(), sqsEvent(tb, msgs...))
+	require.NoError(tb, err)
+	var resp events.SQSEventResponse
+	require.NoError(tb, json.Unmarshal(out, &resp))
+	ids := []string{}
+	for _, f := range resp.BatchItemFailures {
+		ids = append(ids, f.ItemIdentifier)
+	}
+	return ids
+}
+
+// TestFanout_StaleGuard_DynamoDBLocal delivers a newer change before an
+// older one, and a duplicate, with 40-digit sequence numbers, against
+// DynamoDB Local's real condition expressions.
+func TestFanout_StaleGuard_DynamoDBLocal(t *testing.T) {
+	ctx := t.Context()
+	db := server(t).DynamoDB(ddblocal.AccessKeyID(t))
+	_, err := ddblocal.CreateTable(ctx, db, ddblocal.TableSpec{Name: "target", HashKey: "pk"})
+	require.NoError(t, err)
+	h := applyHandler(db, "target")
+
+	older := strings.Repeat("9", 39)       // 39 digits
+	newer := "1" + strings.Repeat("0", 39) // 40 digits: larger, though smaller as a plain string
+	put := func(key, seq, v string) fanout.Message {
+		r := record(key, 0, 0)
+		r.Change.Seq, r.Envelope.Seq = seq, seq
+		r.Envelope.NewImage = json.RawMessage(fmt.Sprintf(`{"pk":{"S":%q},"v":{"S":%q}}`, key, v))
+		m := message(t, r)
+		m.ID = key + "-" + v
+		return m
+	}
+	del := func(key, seq string) fanout.Message {
+		r := record(key, 0, -1)
+		r.Change.Seq, r.Envelope.Seq = seq, seq
+		m := message(t, r)
+		m.ID = key + "-delete"
+		return m
+	}
+	assert.Empty(t, invokeSQS(t, h, put("a", newer, "new"), put("b", "20", "b20")))
+	assert.Empty(t, invokeSQS(t, h, put("a", older, "old"), put("a", newer, "dup"), del("b", "19")), "stale changes succeed")
+
+	get := func(key string) map[string]types.AttributeValue {
+		out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("target"), ConsistentRead: aws.Bool(true),
+			Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: key}}})
+		require.NoError(t, err)
+		return out.Item
+	}
+	a := get("a")
+	assert.Equal(t, &types.AttributeValueMemberS{Value: "new"}, a["v"], "the older change and the duplicate were skipped")
+	padded, err := dynamo.PadSeq(newer)
+	require.NoError(t, err)
+	assert.Equal(t, &types.AttributeValueMemberS{Value: padded}, a[dynamo.DefaultSeqAttribute])
+	assert.NotNil(t, get("b"), "an older delete is skipped")
+
+	assert.Empty(t, invokeSQS(t, h, del("b", "21")))
+	assert.Nil(t, get("b"), "a newer delete applies")
+}
+
+// TestFanout_GroupFailure_DynamoDBLocal makes one message of a group fail
+// at DynamoDB (its key has the wrong type) and checks that the later
+// messages of that group are reported too while other groups are applied.
+func TestFanout_GroupFailure_DynamoDBLocal(t *testing.T) {
+	ctx := t.Context()
+	db := server(t).DynamoDB(ddblocal.AccessKeyID(t))
+	_, err := ddblocal.CreateTable(ctx, db, ddblocal.TableSpec{Name: "target", HashKey: "pk"})
+	require.NoError(t, err)
+	h := applyHandler(db, "target")
+
+	good := func(key string, seq int, group string) fanout.Message {
+		m := message(t, record(key, seq, seq))
+		m.ID, m.GroupID = key, group
+		return m
+	}
+	bad := fanout.Message{ID: "bad", GroupID: "g1", Body: []byte(`{"v":1,"event":"INSERT","keys":{"pk":{"N":"1"}},` +
+		`"newImage":{"pk":{"N":"1"}},"seq":"1"}`)}
+	failed := invokeSQS(t, h, good("before", 0, "g1"), bad, good("after", 2, "g1"), good("other", 3, "g2"), good("after2", 4, "g1"))
+	assert.Equal(t, []string{"bad", "after", "after2"}, failed)
+
+	for _, key := range []string{"before", "other"} {
+		out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("target"),
+			Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: key}}})
+		require.NoError(t, err)
+		assert.NotNil(t, out.Item, "%s is applied", key)
+	}
+}

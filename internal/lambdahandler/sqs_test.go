@@ -1,0 +1,92 @@
+package lambdahandler
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ddbsync/ddbsync/internal/fanout"
+	"github.com/ddbsync/ddbsync/internal/replicate"
+	"github.com/ddbsync/ddbsync/internal/replicate/replicatetest"
+)
+
+// fakeSNS accepts every entry unless reject is set, and keeps the bodies.
+type fakeSNS struct {
+	mu     sync.Mutex
+	bodies []string
+	reject bool
+}
+
+func (f *fakeSNS) PublishBatch(_ context.Context, in *sns.PublishBatchInput, _ ...func(*sns.Options)) (*sns.PublishBatchOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := &sns.PublishBatchOutput{}
+	for _, e := range in.PublishBatchRequestEntries {
+		if f.reject {
+			out.Failed = append(out.Failed, snstypes.BatchResultErrorEntry{Id: e.Id, Code: aws.String("AuthorizationError"), SenderFault: true})
+			continue
+		}
+		f.bodies = append(f.bodies, aws.ToString(e.Message))
+		out.Successful = append(out.Successful, snstypes.PublishBatchResultEntry{Id: e.Id})
+	}
+	return out, nil
+}
+
+func TestHandler_Invoke_Publish(t *testing.T) {
+	api := &fakeSNS{}
+	h := New(nil, Options{Publisher: fanout.NewPublisher(api, "arn:aws:sns:us-east-1:1:t.fifo", fanout.PublisherOptions{})})
+	out, err := h.Invoke(t.Context(), readFile(t, "testdata/sam-cli-dynamodb-update.json"))
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"batchItemFailures":[]}`, string(out))
+	require.Len(t, api.bodies, 3)
+	var names []string
+	for _, b := range api.bodies {
+		env, err := fanout.DecodeEnvelope([]byte(b))
+		require.NoError(t, err)
+		names = append(names, env.Event)
+		assert.Equal(t, "arn:aws:dynamodb:us-east-1:123456789012:table/ExampleTableWithStream", env.TableARN)
+		assert.NotEmpty(t, env.EventID)
+	}
+	assert.ElementsMatch(t, []string{"INSERT", "MODIFY", "REMOVE"}, names)
+}
+
+// TestHandler_Invoke_PublishBesidesTable checks that with a table and a
+// topic, a failed publish is reported even though the table write worked.
+func TestHandler_Invoke_PublishBesidesTable(t *testing.T) {
+	table := replicatetest.NewMemWriter()
+	h := New(replicate.New(table, replicate.Options{}), Options{
+		Publisher: fanout.NewPublisher(&fakeSNS{reject: true}, "arn:aws:sns:us-east-1:1:t.fifo", fanout.PublisherOptions{}),
+	})
+	out, err := h.Invoke(t.Context(), readFile(t, "testdata/sam-cli-dynamodb-update.json"))
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"batchItemFailures":[{"itemIdentifier":"4421584500000000017450439091"}]}`, string(out))
+	assert.Empty(t, table.Items(), "the key was inserted, modified and removed in the table")
+}
+
+func TestHandler_Invoke_SQS(t *testing.T) {
+	table := replicatetest.NewMemWriter()
+	h := New(nil, Options{Applier: fanout.NewApplier(replicate.New(table, replicate.Options{}), nil)})
+	out, err := h.Invoke(t.Context(), readFile(t, "testdata/sqs-envelopes.json"))
+	require.NoError(t, err)
+	var resp events.SQSEventResponse
+	require.NoError(t, json.Unmarshal(out, &resp))
+	assert.Equal(t, []events.SQSBatchItemFailure{{ItemIdentifier: "m2"}, {ItemIdentifier: "m3"}}, resp.BatchItemFailures,
+		"the undecodable message and the later one of its group")
+	assert.ElementsMatch(t, []string{"a", "c"}, pks(table))
+}
+
+func TestHandler_Invoke_NotConfigured(t *testing.T) {
+	h := New(nil, Options{})
+	_, err := h.Invoke(t.Context(), readFile(t, "testdata/sqs-envelopes.json"))
+	assert.ErrorContains(t, err, "SQS event but no target table")
+	_, err = h.Invoke(t.Context(), readFile(t, "testdata/sam-cli-dynamodb-update.json"))
+	assert.ErrorContains(t, err, "neither a target table nor a topic")
+}
