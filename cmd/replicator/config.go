@@ -23,6 +23,10 @@ type Config struct {
 	// number of the last change applied from SQS (SEQ_ATTRIBUTE, default
 	// dynamo.DefaultSeqAttribute).
 	SeqAttribute string
+	// SourceTable names the source table that keys-only messages are
+	// re-read from in apply mode (SOURCE_TABLE, a name or an ARN; default
+	// the table ARN carried by each message).
+	SourceTable string
 	// TargetRegion is the target table's region (TARGET_REGION, default the
 	// function's own region).
 	TargetRegion string
@@ -55,6 +59,7 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		TargetRegion: getenv("TARGET_REGION"),
 		TopicARN:     getenv("TOPIC_ARN"),
 		SeqAttribute: getenv("SEQ_ATTRIBUTE"),
+		SourceTable:  getenv("SOURCE_TABLE"),
 	}
 	if c.SeqAttribute == "" {
 		c.SeqAttribute = dynamo.DefaultSeqAttribute

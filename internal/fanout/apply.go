@@ -40,14 +40,18 @@ type ApplyResult struct {
 // Applier applies batches of messages to the target through a replicator
 // whose writer is a stale-write guard (dynamo.SeqGuard).
 type Applier struct {
-	rep    *replicate.Replicator
-	source SourceAPI
+	rep         *replicate.Replicator
+	source      SourceAPI
+	sourceTable string
 }
 
 // NewApplier returns an Applier writing through rep. source re-reads
-// keys-only messages; with a nil source they fail.
-func NewApplier(rep *replicate.Replicator, source SourceAPI) *Applier {
-	return &Applier{rep: rep, source: source}
+// keys-only messages; with a nil source they fail. sourceTable names the
+// table to re-read (a name or an ARN); empty means the envelope's TableARN,
+// which DynamoDB accepts as a TableName (DynamoDB Local does not: give it
+// the name).
+func NewApplier(rep *replicate.Replicator, source SourceAPI, sourceTable string) *Applier {
+	return &Applier{rep: rep, source: source, sourceTable: sourceTable}
 }
 
 // Apply decodes and applies msgs, given in queue order, and returns the
@@ -135,11 +139,15 @@ func (a *Applier) change(ctx context.Context, body []byte, reread *int) replicat
 // ConsistentRead: the item as of this change or later. A missing item
 // becomes a delete.
 func (a *Applier) reread(ctx context.Context, e *Envelope, c *replicate.Change) error {
-	if a.source == nil || e.TableARN == "" {
+	table := a.sourceTable
+	if table == "" {
+		table = e.TableARN
+	}
+	if a.source == nil || table == "" {
 		return fmt.Errorf("message is keys only and no source table to re-read")
 	}
 	out, err := a.source.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(e.TableARN), Key: c.Key, ConsistentRead: aws.Bool(true),
+		TableName: aws.String(table), Key: c.Key, ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
 		return fmt.Errorf("re-read source item: %w", err)

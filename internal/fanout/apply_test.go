@@ -64,7 +64,7 @@ func TestApplier_Apply(t *testing.T) {
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			w := newMemGuard()
-			a := fanout.NewApplier(replicate.New(w, replicate.Options{}), nil)
+			a := fanout.NewApplier(replicate.New(w, replicate.Options{}), nil, "")
 			for _, batch := range tt.before {
 				var msgs []fanout.Message
 				for _, r := range batch {
@@ -93,7 +93,7 @@ func TestApplier_Apply(t *testing.T) {
 // without a source to re-read fails.
 func TestApplier_Apply_BadMessages(t *testing.T) {
 	w := newMemGuard()
-	a := fanout.NewApplier(replicate.New(w, replicate.Options{}), nil)
+	a := fanout.NewApplier(replicate.New(w, replicate.Options{}), nil, "")
 	good := message(t, record("a", 2, 2))
 	later := message(t, record("a", 3, 3))
 	other := message(t, record("b", 4, 4))

@@ -88,7 +88,7 @@ func BenchmarkApplier_Apply(b *testing.B) {
 		b.ReportMetric(float64(benchRecords*b.N)/b.Elapsed().Seconds(), "records/s")
 	}
 	b.Run("guarded/batch=10000", func(b *testing.B) {
-		a := fanout.NewApplier(replicate.New(dynamo.NewSeqGuard(table, ""), replicate.Options{}), nil)
+		a := fanout.NewApplier(replicate.New(dynamo.NewSeqGuard(table, ""), replicate.Options{}), nil, "")
 		for range b.N {
 			if res := a.Apply(b.Context(), msgs); len(res.FailedIDs) > 0 {
 				b.Fatal(res.FirstError)
@@ -97,7 +97,7 @@ func BenchmarkApplier_Apply(b *testing.B) {
 		report(b)
 	})
 	b.Run("guarded/batch=10", func(b *testing.B) {
-		a := fanout.NewApplier(replicate.New(dynamo.NewSeqGuard(table, ""), replicate.Options{}), nil)
+		a := fanout.NewApplier(replicate.New(dynamo.NewSeqGuard(table, ""), replicate.Options{}), nil, "")
 		for range b.N {
 			sem := make(chan struct{}, 32)
 			errs := make(chan error, len(msgs)/10)

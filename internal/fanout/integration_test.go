@@ -190,10 +190,11 @@ func (q *queueSetup) drain(tb testing.TB, fn streampoll.Invoker) (applied int, f
 	}
 }
 
-// applyHandler returns the apply-mode handler writing to table through db.
-func applyHandler(db *dynamodb.Client, table string) *lambdahandler.Handler {
+// applyHandler returns the apply-mode handler writing to table through db;
+// keys-only messages are re-read from the table named source.
+func applyHandler(db *dynamodb.Client, table string, source ...string) *lambdahandler.Handler {
 	t := dynamo.NewTable(db, table, dynamo.Options{MaxAttempts: 2, BaseDelay: time.Millisecond})
-	applier := fanout.NewApplier(replicate.New(dynamo.NewSeqGuard(t, ""), replicate.Options{}), db)
+	applier := fanout.NewApplier(replicate.New(dynamo.NewSeqGuard(t, ""), replicate.Options{}), db, strings.Join(source, ""))
 	return lambdahandler.New(nil, lambdahandler.Options{TargetTable: table, Applier: applier})
 }
 
@@ -341,4 +342,52 @@ func TestFanout_GroupFailure_DynamoDBLocal(t *testing.T) {
 		require.NoError(t, err)
 		assert.NotNil(t, out.Item, "%s is applied", key)
 	}
+}
+
+// TestFanout_KeysOnly_DynamoDBLocal applies a keys-only envelope (an item
+// too big for one message): the apply side re-reads the item from the
+// source table, named by its ARN, and writes what it finds; an item gone
+// from the source becomes a delete.
+func TestFanout_KeysOnly_DynamoDBLocal(t *testing.T) {
+	ctx := t.Context()
+	db := server(t).DynamoDB(ddblocal.AccessKeyID(t))
+	for _, name := range []string{"src", "target"} {
+		_, err := ddblocal.CreateTable(ctx, db, ddblocal.TableSpec{Name: name, HashKey: "pk"})
+		require.NoError(t, err)
+	}
+	desc, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("src")})
+	require.NoError(t, err)
+	tableARN := aws.ToString(desc.Table.TableArn)
+	big := strings.Repeat("x", 300<<10) // over SNS's 256 KiB, under DynamoDB's 400 KB
+	_, err = db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("src"), Item: map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: "big"}, "blob": &types.AttributeValueMemberS{Value: big},
+	}})
+	require.NoError(t, err)
+	_, err = db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("target"), Item: map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: "gone"},
+	}})
+	require.NoError(t, err)
+
+	keysOnly := func(key string, seq int) fanout.Message {
+		r := record(key, seq, seq)
+		r.Envelope.TableARN = tableARN
+		r.Envelope.NewImage = json.RawMessage(fmt.Sprintf(`{"pk":{"S":%q},"blob":{"S":%q}}`, key, big))
+		m := message(t, r)
+		env, err := fanout.DecodeEnvelope(m.Body)
+		require.NoError(t, err)
+		require.True(t, env.KeysOnly, "a message over the SNS limit carries keys only")
+		return m
+	}
+	h := applyHandler(db, "target", "src") // DynamoDB Local takes no table ARN as TableName
+	assert.Empty(t, invokeSQS(t, h, keysOnly("big", 5), keysOnly("gone", 6)))
+
+	get := func(key string) map[string]types.AttributeValue {
+		out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("target"), ConsistentRead: aws.Bool(true),
+			Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: key}}})
+		require.NoError(t, err)
+		return out.Item
+	}
+	blob, ok := get("big")["blob"].(*types.AttributeValueMemberS)
+	assert.True(t, ok && blob.Value == big, "the item was re-read from the source")
+	assert.Nil(t, get("gone"), "an item missing from the source is deleted")
 }

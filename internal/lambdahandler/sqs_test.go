@@ -73,7 +73,7 @@ func TestHandler_Invoke_PublishBesidesTable(t *testing.T) {
 
 func TestHandler_Invoke_SQS(t *testing.T) {
 	table := replicatetest.NewMemWriter()
-	h := New(nil, Options{Applier: fanout.NewApplier(replicate.New(table, replicate.Options{}), nil)})
+	h := New(nil, Options{Applier: fanout.NewApplier(replicate.New(table, replicate.Options{}), nil, "")})
 	out, err := h.Invoke(t.Context(), readFile(t, "testdata/sqs-envelopes.json"))
 	require.NoError(t, err)
 	var resp events.SQSEventResponse
