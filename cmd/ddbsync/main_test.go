@@ -2,14 +2,12 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"flag"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,24 +21,11 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the testdata/*.golden files")
 
-// The DynamoDB Local server shared by this package's tests, started by the
-// first test that needs it; each test uses its own access key id.
-var (
-	srvOnce sync.Once
-	srv     *ddblocal.Server
-	srvErr  error
-)
+// shared is the DynamoDB Local of this package's tests; each test uses its
+// own access key id.
+var shared ddblocal.Shared
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if srv != nil {
-		if err := srv.Close(); err != nil {
-			os.Stderr.WriteString(err.Error() + "\n")
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { shared.Main(m) }
 
 // keyIDs makes access key ids unique across -count runs of a test.
 var keyIDs atomic.Int64
@@ -55,11 +40,7 @@ func accessKeyID(tb testing.TB) string {
 // test if it cannot start.
 func server(tb testing.TB) *ddblocal.Server {
 	tb.Helper()
-	srvOnce.Do(func() { srv, srvErr = ddblocal.Start(context.Background(), ddblocal.Options{}) })
-	if srvErr != nil {
-		tb.Fatal(srvErr)
-	}
-	return srv
+	return shared.Get(tb)
 }
 
 // runMain runs the CLI with args and returns the exit code and output.

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -34,34 +33,17 @@ const (
 	targetTable = "target"
 )
 
-// The DynamoDB Local server shared by the package's tests, started by the
-// first test that needs it; each test uses its own access key id.
-var (
-	srvOnce sync.Once
-	srv     *ddblocal.Server
-	srvErr  error
-)
+// shared is the DynamoDB Local of this package's tests; each test uses its
+// own access key id.
+var shared ddblocal.Shared
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if srv != nil {
-		if err := srv.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { shared.Main(m) }
 
 // server returns the shared DynamoDB Local, failing (never skipping) the
 // test if it cannot start.
 func server(tb testing.TB) *ddblocal.Server {
 	tb.Helper()
-	srvOnce.Do(func() { srv, srvErr = ddblocal.Start(context.Background(), ddblocal.Options{}) })
-	if srvErr != nil {
-		tb.Fatal(srvErr)
-	}
-	return srv
+	return shared.Get(tb)
 }
 
 // env is one test's tables: a stream-enabled source and a target, in the

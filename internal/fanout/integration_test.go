@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -36,33 +35,17 @@ import (
 	"github.com/ddbsync/ddbsync/internal/tablecmp"
 )
 
-// The DynamoDB Local server shared by this package's tests.
-var (
-	srvOnce sync.Once
-	srv     *ddblocal.Server
-	srvErr  error
-)
+// shared is the DynamoDB Local of this package's tests; each test uses its
+// own access key id.
+var shared ddblocal.Shared
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if srv != nil {
-		if err := srv.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { shared.Main(m) }
 
 // server returns the shared DynamoDB Local, failing (never skipping) the
 // test if it cannot start.
 func server(tb testing.TB) *ddblocal.Server {
 	tb.Helper()
-	srvOnce.Do(func() { srv, srvErr = ddblocal.Start(context.Background(), ddblocal.Options{}) })
-	if srvErr != nil {
-		tb.Fatal(srvErr)
-	}
-	return srv
+	return shared.Get(tb)
 }
 
 // startMoto starts moto_server (SNS and SQS) on a free loopback port and

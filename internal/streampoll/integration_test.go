@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,24 +28,11 @@ import (
 
 var _ streampoll.Invoker = (*lambdahandler.Handler)(nil)
 
-// The DynamoDB Local server shared by this package's tests, started by the
-// first test that needs it; each test uses its own access key id.
-var (
-	srvOnce sync.Once
-	srv     *ddblocal.Server
-	srvErr  error
-)
+// shared is the DynamoDB Local of this package's tests; each test uses its
+// own access key id.
+var shared ddblocal.Shared
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if srv != nil {
-		if err := srv.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { shared.Main(m) }
 
 // keyIDs makes access key ids unique across -count runs of a test.
 var keyIDs atomic.Int64
@@ -62,11 +47,7 @@ func accessKeyID(tb testing.TB) string {
 // test if it cannot start.
 func server(tb testing.TB) *ddblocal.Server {
 	tb.Helper()
-	srvOnce.Do(func() { srv, srvErr = ddblocal.Start(context.Background(), ddblocal.Options{}) })
-	if srvErr != nil {
-		tb.Fatal(srvErr)
-	}
-	return srv
+	return shared.Get(tb)
 }
 
 // capturing wraps an Invoker and keeps every payload and response.
