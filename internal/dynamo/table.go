@@ -178,13 +178,19 @@ func (t *Table) unprocessed(writes []replicate.Write, todo []int, out *dynamodb.
 	return left
 }
 
-// backoff sleeps before the given retry attempt (1-based): full jitter over
-// a capped exponential. It returns an error, without sleeping, when ctx would
-// end first.
+// backoff sleeps before the given retry attempt (1-based); see Backoff.
 func (t *Table) backoff(ctx context.Context, attempt int) error {
-	ceiling := t.maxDelay
-	if shift := attempt - 1; shift < 30 && t.baseDelay<<shift < ceiling {
-		ceiling = t.baseDelay << shift
+	return Backoff(ctx, attempt, t.baseDelay, t.maxDelay)
+}
+
+// Backoff sleeps before retry attempt (1-based): full jitter over an
+// exponential of base, capped at maxDelay. It returns an error, without
+// sleeping, when ctx would end first, so no retry outlives the deadline.
+// Every retry loop of ddbsync waits with it.
+func Backoff(ctx context.Context, attempt int, base, maxDelay time.Duration) error {
+	ceiling := maxDelay
+	if shift := attempt - 1; shift >= 0 && shift < 30 && base<<shift < ceiling {
+		ceiling = base << shift
 	}
 	d := time.Duration(rand.Int64N(int64(ceiling) + 1))
 	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"sync"
 	"time"
@@ -131,7 +130,7 @@ type group struct {
 // message fails fails from its first record in the batch, and
 // PublishResult.FailedSeq says where the stream must resume.
 func (p *Publisher) Publish(ctx context.Context, records []Record) PublishResult {
-	ctx, cancel := deadlineContext(ctx, p.opts.DeadlineMargin)
+	ctx, cancel := replicate.DeadlineContext(ctx, p.opts.DeadlineMargin)
 	defer cancel()
 
 	res := PublishResult{Received: len(records)}
@@ -277,7 +276,7 @@ func (p *Publisher) runWorker(ctx context.Context, groups []*group) workerStats 
 			for g := range retry {
 				attempt = max(attempt, attempts[g])
 			}
-			if err := backoff(ctx, attempt, p.opts.BaseDelay, p.opts.MaxDelay); err != nil {
+			if err := dynamo.Backoff(ctx, attempt, p.opts.BaseDelay, p.opts.MaxDelay); err != nil {
 				for g := range retry {
 					g.err = fmt.Errorf("retry publish: %w", err)
 				}
@@ -387,37 +386,4 @@ func retryableCode(code string) bool {
 		return true
 	}
 	return false
-}
-
-// backoff sleeps before retry attempt (1-based): full jitter over a capped
-// exponential. It returns an error, without sleeping, when ctx would end first.
-func backoff(ctx context.Context, attempt int, base, ceiling time.Duration) error {
-	if shift := attempt - 1; shift >= 0 && shift < 30 && base<<shift < ceiling {
-		ceiling = base << shift
-	}
-	d := time.Duration(rand.Int64N(int64(ceiling) + 1))
-	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {
-		return fmt.Errorf("backoff of %v would pass the deadline: %w", d, context.DeadlineExceeded)
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
-}
-
-// deadlineContext returns ctx shortened by margin (at most a quarter of the
-// time left).
-func deadlineContext(ctx context.Context, margin time.Duration) (context.Context, context.CancelFunc) {
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		return context.WithCancel(ctx)
-	}
-	if left := time.Until(deadline); margin > left/4 {
-		margin = left / 4
-	}
-	return context.WithDeadlineCause(ctx, deadline.Add(-margin), replicate.ErrOutOfTime)
 }

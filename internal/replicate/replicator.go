@@ -263,11 +263,18 @@ func acquire(ctx context.Context, sem chan struct{}) bool {
 
 // writeContext returns ctx shortened by the deadline margin.
 func (r *Replicator) writeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return DeadlineContext(ctx, r.opts.DeadlineMargin)
+}
+
+// DeadlineContext returns ctx with its deadline moved margin earlier (at
+// most a quarter of the time left), ending with cause ErrOutOfTime, so that
+// the work stops in time to report what is left. Without a deadline it
+// returns a plain cancelable ctx.
+func DeadlineContext(ctx context.Context, margin time.Duration) (context.Context, context.CancelFunc) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		return context.WithCancel(ctx)
 	}
-	margin := r.opts.DeadlineMargin
 	if left := time.Until(deadline); margin > left/4 {
 		margin = left / 4
 	}

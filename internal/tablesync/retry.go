@@ -3,7 +3,6 @@ package tablesync
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/ddbsync/ddbsync/internal/dynamo"
@@ -44,14 +43,10 @@ func (o RetryOptions) withDefaults() RetryOptions {
 	return o
 }
 
-// backoff sleeps before retry number attempt (1-based): full jitter over a
-// capped exponential, as package dynamo does.
+// backoff sleeps before retry number attempt (1-based), as package dynamo
+// does.
 func (o RetryOptions) backoff(ctx context.Context, attempt int) error {
-	ceiling := o.MaxDelay
-	if shift := attempt - 1; shift < 30 && o.BaseDelay<<shift < ceiling {
-		ceiling = o.BaseDelay << shift
-	}
-	return sleepCtx(ctx, time.Duration(rand.Int64N(int64(ceiling)+1)))
+	return dynamo.Backoff(ctx, attempt, o.BaseDelay, o.MaxDelay)
 }
 
 // do calls f until it succeeds, fails with an error that is not worth
