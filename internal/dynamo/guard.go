@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/ddbsync/ddbsync/internal/replattr"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 )
 
@@ -22,7 +23,7 @@ const (
 	SeqWidth = 48
 	// DefaultSeqAttribute names the attribute holding the sequence number of
 	// the change an item was last written from.
-	DefaultSeqAttribute = "_ddbsync_seq"
+	DefaultSeqAttribute = replattr.DefaultSeq
 	// maxGuardedInFlight bounds the conditional writes one WriteBatch call
 	// makes at once.
 	maxGuardedInFlight = 8
