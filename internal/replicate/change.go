@@ -3,7 +3,7 @@ package replicate
 import (
 	"encoding/base64"
 	"sort"
-	"strings"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -69,36 +69,59 @@ type Write struct {
 }
 
 // KeyID returns a canonical string for an item key: attribute names in sorted
-// order, each with its type and value. Two keys are the same item exactly when
-// their KeyIDs are equal. DynamoDB normalises key numbers, so the stream
-// carries one spelling of each number key. ok is false when a key attribute is
-// not of a key type (S, N or B).
+// order, each with its type and value, every name and value preceded by its
+// length, so that the encoding is injective: two keys are the same item
+// exactly when their KeyIDs are equal, whatever bytes their names and values
+// hold. DynamoDB normalises key numbers, so the stream carries one spelling
+// of each number key. ok is false when a key attribute is not of a key type
+// (S, N or B).
 func KeyID(key map[string]types.AttributeValue) (id string, ok bool) {
-	names := make([]string, 0, len(key))
-	for name := range key {
+	var buf [2]string // most keys have one or two attributes
+	names := buf[:0]
+	size := 0
+	for name, v := range key {
 		names = append(names, name)
-	}
-	sort.Strings(names)
-	var b strings.Builder
-	for _, name := range names {
-		b.WriteString(name)
-		b.WriteByte(0)
-		switch v := key[name].(type) {
+		size += len(name) + 24
+		switch v := v.(type) {
 		case *types.AttributeValueMemberS:
-			b.WriteString("S\x00")
-			b.WriteString(v.Value)
+			size += len(v.Value)
 		case *types.AttributeValueMemberN:
-			b.WriteString("N\x00")
-			b.WriteString(v.Value)
+			size += len(v.Value)
 		case *types.AttributeValueMemberB:
-			b.WriteString("B\x00")
-			b.WriteString(base64.StdEncoding.EncodeToString(v.Value))
+			size += base64.StdEncoding.EncodedLen(len(v.Value))
 		default:
 			return "", false
 		}
-		b.WriteByte(0)
 	}
-	return b.String(), len(names) > 0
+	if len(names) == 0 {
+		return "", false
+	}
+	sort.Strings(names)
+	b := make([]byte, 0, size)
+	for _, name := range names {
+		b = appendField(b, name)
+		switch v := key[name].(type) {
+		case *types.AttributeValueMemberS:
+			b = append(b, 'S')
+			b = appendField(b, v.Value)
+		case *types.AttributeValueMemberN:
+			b = append(b, 'N')
+			b = appendField(b, v.Value)
+		case *types.AttributeValueMemberB:
+			b = append(b, 'B')
+			b = strconv.AppendInt(b, int64(base64.StdEncoding.EncodedLen(len(v.Value))), 10)
+			b = append(b, ':')
+			b = base64.StdEncoding.AppendEncode(b, v.Value)
+		}
+	}
+	return string(b), true
+}
+
+// appendField appends s preceded by its length and a colon.
+func appendField(b []byte, s string) []byte {
+	b = strconv.AppendInt(b, int64(len(s)), 10)
+	b = append(b, ':')
+	return append(b, s...)
 }
 
 // Project returns the attributes of item named in like, for matching an item

@@ -1,6 +1,8 @@
 package replicate
 
 import (
+	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -112,4 +114,59 @@ func TestKeyID(t *testing.T) {
 	assert.False(t, ok, "BOOL is not a key type")
 	_, ok = KeyID(nil)
 	assert.False(t, ok)
+}
+
+// TestKeyID_Injective is the regression test of two different composite
+// keys that joined names and values with NUL bytes and got one KeyID, so
+// that one of the two items was silently dropped from a batch.
+func TestKeyID_Injective(t *testing.T) {
+	s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+	a, okA := KeyID(map[string]types.AttributeValue{"pk": s("a\x00sk\x00S\x00b"), "sk": s("c")})
+	b, okB := KeyID(map[string]types.AttributeValue{"pk": s("a"), "sk": s("b\x00sk\x00S\x00c")})
+	require.True(t, okA)
+	require.True(t, okB)
+	assert.NotEqual(t, a, b)
+}
+
+// TestKeyID_Property checks on random keys, over an alphabet rich in the
+// bytes an encoding could confuse, that two keys have the same KeyID exactly
+// when they are the same key.
+func TestKeyID_Property(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := []string{"", "a", "\x00", ":", "1", "S", "N", "B", "sk", "0", "é", "\x00S\x00"}
+	word := func() string {
+		var b strings.Builder
+		for range rng.IntN(4) {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		return b.String()
+	}
+	value := func() types.AttributeValue {
+		switch rng.IntN(3) {
+		case 0:
+			return &types.AttributeValueMemberS{Value: word()}
+		case 1:
+			return &types.AttributeValueMemberN{Value: word()}
+		default:
+			return &types.AttributeValueMemberB{Value: []byte(word())}
+		}
+	}
+	key := func() map[string]types.AttributeValue {
+		k := map[string]types.AttributeValue{}
+		for range 1 + rng.IntN(2) {
+			k[word()+"k"] = value()
+		}
+		return k
+	}
+	seen := map[string]map[string]types.AttributeValue{}
+	for range 200_000 {
+		k := key()
+		id, ok := KeyID(k)
+		require.True(t, ok)
+		if prev, dup := seen[id]; dup {
+			require.Equal(t, prev, k, "two different keys share the KeyID %q", id)
+		}
+		seen[id] = k
+	}
+	assert.Greater(t, len(seen), 10_000, "the generator makes many distinct keys")
 }
