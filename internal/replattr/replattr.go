@@ -17,8 +17,18 @@
 package replattr
 
 import (
+	"strconv"
+	"time"
+
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
+
+// DefaultTombstoneRetention is how long a tombstone is kept: an older
+// change can arrive up to a day after it was made (stream retention, then
+// republished past SNS FIFO's five-minute deduplication) and then wait 14
+// days (SQS's longest retention, counted from the first enqueue, DLQ
+// included) before a redrive delivers it.
+const DefaultTombstoneRetention = 15 * 24 * time.Hour
 
 // Default attribute names.
 const (
@@ -105,4 +115,19 @@ func (n Names) SeqOf(item map[string]types.AttributeValue) string {
 		return s.Value
 	}
 	return ""
+}
+
+// Tombstone returns the tombstone of the item with key: the key
+// attributes, Seq (a zero-padded sequence number), Deleted (BOOL true) and
+// Expires (expires, in epoch seconds).
+func (n Names) Tombstone(key map[string]types.AttributeValue, seq string, expires time.Time) map[string]types.AttributeValue {
+	n = n.WithDefaults()
+	item := make(map[string]types.AttributeValue, len(key)+3)
+	for k, v := range key {
+		item[k] = v
+	}
+	item[n.Seq] = &types.AttributeValueMemberS{Value: seq}
+	item[n.Deleted] = &types.AttributeValueMemberBOOL{Value: true}
+	item[n.Expires] = &types.AttributeValueMemberN{Value: strconv.FormatInt(expires.Unix(), 10)}
+	return item
 }

@@ -2,6 +2,7 @@ package replattr_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/stretchr/testify/assert"
@@ -43,4 +44,18 @@ func TestNamesConfigured(t *testing.T) {
 	assert.Equal(t, "7", n.SeqOf(item))
 	assert.True(t, n.IsTombstone(map[string]types.AttributeValue{"pk": s("a"), "gone": &types.AttributeValueMemberBOOL{Value: true}}))
 	assert.False(t, n.IsTombstone(item))
+}
+
+func TestTombstone(t *testing.T) {
+	n := replattr.Names{}
+	key := map[string]types.AttributeValue{"pk": s("a")}
+	ts := n.Tombstone(key, "0020", time.Unix(1700000000, 0))
+	assert.Equal(t, map[string]types.AttributeValue{
+		"pk": s("a"), "_ddbsync_seq": s("0020"), "_ddbsync_deleted": &types.AttributeValueMemberBOOL{Value: true},
+		"_ddbsync_expires": &types.AttributeValueMemberN{Value: "1700000000"},
+	}, ts)
+	assert.True(t, n.IsTombstone(ts))
+	assert.Nil(t, n.Visible(ts))
+	assert.Equal(t, "0020", n.SeqOf(ts))
+	assert.Len(t, key, 1, "the key is not changed")
 }
