@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/ddbsync/ddbsync/internal/dynamo"
+	"github.com/ddbsync/ddbsync/internal/replattr"
 	"github.com/ddbsync/ddbsync/internal/tablecmp"
 )
 
@@ -44,7 +46,8 @@ type Difference struct {
 	// Attributes names the differing attributes (Different only), sorted.
 	Attributes []string
 	// Source and Target are the item as last read from each table; nil
-	// where it is absent.
+	// where it is absent. Target is as a reader sees it: without the
+	// sequence attribute, nil for a tombstone.
 	Source, Target Item
 }
 
@@ -73,6 +76,9 @@ type VerifyOptions struct {
 	Retry RetryOptions
 	// Logger receives start and end lines (default: discard).
 	Logger *slog.Logger
+	// Attrs names the queue path's attributes in target items (defaults:
+	// package replattr's).
+	Attrs replattr.Names
 }
 
 // VerifyResult counts what [Verify] found.
@@ -100,8 +106,11 @@ func (r VerifyResult) String() string {
 // Verify compares the tables without changing them. It scans the source
 // and looks each item up in the target (BatchGetItem, 100 keys a call),
 // then scans the target and looks each item up in the source, to find the
-// items the source lacks. Values compare as [tablecmp.EqualItems] does
-// (numbers as decimals, sets as sets). An apparent difference is re-read
+// items the source lacks. Target items are seen as a reader of the copy
+// sees them ([replattr.Names.Visible]): the queue path's sequence
+// attribute is not compared and its tombstones are no items. Values
+// compare as [tablecmp.EqualItems] does (numbers as decimals, sets as
+// sets). An apparent difference is re-read
 // from both tables with strongly consistent reads, Rechecks times with
 // RecheckDelay between them, and reported only if it persists, so that
 // changes still in flight through the replicator are not reported as drift.
@@ -126,6 +135,7 @@ func Verify(ctx context.Context, src TableReader, srcTable string, dst TableRead
 	}
 	retry := opts.Retry.withDefaults()
 	total := opts.Segments.total()
+	opts.Attrs = opts.Attrs.WithDefaults()
 	v := &verifier{opts: opts, keys: sInfo.keys}
 	srcRCU, dstRCU := newRateLimiter(opts.MaxRCU), newRateLimiter(opts.MaxRCU)
 	v.side[sourceSide] = side{
@@ -134,7 +144,8 @@ func Verify(ctx context.Context, src TableReader, srcTable string, dst TableRead
 	}
 	v.side[targetSide] = side{
 		// The target pass only looks for keys the source lacks.
-		scan: &scanner{api: dst, table: dstTable, total: total, pageSize: opts.PageSize, keysOnly: sInfo.keys, limiter: dstRCU, retry: retry},
+		scan: &scanner{api: dst, table: dstTable, total: total, pageSize: opts.PageSize, keysOnly: sInfo.keys,
+			alsoRead: []string{opts.Attrs.Deleted}, limiter: dstRCU, retry: retry},
 		get:  &getter{api: dst, table: dstTable, keys: sInfo.keys, limiter: dstRCU, retry: retry},
 	}
 	log := opts.Logger.With(slog.String(keySource, srcTable), slog.String(keyTarget, dstTable))
@@ -213,6 +224,9 @@ func (v *verifier) segment(ctx context.Context, from sideID, seg int) error {
 	pages, scanDone := v.side[from].scan.prefetch(ctx, seg, nil)
 	err := func() error {
 		for pg := range pages {
+			if from == targetSide {
+				pg.items = v.dropTombstones(pg.items)
+			}
 			v.scanned[from].Add(int64(len(pg.items)))
 			var mu sync.Mutex
 			var suspects []suspect
@@ -239,6 +253,10 @@ func (v *verifier) segment(ctx context.Context, from sideID, seg int) error {
 						return fmt.Errorf("scan %s: %w", v.side[from].scan.table, err)
 					}
 					twin, ok := found[id]
+					if from == sourceSide {
+						twin = v.opts.Attrs.Visible(twin)
+						ok = twin != nil
+					}
 					if !ok || (from == sourceSide && !tablecmp.EqualItems(item, twin)) {
 						suspects = append(suspects, suspect{id: id, key: keys[i]})
 					}
@@ -260,6 +278,11 @@ func (v *verifier) segment(ctx context.Context, from sideID, seg int) error {
 		err = serr // the loop drained the pages: the scan has ended by itself
 	}
 	return err
+}
+
+// dropTombstones returns items without the tombstones, in place.
+func (v *verifier) dropTombstones(items []Item) []Item {
+	return slices.DeleteFunc(items, v.opts.Attrs.IsTombstone)
 }
 
 // recheck re-reads suspects from both tables with strongly consistent
@@ -291,7 +314,7 @@ func (v *verifier) recheck(ctx context.Context, pass sideID, suspects []suspect)
 				return err
 			}
 			for _, s := range chunk {
-				d, differ := classify(pass, s.key, srcItems[s.id], dst[s.id])
+				d, differ := classify(pass, s.key, srcItems[s.id], v.opts.Attrs.Visible(dst[s.id]))
 				if !differ {
 					v.settled.Add(1)
 					continue

@@ -5,24 +5,28 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/ddbsync/ddbsync/internal/dynamo"
+	"github.com/ddbsync/ddbsync/internal/replattr"
 	"github.com/ddbsync/ddbsync/internal/tablecmp"
 )
 
 // Repair defaults and limits.
 const (
-	// DefaultRepairRounds is how many read-compare-write rounds one key
-	// gets before Repair gives up on an item that keeps changing.
+	// DefaultRepairRounds is how many writes one key gets before Repair
+	// gives up on an item that keeps changing.
 	DefaultRepairRounds = 10
 	// DefaultRepairConcurrency is how many keys [Repairer.RepairAll]
 	// repairs at once.
@@ -31,13 +35,26 @@ const (
 	// 4 KB limit for expressions
 	// (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html#limits-expression-parameters).
 	maxConditionBytes = 4000
+	// maxConditionClauses keeps a condition under DynamoDB's 300 operators
+	// and functions per expression: each clause is an AND and an =.
+	maxConditionClauses = 120
+	// maxConditionValueBytes bounds the attribute values a condition
+	// carries, so that a large item does not double the request.
+	maxConditionValueBytes = 64 << 10
+	// maxFailedKeys bounds the keys [Repairer.FailedKeys] keeps.
+	maxFailedKeys = 10000
+	// finalCheckTimeout bounds the re-read that checks a key's last write
+	// after the repair was stopped.
+	finalCheckTimeout = 10 * time.Second
 )
 
 // Errors of a repair.
 var (
-	// ErrStillChanging is returned for an item that changed under every
-	// repair round. The stream carries those changes, so the replicator
-	// brings it up to date; verify again once writes have calmed down.
+	// ErrStillChanging is returned for an item that still differed after
+	// every repair round. The target item may then be older than the
+	// source's: a repair write can replace a value replicated after the
+	// repair read it (see [Repairer]). Repair the key again once writes
+	// have calmed down.
 	ErrStillChanging = errors.New("item kept changing during repair")
 )
 
@@ -50,7 +67,8 @@ const (
 	ActionNone Action = "none"
 	// ActionPut: the target item was replaced by the source item.
 	ActionPut Action = "put"
-	// ActionDelete: the target item was deleted, the source has none.
+	// ActionDelete: the target item was deleted (on a queue-path target:
+	// replaced by a tombstone), the source has none.
 	ActionDelete Action = "delete"
 )
 
@@ -59,8 +77,7 @@ type RepairOptions struct {
 	// DryRun reads and compares but writes nothing: Repair returns the
 	// action it would take.
 	DryRun bool
-	// Rounds bounds the read-compare-write rounds per key (default
-	// DefaultRepairRounds).
+	// Rounds bounds the writes per key (default DefaultRepairRounds).
 	Rounds int
 	// MaxWCU limits the write capacity units consumed per second; 0 means
 	// no limit.
@@ -70,18 +87,28 @@ type RepairOptions struct {
 	// Logger receives one line per failed key, with no item values
 	// (default: discard).
 	Logger *slog.Logger
+	// Attrs names the queue path's attributes in target items (defaults:
+	// package replattr's).
+	Attrs replattr.Names
+	// TombstoneRetention is how long a tombstone written by a repair
+	// delete on a queue-path target lives (default
+	// replattr.DefaultTombstoneRetention).
+	TombstoneRetention time.Duration
+	// Now is the clock of tombstone expiries (default time.Now).
+	Now func() time.Time
 }
 
 // RepairStats counts what a [Repairer] did.
 type RepairStats struct {
-	// Puts and Deletes count the target writes made (or planned, in a dry run).
+	// Puts and Deletes count the keys written (or planned, in a dry run).
 	Puts, Deletes int64
 	// Unchanged counts keys already equal on both sides when re-read.
 	Unchanged int64
 	// Conflicts counts conditional writes refused because the target item
 	// changed between the read and the write (each is read again).
 	Conflicts int64
-	// Failed counts keys not repaired (errors, or ErrStillChanging).
+	// Failed counts keys not repaired (errors, interruption, or
+	// ErrStillChanging).
 	Failed int64
 }
 
@@ -89,19 +116,37 @@ type RepairStats struct {
 // safely while replication is live.
 //
 // For each key it reads the target item, then the source item, both with
-// ConsistentRead. If they differ it writes the source's value to the
-// target (PutItem, or DeleteItem when the source has no item) with a
-// condition that the target item is still exactly as read
-// (attribute_not_exists when it had none). Then it reads both again and
-// repeats until they are equal. A failed condition means the replicator
-// (or anyone) wrote the item meanwhile; the round starts over.
+// ConsistentRead, and compares them as a reader of the copy sees the
+// target ([replattr.Names.Visible]). If they differ it writes the source's
+// value to the target (PutItem, or DeleteItem when the source has no item)
+// with a condition that the target item is still as read, then reads both
+// again, and repeats until a read finds them equal or Rounds writes were
+// made.
 //
-// The guarantee: a repair write never replaces a target value other than
-// the one it read, and the target value was read before the source value,
-// so the value written is at least as new as the value replaced; and a key
-// counts as repaired only once a later consistent read found both tables
-// equal. Changes made to the source after that are in the stream, and the
-// replicator applies them.
+// The condition: attribute_not_exists of the key when the target had no
+// item; on a queue-path target (the item carries the sequence attribute)
+// that the sequence attribute is unchanged, which every replicated write
+// changes; else that the attributes read are unchanged, as many as
+// DynamoDB's expression limits allow. A failed condition means the
+// replicator wrote the item meanwhile: the round starts over.
+//
+// On a queue-path target the guard keeps its meaning: a repair put keeps
+// the item's stored sequence number (so a redelivered older message is
+// still refused), and a repair delete writes a tombstone with it (so such
+// a message cannot recreate the item). An item the target lacks entirely
+// is created without one and accepts any later message of its key.
+//
+// The guarantee: a key counts as repaired only when a consistent read of
+// the target, made after the repair's last write, and then one of the
+// source found them equal. DynamoDB cannot condition a write on attributes
+// the repair never saw, so on a table-path target a value replicated
+// between the reads and the write (an added attribute, or any change of an
+// item too large to compare whole) can be overwritten by the older source
+// read; the next read sees that and the key is written again from the
+// source. A key still different after Rounds writes, or left when the
+// context ended, is returned as an error, counted in Failed and listed by
+// FailedKeys: its target item may be older than the source's until it is
+// repaired again.
 type Repairer struct {
 	src      ItemReader
 	srcTable string
@@ -111,6 +156,9 @@ type Repairer struct {
 	wcu      *rateLimiter
 
 	puts, deletes, unchanged, conflicts, failed atomic.Int64
+
+	mu         sync.Mutex
+	failedKeys []Item
 }
 
 // NewRepairer returns a Repairer copying items from srcTable (read through
@@ -122,6 +170,13 @@ func NewRepairer(src ItemReader, srcTable string, dst ItemWriter, dstTable strin
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.TombstoneRetention <= 0 {
+		opts.TombstoneRetention = replattr.DefaultTombstoneRetention
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	opts.Attrs = opts.Attrs.WithDefaults()
 	opts.Retry = opts.Retry.withDefaults()
 	return &Repairer{src: src, srcTable: srcTable, dst: dst, dstTable: dstTable, opts: opts, wcu: newRateLimiter(opts.MaxWCU)}
 }
@@ -134,14 +189,29 @@ func (r *Repairer) Stats() RepairStats {
 	}
 }
 
+// FailedKeys returns the keys not repaired so far, in the order they
+// failed (the first maxFailedKeys; Stats().Failed counts them all).
+func (r *Repairer) FailedKeys() []Item {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.failedKeys)
+}
+
 // Repair makes the target item with this key equal to the source item
 // and returns the last write it made (ActionNone if none was needed). It
-// returns ErrStillChanging (wrapped) when the item changed in every round.
+// returns ErrStillChanging (wrapped) when the item still differed after
+// every round, and the context's error when stopped before the item was
+// seen equal.
 func (r *Repairer) Repair(ctx context.Context, key Item) (Action, error) {
 	act, err := r.repair(ctx, key)
 	switch {
 	case err != nil:
 		r.failed.Add(1)
+		r.mu.Lock()
+		if len(r.failedKeys) < maxFailedKeys {
+			r.failedKeys = append(r.failedKeys, key)
+		}
+		r.mu.Unlock()
 		r.opts.Logger.Warn("repair failed", slog.String(keyTarget, r.dstTable), slog.String(keyError, err.Error()),
 			slog.String(keyClass, dynamo.ErrorClass(err)))
 	case act == ActionPut:
@@ -160,18 +230,28 @@ func (r *Repairer) repair(ctx context.Context, key Item) (Action, error) {
 	}
 	done := ActionNone
 	for round := 1; ; round++ {
+		rctx := ctx
+		if done != ActionNone && ctx.Err() != nil {
+			// Stopped after a write: check it before giving up the key.
+			c, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalCheckTimeout)
+			defer cancel()
+			rctx = c
+		}
 		// The target first: the source value read after it is at least as
 		// new as anything the replicator had written to the target.
-		dst, err := r.get(ctx, r.dst, r.dstTable, key)
+		dst, err := r.get(rctx, r.dst, r.dstTable, key)
 		if err != nil {
 			return done, err
 		}
-		src, err := r.get(ctx, r.src, r.srcTable, key)
+		src, err := r.get(rctx, r.src, r.srcTable, key)
 		if err != nil {
 			return done, err
 		}
-		if sameItem(src, dst) {
+		if sameItem(src, r.opts.Attrs.Visible(dst)) {
 			return done, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return done, fmt.Errorf("repair item in %s: stopped before the target item was equal to the source: %w", r.dstTable, context.Cause(ctx))
 		}
 		act := ActionPut
 		if src == nil {
@@ -181,7 +261,8 @@ func (r *Repairer) repair(ctx context.Context, key Item) (Action, error) {
 			return act, nil
 		}
 		if round > r.opts.Rounds {
-			return done, fmt.Errorf("repair item in %s: %w (%d rounds)", r.dstTable, ErrStillChanging, r.opts.Rounds)
+			return done, fmt.Errorf("repair item in %s: %w after %d writes: the target item may be older than the source's; repair it again once writes calm down",
+				r.dstTable, ErrStillChanging, r.opts.Rounds)
 		}
 		err = r.write(ctx, key, src, dst)
 		var conflict *types.ConditionalCheckFailedException
@@ -212,13 +293,23 @@ func (r *Repairer) get(ctx context.Context, api ItemReader, table string, key It
 	return out.Item, nil
 }
 
-// write puts src (or deletes key when src is nil) on the condition that
-// the target item is still dst. Throttling is retried, never dropped.
+// write makes the target item with key equal to src (nil: absent) on the
+// condition that it is still dst as read. Throttling is retried, never
+// dropped.
 func (r *Repairer) write(ctx context.Context, key, src, dst Item) error {
-	cond, names, values := condition(key, dst)
+	seq := r.opts.Attrs.SeqOf(dst) // "" unless a queue-path target's item
+	put := src
+	switch {
+	case src != nil && seq != "":
+		put = maps.Clone(src)
+		put[r.opts.Attrs.Seq] = &types.AttributeValueMemberS{Value: seq}
+	case src == nil && seq != "":
+		put = r.opts.Attrs.Tombstone(key, seq, r.opts.Now().Add(r.opts.TombstoneRetention))
+	}
+	cond, names, values := condition(key, dst, r.opts.Attrs.Seq)
 	units := 1.0
-	if src != nil {
-		units = writeUnits(src)
+	if put != nil {
+		units = writeUnits(put)
 	}
 	if dst != nil {
 		units = max(units, writeUnits(dst))
@@ -228,9 +319,9 @@ func (r *Repairer) write(ctx context.Context, key, src, dst Item) error {
 	}
 	return r.opts.Retry.do(ctx, func() error {
 		var err error
-		if src != nil {
+		if put != nil {
 			_, err = r.dst.PutItem(ctx, &dynamodb.PutItemInput{
-				TableName: aws.String(r.dstTable), Item: src, ConditionExpression: aws.String(cond),
+				TableName: aws.String(r.dstTable), Item: put, ConditionExpression: aws.String(cond),
 				ExpressionAttributeNames: names, ExpressionAttributeValues: values,
 			})
 			if err != nil {
@@ -251,10 +342,13 @@ func (r *Repairer) write(ctx context.Context, key, src, dst Item) error {
 
 // condition returns a condition expression that holds while the target
 // item is still as read: attribute_not_exists of a key attribute when it
-// was absent, else attribute_exists and an equality for each non-key
-// attribute, in name order, as many as fit in maxConditionBytes.
-// DynamoDB compares numbers as numbers and sets as sets.
-func condition(key, item Item) (string, map[string]string, map[string]types.AttributeValue) {
+// was absent, else attribute_exists, then equality of the sequence
+// attribute seqAttr if the item has it, then of each other non-key
+// attribute in name order, as many as fit DynamoDB's limits
+// (maxConditionBytes, maxConditionClauses, maxConditionValueBytes; an
+// attribute too large to fit is skipped). DynamoDB compares numbers as
+// numbers and sets as sets.
+func condition(key, item Item, seqAttr string) (string, map[string]string, map[string]types.AttributeValue) {
 	keyNames := sortedNames(key)
 	names := map[string]string{"#k": keyNames[0]}
 	if item == nil {
@@ -263,17 +357,30 @@ func condition(key, item Item) (string, map[string]string, map[string]types.Attr
 	var b strings.Builder
 	b.WriteString("attribute_exists(#k)")
 	values := map[string]types.AttributeValue{}
-	for i, name := range sortedNames(item) {
-		if _, isKey := key[name]; isKey {
-			continue
+	clauses, valueBytes := 0, 0
+	add := func(i int, name string) {
+		if clauses >= maxConditionClauses {
+			return
 		}
 		n, v := "#a"+strconv.Itoa(i), ":v"+strconv.Itoa(i)
 		clause := " AND " + n + " = " + v
-		if b.Len()+len(clause) > maxConditionBytes {
-			break
+		size := len(name) + valueSize(item[name])
+		if b.Len()+len(clause) > maxConditionBytes || valueBytes+size > maxConditionValueBytes {
+			return
 		}
 		b.WriteString(clause)
 		names[n], values[v] = name, item[name]
+		clauses++
+		valueBytes += size
+	}
+	if _, ok := item[seqAttr]; ok {
+		add(len(item), seqAttr) // first: on a queue-path target it alone suffices
+	}
+	for i, name := range sortedNames(item) {
+		if _, isKey := key[name]; isKey || name == seqAttr {
+			continue
+		}
+		add(i, name)
 	}
 	if len(values) == 0 {
 		values = nil

@@ -99,6 +99,7 @@ type scanner struct {
 	pageSize   int32
 	consistent bool
 	keysOnly   keySchema    // if set, read only these key attributes
+	alsoRead   []string     // with keysOnly, attributes read besides the keys
 	limiter    *rateLimiter // read units; may be nil
 	retry      RetryOptions
 }
@@ -122,7 +123,7 @@ func (s *scanner) pages(ctx context.Context, seg int, start Item, out chan<- pag
 		in.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
 	}
 	if s.keysOnly != nil {
-		proj, names := s.keysOnly.projection()
+		proj, names := s.keysOnly.projection(s.alsoRead...)
 		in.ProjectionExpression, in.ExpressionAttributeNames = aws.String(proj), names
 	}
 	for {

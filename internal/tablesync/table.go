@@ -122,14 +122,15 @@ func (k keySchema) key(item Item) Item {
 	return out
 }
 
-// projection returns a ProjectionExpression of the key attributes and its
-// attribute names.
-func (k keySchema) projection() (string, map[string]string) {
-	names := make(map[string]string, len(k))
-	refs := make([]string, len(k))
-	for i, name := range k {
+// projection returns a ProjectionExpression of the key attributes and
+// extra, and its attribute names.
+func (k keySchema) projection(extra ...string) (string, map[string]string) {
+	names := make(map[string]string, len(k)+len(extra))
+	refs := make([]string, 0, len(k)+len(extra))
+	for i, name := range append(slices.Clip([]string(k)), extra...) {
 		ref := "#k" + strconv.Itoa(i)
-		names[ref], refs[i] = name, ref
+		names[ref] = name
+		refs = append(refs, ref)
 	}
 	return strings.Join(refs, ", "), names
 }
