@@ -18,7 +18,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/ddblocal"
 	"github.com/ddbsync/ddbsync/internal/demo"
 	"github.com/ddbsync/ddbsync/internal/streampoll"
-	"github.com/ddbsync/ddbsync/internal/tablecmp"
+	"github.com/ddbsync/ddbsync/internal/tablesync"
 )
 
 // Demo settings.
@@ -42,7 +42,7 @@ type DemoCommand struct {
 
 // demoSnapshot is the state of the demo at one moment.
 type demoSnapshot struct {
-	cmp   tablecmp.Result
+	cmp   tablesync.Comparison
 	stats streampoll.Stats
 }
 
@@ -152,7 +152,7 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 
 // snapshot compares the tables and reads the poller's stats.
 func snapshot(ctx context.Context, db *dynamodb.Client, p *streampoll.Poller) (demoSnapshot, error) {
-	cmp, err := tablecmp.Compare(ctx, db, demoSource, db, demoTarget, tablecmp.Options{})
+	cmp, err := tablesync.Compare(ctx, db, demoSource, db, demoTarget, tablesync.CompareOptions{})
 	if err != nil {
 		return demoSnapshot{}, err
 	}
@@ -161,7 +161,7 @@ func snapshot(ctx context.Context, db *dynamodb.Client, p *streampoll.Poller) (d
 
 // summary prints the before/after table on stdout.
 func (c *DemoCommand) summary(before, after demoSnapshot, catchUp time.Duration) {
-	identical := func(r tablecmp.Result) string {
+	identical := func(r tablesync.Comparison) string {
 		if r.Identical() {
 			return "yes"
 		}

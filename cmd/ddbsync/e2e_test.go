@@ -18,7 +18,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/demo"
 	"github.com/ddbsync/ddbsync/internal/rie"
 	"github.com/ddbsync/ddbsync/internal/streampoll"
-	"github.com/ddbsync/ddbsync/internal/tablecmp"
+	"github.com/ddbsync/ddbsync/internal/tablesync"
 )
 
 // End-to-end workload: at least 5,000 operations over a keyspace small
@@ -138,7 +138,7 @@ func TestRun_EndToEnd(t *testing.T) {
 			if rc == viaRIE {
 				target = "copy-bootstrap"
 			}
-			res, err := tablecmp.Compare(ctx, db, "source", db, target, tablecmp.Options{})
+			res, err := tablesync.Compare(ctx, db, "source", db, target, tablesync.CompareOptions{})
 			require.NoError(t, err)
 			t.Logf("%s: %d records in %d invocations (%d retries); %s", target, stats.Records, stats.Invocations, stats.Retries, res)
 			assert.Positive(t, res.SourceItems)
@@ -185,10 +185,10 @@ func TestRun_ExitWhenIdle(t *testing.T) {
 	require.NoError(t, runCtx.Err(), "stopped by itself")
 	assert.Empty(t, stderr.String(), "--quiet")
 	assert.Regexp(t, `^position shardId-\S+ \d{21} open\n$`, stdout.String())
-	res, err := tablecmp.Compare(ctx, db, "source", db, "target", tablecmp.Options{})
+	res, err := tablesync.Compare(ctx, db, "source", db, "target", tablesync.CompareOptions{})
 	require.NoError(t, err)
 	assert.True(t, res.Identical(), res.String())
-	assert.Equal(t, 26, res.SourceItems)
+	assert.EqualValues(t, 26, res.SourceItems)
 
 	t.Run("stream without new images", func(t *testing.T) {
 		code, _, stderr := func() (int, string, string) {

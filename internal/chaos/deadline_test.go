@@ -133,6 +133,6 @@ func TestBootstrap_ShortDeadline(t *testing.T) {
 
 	res := e.compare(t)
 	assert.True(t, res.Identical(), "target differs from source: %s", describe(res))
-	assert.Equal(t, deadlineRecords, res.SourceItems)
+	assert.EqualValues(t, deadlineRecords, res.SourceItems)
 	assert.NotContains(t, fn.Logs(), "Task timed out")
 }

@@ -24,7 +24,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/lambdahandler"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/streampoll"
-	"github.com/ddbsync/ddbsync/internal/tablecmp"
+	"github.com/ddbsync/ddbsync/internal/tablesync"
 )
 
 // Table names of every test.
@@ -101,9 +101,9 @@ func (e *env) handler(api dynamo.API, m *metrics, topts dynamo.Options, ropts re
 }
 
 // compare compares the source and target tables, around the proxy.
-func (e *env) compare(t *testing.T) tablecmp.Result {
+func (e *env) compare(t *testing.T) tablesync.Comparison {
 	t.Helper()
-	res, err := tablecmp.Compare(t.Context(), e.db, sourceTable, e.db, targetTable, tablecmp.Options{MaxExamples: 100})
+	res, err := tablesync.Compare(t.Context(), e.db, sourceTable, e.db, targetTable, tablesync.CompareOptions{MaxExamples: 100})
 	require.NoError(t, err)
 	return res
 }
@@ -234,7 +234,7 @@ func (e *env) streamRecords(t *testing.T) int64 {
 }
 
 // describe renders a comparison and its first examples with readable keys.
-func describe(res tablecmp.Result) string {
+func describe(res tablesync.Comparison) string {
 	var b strings.Builder
 	b.WriteString(res.String())
 	for i, d := range res.Examples {

@@ -23,7 +23,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/faultproxy"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/streampoll"
-	"github.com/ddbsync/ddbsync/internal/tablecmp"
+	"github.com/ddbsync/ddbsync/internal/tablesync"
 )
 
 const poisonPK = "poison"
@@ -73,32 +73,23 @@ func failureLines(t *testing.T, path string) []streampoll.FailureRecord {
 	return recs
 }
 
-// repair makes the target equal to the source from the source of truth:
-// for every difference tablecmp finds, it re-reads the source item with a
-// consistent read and puts it, or deletes the target item if the source
-// has none. It stands in for `ddbsync repair` (issue 4), which does not
-// exist yet.
+// repair makes the target equal to the source with `ddbsync repair`'s
+// Repairer, for every difference Verify finds, and returns how many it
+// found.
 func repair(t *testing.T, e *env) int {
 	t.Helper()
-	ctx := t.Context()
-	res, err := tablecmp.Compare(ctx, e.db, sourceTable, e.db, targetTable, tablecmp.Options{MaxExamples: 1000})
+	rep := tablesync.NewRepairer(e.db, sourceTable, e.db, targetTable, tablesync.RepairOptions{})
+	res, err := tablesync.Verify(t.Context(), e.db, sourceTable, e.db, targetTable, tablesync.VerifyOptions{
+		Rechecks: 1, RecheckDelay: -1, OnDifference: tablesync.RepairEach(rep, nil),
+	})
 	require.NoError(t, err)
-	require.Equal(t, res.Missing+res.Extra+res.Different, len(res.Examples), "repair sees every difference")
-	for _, d := range res.Examples {
-		got, err := e.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(sourceTable), Key: d.Key, ConsistentRead: aws.Bool(true)})
-		require.NoError(t, err)
-		if got.Item != nil {
-			_, err = e.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(targetTable), Item: got.Item})
-		} else {
-			_, err = e.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(targetTable), Key: d.Key})
-		}
-		require.NoError(t, err)
-	}
-	return len(res.Examples)
+	require.Zero(t, rep.Stats().Failed, "keys not repaired: %v", rep.FailedKeys())
+	return int(res.Missing + res.Extra + res.Different)
 }
 
-// TestReplicate_PoisonRecord writes an item whose key does not fit the
-// target's key schema among good ones: after the configured retries its
+// TestReplicate_PoisonRecord writes an item that the target refuses (its
+// sk is a number, and the target has an index on sk as a string) among
+// good ones: after the configured retries its
 // batch reaches the failure file while every other key keeps replicating;
 // once the item is fixed in the source, a repair recovers it, and the
 // resumed poller then agrees.
@@ -107,7 +98,7 @@ func TestReplicate_PoisonRecord(t *testing.T) {
 	ctx := t.Context()
 	e := newEnv(t,
 		ddblocal.TableSpec{HashKey: "pk"},
-		ddblocal.TableSpec{HashKey: "pk", RangeKey: "sk"}, // the target also needs sk (S)
+		ddblocal.TableSpec{HashKey: "pk", IndexKey: "sk"}, // the target's index needs sk (S)
 		faultproxy.Options{})
 	failurePath := filepath.Join(t.TempDir(), "failures.jsonl")
 	failures, err := os.OpenFile(failurePath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -139,10 +130,10 @@ func TestReplicate_PoisonRecord(t *testing.T) {
 
 	res := e.compare(t)
 	t.Logf("after the poison: %s", describe(res))
-	require.Equal(t, 1, res.Missing, "only the poison is missing: %s", describe(res))
+	require.EqualValues(t, 1, res.Missing, "only the poison is missing: %s", describe(res))
 	assert.Zero(t, res.Extra)
 	assert.Zero(t, res.Different)
-	assert.Equal(t, 401, res.SourceItems)
+	assert.EqualValues(t, 401, res.SourceItems)
 	assert.Equal(t, &types.AttributeValueMemberS{Value: poisonPK}, res.Examples[0].Key["pk"])
 
 	lines := failureLines(t, failurePath)

@@ -301,6 +301,10 @@ type TableSpec struct {
 	// StreamViewType enables a stream with this view type
 	// (NEW_AND_OLD_IMAGES, ...); empty means no stream.
 	StreamViewType types.StreamViewType
+	// IndexKey, if set, adds a global secondary index (IndexKey-index)
+	// keyed on this S attribute: the table then refuses items whose
+	// IndexKey is of another type.
+	IndexKey string
 }
 
 // CreateTable creates an on-demand (PAY_PER_REQUEST) table, waits until it
@@ -324,6 +328,14 @@ func CreateTable(ctx context.Context, client *dynamodb.Client, in TableSpec) (st
 		input.AttributeDefinitions = append(input.AttributeDefinitions, attr(in.RangeKey, in.RangeType))
 		input.KeySchema = append(input.KeySchema,
 			types.KeySchemaElement{AttributeName: aws.String(in.RangeKey), KeyType: types.KeyTypeRange})
+	}
+	if in.IndexKey != "" {
+		input.AttributeDefinitions = append(input.AttributeDefinitions, attr(in.IndexKey, types.ScalarAttributeTypeS))
+		input.GlobalSecondaryIndexes = []types.GlobalSecondaryIndex{{
+			IndexName:  aws.String(in.IndexKey + "-index"),
+			KeySchema:  []types.KeySchemaElement{{AttributeName: aws.String(in.IndexKey), KeyType: types.KeyTypeHash}},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
+		}}
 	}
 	if in.StreamViewType != "" {
 		input.StreamSpecification = &types.StreamSpecification{

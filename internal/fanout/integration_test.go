@@ -32,7 +32,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/localproc"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/streampoll"
-	"github.com/ddbsync/ddbsync/internal/tablecmp"
+	"github.com/ddbsync/ddbsync/internal/tablesync"
 )
 
 // shared is the DynamoDB Local of this package's tests; each test uses its
@@ -219,7 +219,7 @@ func TestFanout_EndToEnd(t *testing.T) {
 	assert.Empty(t, failed)
 	assert.Equal(t, int(stats.Records), applied, "one message per stream record")
 
-	res, err := tablecmp.Compare(ctx, db, "source", db, "target", tablecmp.Options{IgnoreTarget: []string{dynamo.DefaultSeqAttribute}})
+	res, err := tablesync.Compare(ctx, db, "source", db, "target", tablesync.CompareOptions{})
 	require.NoError(t, err)
 	t.Logf("%d operations (%s); %d stream records; %d messages applied; %s; publish %v, drain %v",
 		counts.Total(), counts, stats.Records, applied, res, published, drained)

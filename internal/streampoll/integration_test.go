@@ -23,7 +23,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/lambdahandler"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/streampoll"
-	"github.com/ddbsync/ddbsync/internal/tablecmp"
+	"github.com/ddbsync/ddbsync/internal/tablesync"
 )
 
 var _ streampoll.Invoker = (*lambdahandler.Handler)(nil)
@@ -107,7 +107,7 @@ func TestPoller_DynamoDBLocal(t *testing.T) {
 	require.NoError(t, p.Run(runCtx))
 	require.NoError(t, runCtx.Err(), "stopped when idle")
 
-	res, err := tablecmp.Compare(ctx, db, "source", db, "target", tablecmp.Options{})
+	res, err := tablesync.Compare(ctx, db, "source", db, "target", tablesync.CompareOptions{})
 	require.NoError(t, err)
 	t.Logf("%d operations (%s); %s; %d invocations; stats %+v; positions %+v", counts.Total(), counts, res, p.Stats().Invocations, p.Stats(), p.Positions())
 	assert.True(t, res.Identical(), "%s; examples %+v", res, res.Examples)

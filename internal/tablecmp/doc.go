@@ -1,5 +1,4 @@
-// Package tablecmp compares DynamoDB items and tables by meaning, not by
-// spelling.
+// Package tablecmp compares DynamoDB items by meaning, not by spelling.
 //
 // # Equality
 //
@@ -17,12 +16,7 @@
 //
 // [EqualItems] and [DiffItems] apply this to whole items.
 //
-// # Tables
-//
-// [Compare] scans two tables and counts the items missing from the target,
-// the extra items in the target and the items that differ. It reads the
-// source table's key schema with DescribeTable and uses strongly consistent
-// Scans in a bounded number of parallel segments. It holds the target's
-// items in memory while it scans the source, so it suits test and demo
-// tables, not tables larger than memory.
+// This is the one model of "equal" in ddbsync: verify, repair, redrive,
+// the demo and the tests all compare items with it, tables through
+// tablesync.Verify (and its thin tablesync.Compare for quiet tables).
 package tablecmp

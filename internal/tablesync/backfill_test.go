@@ -16,7 +16,6 @@ import (
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/replicate/replicatetest"
-	"github.com/ddbsync/ddbsync/internal/tablecmp"
 	"github.com/ddbsync/ddbsync/internal/tablesync"
 )
 
@@ -172,7 +171,7 @@ func TestBackfill_SegmentRange(t *testing.T) {
 	assert.Positive(t, a.Copied)
 	assert.Positive(t, b.Copied)
 	assert.EqualValues(t, count, a.Copied+b.Copied)
-	cmp, err := tablecmp.Compare(t.Context(), db, "source", db, "target", tablecmp.Options{})
+	cmp, err := tablesync.Compare(t.Context(), db, "source", db, "target", tablesync.CompareOptions{})
 	require.NoError(t, err)
 	assert.True(t, cmp.Identical(), "tablecmp agrees: %s", cmp)
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 
 	"github.com/ddbsync/ddbsync/internal/replicate"
-	"github.com/ddbsync/ddbsync/internal/tablecmp"
 )
 
 // maxDiffLine bounds one JSON line of a difference: two 400 KB items in
@@ -22,7 +21,7 @@ var ErrBadDifference = errors.New("malformed difference")
 
 // diffJSON is the JSON line of a Difference.
 type diffJSON struct {
-	Kind       tablecmp.Kind   `json:"kind"`
+	Kind       Kind            `json:"kind"`
 	Key        json.RawMessage `json:"key"`
 	Attributes []string        `json:"attributes,omitempty"`
 	Source     json.RawMessage `json:"source,omitempty"`

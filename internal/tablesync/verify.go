@@ -28,11 +28,17 @@ const (
 	maxGetsPerSegment = 4
 )
 
-// Kinds of [Difference], as package tablecmp names them.
+// Kind says how an item differs.
+type Kind string
+
+// Kinds of [Difference].
 const (
-	Missing   = tablecmp.Missing
-	Extra     = tablecmp.Extra
-	Different = tablecmp.Different
+	// Missing is an item of the source that the target lacks.
+	Missing Kind = "missing"
+	// Extra is an item of the target that the source lacks.
+	Extra Kind = "extra"
+	// Different is an item in both tables whose attributes differ.
+	Different Kind = "different"
 )
 
 // Difference is one item that is not the same in both tables, as
@@ -40,7 +46,7 @@ const (
 type Difference struct {
 	// Kind is Missing (in the source only), Extra (in the target only) or
 	// Different.
-	Kind tablecmp.Kind
+	Kind Kind
 	// Key is the item's primary key.
 	Key Item
 	// Attributes names the differing attributes (Different only), sorted.
@@ -146,7 +152,7 @@ func Verify(ctx context.Context, src TableReader, srcTable string, dst TableRead
 		// The target pass only looks for keys the source lacks.
 		scan: &scanner{api: dst, table: dstTable, total: total, pageSize: opts.PageSize, keysOnly: sInfo.keys,
 			alsoRead: []string{opts.Attrs.Deleted}, limiter: dstRCU, retry: retry},
-		get:  &getter{api: dst, table: dstTable, keys: sInfo.keys, limiter: dstRCU, retry: retry},
+		get: &getter{api: dst, table: dstTable, keys: sInfo.keys, limiter: dstRCU, retry: retry},
 	}
 	log := opts.Logger.With(slog.String(keySource, srcTable), slog.String(keyTarget, dstTable))
 	log.Info("verify started", slog.Int(keySegments, len(segs)))
