@@ -23,10 +23,17 @@
 //
 // The starting position is TRIM_HORIZON (every record still in the stream)
 // or LATEST (closed shards are skipped and open shards start at their end;
-// shards created later start at their beginning). [Options.Resume] restarts
+// shards created later, or whose parent is still open, start at their
+// beginning). With LATEST every open shard's position is fixed when Run
+// starts: Run takes their LATEST iterators before it reads any shard, and
+// refuses to start ([TooManyShardsError]) when they are more than
+// [Options.MaxShards], because a shard waiting for a reader would have to
+// take its LATEST iterator later (an iterator expires after 15 minutes) and
+// skip what was written meanwhile. [Options.Resume] restarts
 // shards after a reported position with AFTER_SEQUENCE_NUMBER; the
 // ancestors of a resumed shard count as drained. An expired iterator is
-// renewed after the last record read.
+// renewed after the last record read (a LATEST iterator that expires before
+// any record was read stops Run with an error).
 //
 // # Batches
 //

@@ -34,6 +34,9 @@ type shard struct {
 	// AFTER_SEQUENCE_NUMBER.
 	iterType streamtypes.ShardIteratorType
 	afterSeq string
+	// iter is the LATEST iterator taken when Run started, for the shard's
+	// reader to use first.
+	iter *string
 
 	// position is the last sequence number processed, and caughtUpAt the
 	// start of the latest read that found nothing new (zero after a read
@@ -132,6 +135,17 @@ func (p *Poller) discover(ctx context.Context, first bool) error {
 			}
 		}
 		p.shards[id] = sh
+	}
+	if first && p.opts.Start == Latest {
+		// A shard whose parent is still open is new to the run: it is
+		// read after its parent, from its beginning, as a child created
+		// later is (a LATEST position taken only once the parent is
+		// drained would skip what was written meanwhile).
+		for _, sh := range p.shards {
+			if parent, ok := p.shards[sh.parent]; ok && sh.parent != "" && parent.status != shardDrained {
+				sh.iterType = streamtypes.ShardIteratorTypeTrimHorizon
+			}
+		}
 	}
 	if first {
 		for id, seq := range p.opts.Resume {

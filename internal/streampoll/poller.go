@@ -3,13 +3,16 @@ package streampoll
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 )
 
 // Defaults for [Options].
@@ -126,6 +129,8 @@ type Options struct {
 	// InvokeTimeout bounds each invocation (default DefaultInvokeTimeout).
 	InvokeTimeout time.Duration
 	// MaxShards bounds the shards read at once (default DefaultMaxShards).
+	// With Start Latest, Run refuses to start when more shards are to be
+	// read at once ([TooManyShardsError]).
 	MaxShards int
 	// StopWhenIdle, if positive, makes Run return once it has been idle
 	// for this long (at least twice PollInterval), as WaitIdle defines it.
@@ -214,6 +219,9 @@ func (p *Poller) Run(ctx context.Context) error {
 	if err := p.discover(ctx, true); err != nil {
 		return err
 	}
+	if err := p.fixLatest(ctx); err != nil {
+		return err
+	}
 	p.touch()
 	p.listed.Store(true)
 	ctx, stop := context.WithCancel(ctx)
@@ -284,6 +292,45 @@ func (p *Poller) Run(ctx context.Context) error {
 	}
 }
 
+// fixLatest takes, before any shard is read, the LATEST iterator of every
+// shard that starts there, so that the records written once Run has
+// started are read in every shard. Those shards must all be read at once:
+// an iterator expires after 15 minutes, and a shard left waiting would
+// have to take a new LATEST position and skip records. It returns a
+// *TooManyShardsError when the shards ready at the start outnumber
+// Options.MaxShards.
+func (p *Poller) fixLatest(ctx context.Context) error {
+	if p.opts.Start != Latest {
+		return nil
+	}
+	p.mu.Lock()
+	ready := readyShards(p.shards)
+	p.mu.Unlock()
+	var latest []*shard
+	for _, sh := range ready {
+		if sh.iterType == streamtypes.ShardIteratorTypeLatest {
+			latest = append(latest, sh)
+		}
+	}
+	if len(latest) > 0 && len(ready) > p.opts.MaxShards {
+		return &TooManyShardsError{Shards: len(ready), MaxShards: p.opts.MaxShards}
+	}
+	for _, sh := range latest {
+		out, err := p.api.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{
+			StreamArn:         aws.String(p.opts.StreamARN),
+			ShardId:           aws.String(sh.id),
+			ShardIteratorType: streamtypes.ShardIteratorTypeLatest,
+		})
+		if err != nil {
+			return fmt.Errorf("get LATEST iterator for shard %s: %w", sh.id, err)
+		}
+		p.mu.Lock()
+		sh.iter = out.ShardIterator
+		p.mu.Unlock()
+	}
+	return nil
+}
+
 // ready marks up to n ready shards as being read and returns them.
 func (p *Poller) ready(n int) []*shard {
 	p.mu.Lock()
@@ -321,4 +368,20 @@ func (p *Poller) logDiscoverErr(ctx context.Context, err error) {
 	if err != nil && ctx.Err() == nil {
 		p.opts.Logger.Warn("describe stream failed", slog.String(keyStream, p.opts.StreamARN), slog.String(keyError, err.Error()))
 	}
+}
+
+// TooManyShardsError is returned by Run when it starts at LATEST in more
+// open shards than Options.MaxShards readers: a shard waiting for a reader
+// would take its LATEST position only when its reader starts, skipping the
+// records written meanwhile.
+type TooManyShardsError struct {
+	// Shards counts the shards that would start at LATEST.
+	Shards int
+	// MaxShards is Options.MaxShards.
+	MaxShards int
+}
+
+// Error says how many shards there are and how many may be read at once.
+func (e *TooManyShardsError) Error() string {
+	return fmt.Sprintf("start stream: %d open shards start at LATEST but at most %d are read at once", e.Shards, e.MaxShards)
 }

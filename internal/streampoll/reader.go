@@ -42,8 +42,13 @@ type shardReader struct {
 
 func (r *shardReader) run(ctx context.Context) (bool, error) {
 	p := r.p
-	if err := r.renew(ctx, r.sh.iterType, r.sh.afterSeq); err != nil || ctx.Err() != nil {
-		return false, err
+	p.mu.Lock()
+	r.iter, r.sh.iter = r.sh.iter, nil // a LATEST iterator taken at the start
+	p.mu.Unlock()
+	if r.iter == nil {
+		if err := r.renew(ctx, r.sh.iterType, r.sh.afterSeq); err != nil || ctx.Err() != nil {
+			return false, err
+		}
 	}
 	open := r.iter != nil // the shard still has a next iterator
 	for {
@@ -140,6 +145,11 @@ func (r *shardReader) recover(ctx context.Context, err error) error {
 	case errors.As(err, &expired):
 		if r.lastRead != "" {
 			return r.renew(ctx, streamtypes.ShardIteratorTypeAfterSequenceNumber, r.lastRead)
+		}
+		if r.sh.iterType == streamtypes.ShardIteratorTypeLatest {
+			// A new LATEST iterator would skip what was written since the
+			// start; the position cannot be recovered.
+			return fmt.Errorf("read shard %s: its LATEST iterator expired before any record was read, so its position is lost (start from TRIM_HORIZON): %w", r.sh.id, err)
 		}
 		return r.renew(ctx, r.sh.iterType, r.sh.afterSeq)
 	case errors.As(err, &trimmed):
