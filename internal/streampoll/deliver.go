@@ -11,16 +11,30 @@ import (
 
 // deliver invokes the function with batch until every record is processed:
 // applied, or, after MaxRetries retries, recorded as failed. A partial
-// failure re-sends the batch from the reported record. When ctx is
+// failure re-sends the batch from the reported record; with
+// BisectOnFunctionError a function error splits it in two. When ctx is
 // cancelled the invocation in flight finishes but no retry starts. The
 // error is fatal: the failure record could not be written.
 func (p *Poller) deliver(ctx context.Context, sh *shard, batch []*record) error {
 	defer p.pending.Add(-int64(len(batch))) // processed or, on stop, abandoned
+	return p.deliverPart(ctx, sh, batch, 0)
+}
+
+// deliverPart delivers batch, whose records were already sent invoked times
+// as part of a larger batch that was split. As Lambda does with
+// BisectBatchOnFunctionError
+// (https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html),
+// a batch of two or more records that fails as a whole is split in two and
+// each half is delivered in turn, with its own retries: the split does not
+// count against MaxRetries. The second half is sent only once the first is
+// processed, so that records stay in order.
+func (p *Poller) deliverPart(ctx context.Context, sh *shard, batch []*record, invoked int) error {
 	for attempt := 1; ; attempt++ {
 		requestID := newRequestID()
 		invCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.InvokeTimeout)
 		resp, err := p.inv.Invoke(invCtx, payload(batch))
 		cancel()
+		invoked++
 		wholeBatch := err != nil
 		failedAt := 0
 		if err == nil {
@@ -28,7 +42,7 @@ func (p *Poller) deliver(ctx context.Context, sh *shard, batch []*record) error 
 		}
 		p.count(func(s *Stats) {
 			s.Invocations++
-			if attempt > 1 {
+			if invoked > 1 {
 				s.Retries++
 			}
 		})
@@ -45,21 +59,34 @@ func (p *Poller) deliver(ctx context.Context, sh *shard, batch []*record) error 
 			slog.String(keyShard, sh.id), slog.String(keyFirstSeq, batch[0].seq), slog.String(keyLastSeq, batch[len(batch)-1].seq),
 			slog.Int(keyRecords, len(batch)), slog.Int(keyAttempt, attempt), slog.String(keyError, err.Error()),
 		}
-		if p.opts.MaxRetries >= 0 && attempt > p.opts.MaxRetries {
+		bisect := wholeBatch && p.opts.BisectOnFunctionError && len(batch) > 1
+		if !bisect && p.opts.MaxRetries >= 0 && attempt > p.opts.MaxRetries {
 			p.opts.Logger.LogAttrs(ctx, slog.LevelError, "batch failed; retries exhausted", attrs...)
-			return p.giveUp(sh, batch, requestID, attempt, wholeBatch)
+			return p.giveUp(sh, batch, requestID, invoked, wholeBatch, err)
 		}
 		delay := p.backoff(attempt)
-		p.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "batch failed; retrying", append(attrs, slog.Int64(keyDelay, delay.Milliseconds()))...)
+		msg := "batch failed; retrying"
+		if bisect {
+			msg = "batch failed; splitting it in two"
+		}
+		p.opts.Logger.LogAttrs(ctx, slog.LevelWarn, msg, append(attrs, slog.Int64(keyDelay, delay.Milliseconds()))...)
 		if !sleep(ctx, delay) {
 			return nil // stopping: the rest stays unprocessed
+		}
+		if bisect {
+			half := (len(batch) + 1) / 2
+			if err := p.deliverPart(ctx, sh, batch[:half], invoked); err != nil || ctx.Err() != nil {
+				return err // stopping: the second half stays unprocessed
+			}
+			return p.deliverPart(ctx, sh, batch[half:], invoked)
 		}
 	}
 }
 
 // giveUp records the failed records in Options.Failures and moves past
 // them.
-func (p *Poller) giveUp(sh *shard, batch []*record, requestID string, invokes int, wholeBatch bool) error {
+// cause is the error of the last invocation.
+func (p *Poller) giveUp(sh *shard, batch []*record, requestID string, invokes int, wholeBatch bool, cause error) error {
 	if p.opts.Failures != nil {
 		rec := newFailureRecord(p.opts.Now(), requestID, p.opts.FunctionARN, p.opts.StreamARN, sh.id, batch, invokes, wholeBatch)
 		line, err := json.Marshal(rec)
@@ -76,6 +103,7 @@ func (p *Poller) giveUp(sh *shard, batch []*record, requestID string, invokes in
 	p.count(func(s *Stats) {
 		s.FailedBatches++
 		s.FailedRecords += int64(len(batch))
+		s.LastFailure = cause
 	})
 	p.processed(sh, batch)
 	return nil

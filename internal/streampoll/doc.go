@@ -67,6 +67,11 @@
 // batch is sent again from it. An empty, null or unknown itemIdentifier,
 // an unreadable response, or an error from Invoke (a function error) fails
 // the whole batch. Failed batches are retried with exponential backoff.
+// With [Options.BisectOnFunctionError] (Lambda's BisectBatchOnFunctionError)
+// a batch of two or more records that fails as a whole (an error from
+// Invoke) is split in two instead, and each half is delivered in turn with
+// its own retries (a split is not a retry); a half that succeeds moves the
+// position on, so only the records that keep failing are given up.
 // After [Options.MaxRetries] retries the remaining records' metadata is
 // written to [Options.Failures] as one JSON line shaped like Lambda's
 // on-failure invocation record for DynamoDB Streams ([FailureRecord],

@@ -128,6 +128,9 @@ type Options struct {
 	DescribeInterval time.Duration
 	// InvokeTimeout bounds each invocation (default DefaultInvokeTimeout).
 	InvokeTimeout time.Duration
+	// BisectOnFunctionError splits a batch in two when the function fails
+	// as a whole, like Lambda's BisectBatchOnFunctionError.
+	BisectOnFunctionError bool
 	// MaxShards bounds the shards read at once (default DefaultMaxShards).
 	// With Start Latest, Run refuses to start when more shards are to be
 	// read at once ([TooManyShardsError]).

@@ -41,6 +41,9 @@ type Stats struct {
 	// FailedBatches and FailedRecords count what was given up after the
 	// retries (and written to Options.Failures).
 	FailedBatches, FailedRecords int64
+	// LastFailure is the error of the last invocation of the last batch
+	// given up (nil if none was).
+	LastFailure error
 	// LastCreated is the ApproximateCreationDateTime of the newest record
 	// processed (DynamoDB Local rounds it down to the minute).
 	LastCreated time.Time
