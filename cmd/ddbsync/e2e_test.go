@@ -75,7 +75,7 @@ func (rc *runningCommand) finish(tb testing.TB, deadline time.Duration) {
 		tb.Fatal("ddbsync run did not stop after cancel")
 	}
 	assert.Regexp(tb, regexp.MustCompile(`(?m)^position shardId-\S+ \d+ open$`), rc.stdout.String())
-	assert.Contains(tb, rc.stderr.String(), "ddbsync run: stopped after")
+	assert.Regexp(tb, `(?m)^ddbsync run: interrupted after \S+: \d+ records applied, 0 failed$`, rc.stderr.String(), "Ctrl-C: the summary says so")
 }
 
 // TestRun_EndToEnd writes a seeded random workload to a DynamoDB Local
@@ -207,6 +207,68 @@ func TestRun_ExitWhenIdle(t *testing.T) {
 			[]string{"--endpoint-url", s.Endpoint, "--table", "target", "--target-table", "source"})
 		assert.ErrorContains(t, err, "table target has no stream")
 	})
+}
+
+// TestRun_RecordsFailed: batches given up after their retries make run exit
+// 1 with the cause, the failure file and the count on stderr, even with
+// --quiet.
+func TestRun_RecordsFailed(t *testing.T) {
+	ctx := t.Context()
+	s := server(t)
+	keyID := accessKeyID(t)
+	db := s.DynamoDB(keyID)
+	_, err := ddblocal.CreateTable(ctx, db, ddblocal.TableSpec{Name: "source", HashKey: "pk", StreamViewType: types.StreamViewTypeNewAndOldImages})
+	require.NoError(t, err)
+	// The target's key is not the source's: every write fails.
+	_, err = ddblocal.CreateTable(ctx, db, ddblocal.TableSpec{Name: "target", HashKey: "id"})
+	require.NoError(t, err)
+	for _, pk := range []string{"a", "b", "c"} {
+		_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("source"), Item: map[string]types.AttributeValue{
+			"pk": &types.AttributeValueMemberS{Value: pk},
+		}})
+		require.NoError(t, err)
+	}
+	tests := map[string]struct {
+		args       []string
+		wantStderr []string
+	}{
+		"quiet": {
+			args: []string{"--quiet"},
+		},
+		"with progress": {
+			args:       []string{"--progress-interval", "1s"},
+			wantStderr: []string{"ddbsync run: stopped after", "0 records applied, 3 failed (1 batch written to "},
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			failures := filepath.Join(t.TempDir(), "failures.jsonl")
+			var stdout, stderr bytes.Buffer
+			cmd := &RunCommand{
+				Stdout:    &stdout,
+				Stderr:    &stderr,
+				awsConfig: func(context.Context, string) (aws.Config, error) { return s.AWSConfig(keyID), nil },
+			}
+			runCtx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			err := cmd.Run(runCtx, append([]string{"--endpoint-url", s.Endpoint, "--table", "source", "--target-table", "target",
+				"--exit-when-idle", "500ms", "--max-retries", "0", "--failure-file", failures}, tt.args...))
+			require.NoError(t, runCtx.Err(), "stopped by itself")
+			code := exitCode(&stderr, "run", err)
+			t.Logf("stderr:\n%s", stderr.String())
+			assert.Equal(t, exitError, code)
+			assert.FileExists(t, failures)
+			for _, want := range append(tt.wantStderr,
+				"ddbsync run: 3 records in 1 batch went to the failure file "+failures+" after their retries",
+				"ddbsync redrive --failure-file "+failures,
+				"last error: function reported record",
+				"ValidationException",
+			) {
+				assert.Contains(t, stderr.String(), want)
+			}
+			assert.Regexp(t, `(?m)^position shardId-\S+ \d{21} open$`, stdout.String(), "the failed records count as processed")
+		})
+	}
 }
 
 // TestDemoCommand runs `ddbsync demo` (what `make demo` runs) on a small

@@ -17,9 +17,10 @@ import (
 
 // Exit codes.
 const (
-	exitOK    = 0
-	exitError = 1 // the command failed
-	exitUsage = 2 // the command line is wrong
+	exitOK          = 0
+	exitError       = 1 // the command failed
+	exitUsage       = 2 // the command line is wrong
+	exitInterrupted = 130
 )
 
 // commands lists the visible commands for Usage, in order.
@@ -71,6 +72,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	default:
 		err = &usageError{err: fmt.Errorf("unknown command %q", name), hint: "ddbsync help"}
 	}
+	if ctx.Err() != nil {
+		err = &interruptedError{err: err}
+	}
 	return exitCode(stderr, name, err)
 }
 
@@ -94,15 +98,37 @@ func (e *usageError) Error() string { return e.err.Error() }
 
 func (e *usageError) Unwrap() error { return e.err }
 
-// exitCode reports err on stderr and returns the exit code for it.
+// interruptedError is a command stopped by SIGINT or SIGTERM; err is what
+// it returned, if anything.
+type interruptedError struct{ err error }
+
+func (e *interruptedError) Error() string {
+	if e.err == nil {
+		return "interrupted"
+	}
+	return "interrupted: " + e.err.Error()
+}
+
+func (e *interruptedError) Unwrap() error { return e.err }
+
+// exitCode reports err on stderr and returns the exit code for it: a usage
+// error first, then an interruption (or a cancelled context), then any
+// other error.
 func exitCode(stderr io.Writer, name string, err error) int {
 	var uerr *usageError
+	var ierr *interruptedError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return exitOK
 	case errors.As(err, &uerr):
 		fmt.Fprintf(stderr, "ddbsync %s: %v\nTry: %s\n", name, uerr.err, uerr.hint)
 		return exitUsage
+	case errors.As(err, &ierr), errors.Is(err, context.Canceled):
+		if ierr == nil {
+			ierr = &interruptedError{err: err}
+		}
+		fmt.Fprintf(stderr, "ddbsync %s: %v\n", name, ierr)
+		return exitInterrupted
 	}
 	fmt.Fprintf(stderr, "ddbsync %s: %v\n", name, err)
 	return exitError

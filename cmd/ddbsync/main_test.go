@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -130,23 +132,58 @@ func TestMain_UsageErrors(t *testing.T) {
 }
 
 func TestExitCode(t *testing.T) {
+	failed := &RecordsFailedError{Records: 2, Batches: 1, File: "f.jsonl", Last: errors.New("boom")}
 	tests := map[string]struct {
-		err        error
-		want       int
-		wantStderr string
+		err         error
+		interrupted bool
+		want        int
+		wantStderr  string
 	}{
-		"success": {nil, exitOK, ""},
-		"help":    {flag.ErrHelp, exitOK, ""},
-		"usage":   {&usageError{err: errors.New("bad"), hint: "ddbsync run --help"}, exitUsage, "ddbsync run: bad\nTry: ddbsync run --help\n"},
-		"wrapped usage": {errors.Join(errors.New("x"), &usageError{err: errors.New("bad"), hint: "h"}), exitUsage,
+		"success": {nil, false, exitOK, ""},
+		"help":    {flag.ErrHelp, false, exitOK, ""},
+		"usage":   {&usageError{err: errors.New("bad"), hint: "ddbsync run --help"}, false, exitUsage, "ddbsync run: bad\nTry: ddbsync run --help\n"},
+		"wrapped usage": {errors.Join(errors.New("x"), &usageError{err: errors.New("bad"), hint: "h"}), false, exitUsage,
 			"ddbsync run: bad\nTry: h\n"},
-		"failure": {errors.New("describe table t: boom"), exitError, "ddbsync run: describe table t: boom\n"},
+		"failure":                     {errors.New("describe table t: boom"), false, exitError, "ddbsync run: describe table t: boom\n"},
+		"records failed":              {failed, false, exitError, "ddbsync run: " + failed.Error() + "\n"},
+		"differences":                 {fmt.Errorf("%w: 1 missing", ErrTablesDiffer), false, exitError, "ddbsync run: tables differ: 1 missing\n"},
+		"interrupted, nothing to say": {nil, true, exitInterrupted, "ddbsync run: interrupted\n"},
+		"interrupted with an error": {fmt.Errorf("scan source: %w", context.Canceled), true, exitInterrupted,
+			"ddbsync run: interrupted: scan source: context canceled\n"},
+		"canceled without a signal": {fmt.Errorf("scan source: %w", context.Canceled), false, exitInterrupted,
+			"ddbsync run: interrupted: scan source: context canceled\n"},
+		"interrupted after records failed": {failed, true, exitInterrupted, "ddbsync run: interrupted: " + failed.Error() + "\n"},
+		"usage wins over interrupted":      {&usageError{err: errors.New("bad"), hint: "h"}, true, exitUsage, "ddbsync run: bad\nTry: h\n"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			var stderr bytes.Buffer
-			assert.Equal(t, tt.want, exitCode(&stderr, "run", tt.err))
+			err := tt.err
+			if tt.interrupted {
+				err = &interruptedError{err: err}
+			}
+			assert.Equal(t, tt.want, exitCode(&stderr, "run", err))
 			assert.Equal(t, tt.wantStderr, stderr.String())
+		})
+	}
+}
+
+// TestMain_Interrupted checks that a command stopped by SIGINT or SIGTERM
+// (its context cancelled) exits 130, whatever the command.
+func TestMain_Interrupted(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	tests := map[string][]string{
+		"run":    {"run", "--endpoint-url", "http://127.0.0.1:1", "--region", "us-east-1", "--table", "a", "--target-table", "b", "--quiet"},
+		"verify": {"verify", "--endpoint-url", "http://127.0.0.1:1", "--region", "us-east-1", "--table", "a", "--target-table", "b"},
+	}
+	for name, args := range tests {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel() // the signal arrived
+			var stdout, stderr bytes.Buffer
+			assert.Equal(t, exitInterrupted, Main(ctx, args, &stdout, &stderr))
+			assert.Contains(t, stderr.String(), "ddbsync "+name+": interrupted")
 		})
 	}
 }
@@ -177,6 +214,8 @@ func TestRunConfig_Validate(t *testing.T) {
 		"batch window too long":      {func(c *RunConfig) { c.BatchWindow = 301 * time.Second }, []string{"batch-window"}},
 		"max retries below -1":       {func(c *RunConfig) { c.MaxRetries = -2 }, []string{"max-retries"}},
 		"function timeout too short": {func(c *RunConfig) { c.FunctionTimeout = 0 }, []string{"function-timeout"}},
+		"no shard reader":            {func(c *RunConfig) { c.MaxShards = 0 }, []string{"max-shards"}},
+		"too many shard readers":     {func(c *RunConfig) { c.MaxShards = maxShardReaders + 1 }, []string{"max-shards"}},
 		"several at once": {func(c *RunConfig) {
 			c.Concurrency, c.WriteAttempts, c.PollInterval, c.ProgressInterval, c.ExitWhenIdle = 0, 0, 0, 0, -1
 		},
@@ -242,4 +281,17 @@ func TestUsage_ListsCommands(t *testing.T) {
 		assert.Contains(t, b.String(), "  "+c.name+" ")
 	}
 	assert.NotContains(t, b.String(), "demo", "demo is hidden")
+}
+
+// TestTooManyShards checks that the poller's refusal to start at LATEST in
+// more shards than it reads at once is a usage error naming --max-shards.
+func TestTooManyShards(t *testing.T) {
+	err := tooManyShards(fmt.Errorf("run: %w", &streampoll.TooManyShardsError{Shards: 80, MaxShards: 64}))
+	var stderr bytes.Buffer
+	assert.Equal(t, exitUsage, exitCode(&stderr, "run", err))
+	assert.Equal(t, "ddbsync run: --max-shards: the stream has 80 open shards to read from LATEST, more than --max-shards 64: "+
+		"a shard left waiting would skip what is written before its reader starts; use --max-shards 80 or more, or --start trim-horizon\n"+
+		"Try: ddbsync run --help\n", stderr.String())
+	assert.NoError(t, tooManyShards(errors.New("describe stream: boom")))
+	assert.NoError(t, tooManyShards(nil))
 }

@@ -1,14 +1,21 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ddbsync/ddbsync/internal/streampoll"
 )
+
+// logKeyError is the log key of an error, in the handler's and the
+// poller's lines.
+const logKeyError = "error"
 
 // progress prints a line about the poller every interval until stopped.
 type progress struct {
@@ -138,4 +145,55 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// causeRecorder is a slog.Handler that passes records on to next and
+// remembers the error of the last warning or error: the in-process
+// handler's "batch applied" warning names the write that failed, which the
+// poller only sees as a failed record, and --quiet hides.
+type causeRecorder struct {
+	next slog.Handler
+	last *atomic.Pointer[string]
+}
+
+// Enabled reports whether next handles level, or level is a warning.
+func (c *causeRecorder) Enabled(ctx context.Context, level slog.Level) bool {
+	return level >= slog.LevelWarn || c.next.Enabled(ctx, level)
+}
+
+// Handle remembers r's error attribute if r is a warning or an error, and
+// passes r on to next if next handles its level.
+func (c *causeRecorder) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelWarn {
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == logKeyError {
+				v := a.Value.String()
+				c.last.Store(&v)
+				return false
+			}
+			return true
+		})
+	}
+	if !c.next.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return c.next.Handle(ctx, r)
+}
+
+// WithAttrs returns a recorder sharing c's memory over next.WithAttrs.
+func (c *causeRecorder) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &causeRecorder{next: c.next.WithAttrs(attrs), last: c.last}
+}
+
+// WithGroup returns a recorder sharing c's memory over next.WithGroup.
+func (c *causeRecorder) WithGroup(name string) slog.Handler {
+	return &causeRecorder{next: c.next.WithGroup(name), last: c.last}
+}
+
+// lastError returns the last error recorded, or "".
+func (c *causeRecorder) lastError() string {
+	if v := c.last.Load(); v != nil {
+		return *v
+	}
+	return ""
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -30,7 +31,44 @@ const (
 	defaultProgressInterval = 5 * time.Second
 	maxConcurrency          = 256
 	maxWriteAttempts        = 100
+	maxShardReaders         = 4096
 )
+
+// RecordsFailedError is returned by `ddbsync run` when batches were given
+// up after their retries (exit status 1).
+type RecordsFailedError struct {
+	// Records and Batches count what went to File.
+	Records, Batches int64
+	// File is the failure file.
+	File string
+	// Last is the error of the last failed invocation, and Logged the last
+	// error the function logged (in process; empty otherwise).
+	Last   error
+	Logged string
+	// Redrive is the command that replays the batches.
+	Redrive string
+}
+
+// Error says how many records failed, where they are, how to replay them
+// and why the last one failed.
+func (e *RecordsFailedError) Error() string {
+	msg := fmt.Sprintf("%d %s in %d %s went to the failure file %s after their retries; once the cause is fixed, replay them with: %s",
+		e.Records, plural(e.Records, "record", "records"), e.Batches, plural(e.Batches, "batch", "batches"), e.File, e.Redrive)
+	if e.Last != nil {
+		msg += "; last error: " + e.Last.Error()
+	}
+	if e.Logged != "" {
+		msg += " (the function logged: " + e.Logged + ")"
+	}
+	return msg
+}
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
 
 // RunCommand is `ddbsync run`: a local event source mapping that reads the
 // source table's stream and applies it to the target table with the
@@ -61,6 +99,8 @@ type RunConfig struct {
 	InvokeURL                      string
 	FunctionTimeout                time.Duration
 	Concurrency, WriteAttempts     int
+	MaxShards                      int
+	Bisect                         bool
 	PollInterval                   time.Duration
 	ProgressInterval               time.Duration
 	ExitWhenIdle                   time.Duration
@@ -117,6 +157,9 @@ func (c RunConfig) Validate() error {
 	if c.Concurrency < 1 || c.Concurrency > maxConcurrency {
 		bad("concurrency", "%d must be 1 to %d", c.Concurrency, maxConcurrency)
 	}
+	if c.MaxShards < 1 || c.MaxShards > maxShardReaders {
+		bad("max-shards", "%d must be 1 to %d", c.MaxShards, maxShardReaders)
+	}
 	if c.WriteAttempts < 1 || c.WriteAttempts > maxWriteAttempts {
 		bad("write-attempts", "%d must be 1 to %d", c.WriteAttempts, maxWriteAttempts)
 	}
@@ -146,11 +189,13 @@ func (c *RunConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.BatchSize, "batch-size", streampoll.DefaultBatchSize, "most records per batch, as Lambda's BatchSize (1 to 10000)")
 	fs.DurationVar(&c.BatchWindow, "batch-window", 0, "how long to gather records into a batch, as Lambda's MaximumBatchingWindowInSeconds (0 to 5m)")
 	fs.IntVar(&c.MaxRetries, "max-retries", streampoll.DefaultMaxRetries, "retries of a failed batch before its metadata goes to --failure-file, as Lambda's\nMaximumRetryAttempts (-1: retry until stopped)")
+	fs.BoolVar(&c.Bisect, "bisect-on-function-error", true, "split a batch in two when the function fails as a whole, and retry each half, as\nLambda's BisectBatchOnFunctionError (template.yaml sets it); records reported in\nbatchItemFailures are retried from the first one, as without it")
 	fs.StringVar(&c.FailureFile, "failure-file", defaultFailureFile, "append each batch given up after --max-retries to `FILE`, one JSON line in the shape of\nLambda's on-failure record (DDBStreamBatchInfo); created on the first failure")
 	fs.StringVar(&c.InvokeURL, "invoke-url", "", "send batches to a function under the Lambda Runtime Interface Emulator at this `URL`\n(e.g. http://127.0.0.1:9000) instead of the handler in process")
 	fs.DurationVar(&c.FunctionTimeout, "function-timeout", streampoll.DefaultInvokeTimeout, "deadline of each invocation, like the function's timeout")
 	fs.IntVar(&c.Concurrency, "concurrency", replicate.DefaultConcurrency, "in process: BatchWriteItem calls in flight per batch (the function's WRITE_CONCURRENCY)")
 	fs.IntVar(&c.WriteAttempts, "write-attempts", dynamo.DefaultMaxAttempts, "in process: tries of each write before its record fails (the function's WRITE_MAX_ATTEMPTS)")
+	fs.IntVar(&c.MaxShards, "max-shards", streampoll.DefaultMaxShards, "most shards read at once, one reader each (1 to 4096); with --start latest every open\nshard needs a reader from the start, or run refuses to start")
 	fs.DurationVar(&c.PollInterval, "poll-interval", streampoll.DefaultPollInterval, "longest wait between reads of a shard with no new records (Lambda polls 4 times a second)")
 	fs.DurationVar(&c.ProgressInterval, "progress-interval", defaultProgressInterval, "how often to print a progress line on stderr")
 	fs.DurationVar(&c.ExitWhenIdle, "exit-when-idle", 0, "stop once no record has arrived for this long (default: run until interrupted)")
@@ -176,16 +221,20 @@ func runUsage(fs *flag.FlagSet) func(io.Writer) {
 
 Reads the source table's DynamoDB stream and applies it to the target table,
 as the Lambda event source mapping does on AWS: the same event JSON, batch
-size and window, partial batch failures (ReportBatchItemFailures), retries
-with backoff and an on-failure record after the last retry. Batches go to the
-replicator's handler in process, or with --invoke-url to the real bootstrap
-under the Lambda Runtime Interface Emulator.
+size and window, partial batch failures (ReportBatchItemFailures), a batch
+split in two when the function fails as a whole (BisectBatchOnFunctionError),
+retries with backoff and an on-failure record after the last retry. Batches
+go to the replicator's handler in process, or with --invoke-url to the real
+bootstrap under the Lambda Runtime Interface Emulator.
 
 Every --progress-interval a line on stderr shows records applied, records
 per second, lag (from reading a record to its batch being applied), record
 age (now minus the newest ApproximateCreationDateTime; DynamoDB Local rounds
 that down to the minute) and failures. Ctrl-C finishes the batch in flight,
-prints each shard's position (resume with --resume) and exits 0.
+prints each shard's position (resume with --resume) and exits 130.
+
+With --start latest, every open shard's position is taken when the run
+starts; a stream with more open shards than --max-shards is refused.
 
 Credentials and region come from the usual AWS chain (environment, profile,
 SSO, instance role). DynamoDB Local accepts any credentials.
@@ -195,6 +244,18 @@ Examples:
   ddbsync run --endpoint-url http://127.0.0.1:8000 --region us-east-1 \
       --table orders --target-table orders-copy --exit-when-idle 5s
   ddbsync run --table orders --invoke-url http://127.0.0.1:9000
+
+Exit status:
+  0    stopped by itself (--exit-when-idle, or the stream was disabled and read
+       to its end) with every record applied
+  1    records failed: batches went to --failure-file after their retries (the
+       count, the file and the last error are printed, even with --quiet); or
+       the run failed (the tables, the stream or the failure file could not be
+       used)
+  2    usage error, including --start latest with more open shards than
+       --max-shards
+  130  interrupted (Ctrl-C, SIGTERM): the summary says so, and the positions
+       printed are where to resume
 
 Flags:
 `)
@@ -235,7 +296,8 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	inv, function, err := c.invoker(cfg, awsCfg, logger)
+	cause := &causeRecorder{next: logger.Handler(), last: &atomic.Pointer[string]{}}
+	inv, function, err := c.invoker(cfg, awsCfg, slog.New(cause))
 	if err != nil {
 		return err
 	}
@@ -245,18 +307,20 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 		start = streampoll.Latest
 	}
 	p := streampoll.New(newStreams(awsCfg, cfg.Endpoint), inv, streampoll.Options{
-		StreamARN:     streamARN,
-		Start:         start,
-		Resume:        cfg.Resume,
-		BatchSize:     cfg.BatchSize,
-		BatchWindow:   cfg.BatchWindow,
-		MaxRetries:    cfg.MaxRetries,
-		PollInterval:  cfg.PollInterval,
-		InvokeTimeout: cfg.FunctionTimeout,
-		StopWhenIdle:  cfg.ExitWhenIdle,
-		Failures:      failures,
-		FunctionARN:   function,
-		Logger:        logger,
+		StreamARN:             streamARN,
+		Start:                 start,
+		Resume:                cfg.Resume,
+		BatchSize:             cfg.BatchSize,
+		BatchWindow:           cfg.BatchWindow,
+		MaxRetries:            cfg.MaxRetries,
+		BisectOnFunctionError: cfg.Bisect,
+		PollInterval:          cfg.PollInterval,
+		InvokeTimeout:         cfg.FunctionTimeout,
+		MaxShards:             cfg.MaxShards,
+		StopWhenIdle:          cfg.ExitWhenIdle,
+		Failures:              failures,
+		FunctionARN:           function,
+		Logger:                logger,
 	})
 	if !cfg.Quiet {
 		fmt.Fprintf(stderr, "ddbsync run: reading %s from %s into %s\n", streamARN, start, function)
@@ -268,8 +332,53 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 	runErr := p.Run(ctx)
 	prog.stop()
 	closeErr := failures.Close()
-	c.report(stderr, p, cfg, failures, prog.elapsed())
-	return errors.Join(runErr, closeErr)
+	if err := tooManyShards(runErr); err != nil {
+		return err // nothing was read
+	}
+	c.report(stderr, p, cfg, failures, prog.elapsed(), ctx.Err() != nil)
+	err = errors.Join(runErr, closeErr)
+	if s := p.Stats(); s.FailedBatches > 0 {
+		err = errors.Join(err, &RecordsFailedError{
+			Records: s.FailedRecords, Batches: s.FailedBatches, File: cfg.FailureFile,
+			Last: s.LastFailure, Logged: cause.lastError(), Redrive: redriveHint(cfg),
+		})
+	}
+	return err
+}
+
+// tooManyShards turns the poller's refusal to start at LATEST into a usage
+// error naming --max-shards; other errors give nil.
+func tooManyShards(err error) error {
+	var tooMany *streampoll.TooManyShardsError
+	if !errors.As(err, &tooMany) {
+		return nil
+	}
+	return &usageError{hint: "ddbsync run --help", err: &FlagError{Flag: "max-shards", Err: fmt.Errorf(
+		"the stream has %d open shards to read from LATEST, more than --max-shards %d: a shard left waiting would skip "+
+			"what is written before its reader starts; use --max-shards %d or more, or --start trim-horizon",
+		tooMany.Shards, tooMany.MaxShards, tooMany.Shards)}}
+}
+
+// redriveHint returns the command that replays the failure file.
+func redriveHint(cfg RunConfig) string {
+	hint := "ddbsync redrive --failure-file " + cfg.FailureFile
+	if cfg.Table != "" {
+		hint += " --table " + cfg.Table
+	} else {
+		hint += " --table SOURCE"
+	}
+	if cfg.TargetTable != "" {
+		hint += " --target-table " + cfg.TargetTable
+	} else {
+		hint += " --target-table TARGET"
+	}
+	if cfg.Endpoint != "" {
+		hint += " --endpoint-url " + cfg.Endpoint
+	}
+	if cfg.Region != "" {
+		hint += " --region " + cfg.Region
+	}
+	return hint
 }
 
 // invoker returns the function to invoke and a description of it for
@@ -322,13 +431,19 @@ func tableStream(ctx context.Context, api *dynamodb.Client, table string) (strin
 }
 
 // report prints the summary on stderr and each shard's position on stdout.
-func (c *RunCommand) report(stderr io.Writer, p *streampoll.Poller, cfg RunConfig, failures *lazyFile, elapsed time.Duration) {
+// After an interruption the summary says so: the positions are where to
+// resume, not the end of the stream.
+func (c *RunCommand) report(stderr io.Writer, p *streampoll.Poller, cfg RunConfig, failures *lazyFile, elapsed time.Duration, interrupted bool) {
 	s := p.Stats()
 	if !cfg.Quiet {
-		line := fmt.Sprintf("ddbsync run: stopped after %s: %d records applied, %d failed",
-			elapsed.Round(time.Millisecond), s.Records-s.FailedRecords, s.FailedRecords)
+		how := "stopped"
+		if interrupted {
+			how = "interrupted"
+		}
+		line := fmt.Sprintf("ddbsync run: %s after %s: %d records applied, %d failed",
+			how, elapsed.Round(time.Millisecond), s.Records-s.FailedRecords, s.FailedRecords)
 		if failures.opened() {
-			line += fmt.Sprintf(" (%d batches written to %s)", s.FailedBatches, cfg.FailureFile)
+			line += fmt.Sprintf(" (%d %s written to %s)", s.FailedBatches, plural(s.FailedBatches, "batch", "batches"), cfg.FailureFile)
 		}
 		fmt.Fprintln(stderr, line)
 	}
