@@ -97,8 +97,8 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 		started:      func(p *streampoll.Poller) { started <- p },
 		noResumeHint: true,
 	}
-	runCtx, stopRun := context.WithCancel(ctx)
-	defer stopRun()
+	runCtx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
 	runErr := make(chan error, 1)
 	go func() {
 		runErr <- run.Run(runCtx, []string{
@@ -135,7 +135,7 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	stopRun() // Ctrl-C for the in-process `ddbsync run`
+	stopRun(errStopped) // the end of the in-process `ddbsync run`, not an interruption
 	if err := <-runErr; err != nil {
 		return fmt.Errorf("ddbsync run: %w", err)
 	}

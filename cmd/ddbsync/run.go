@@ -70,6 +70,10 @@ func plural(n int64, one, many string) string {
 	return many
 }
 
+// errStopped is the cause of a deliberate stop of an in-process run (the
+// demo's), which is not an interruption.
+var errStopped = errors.New("stopped")
+
 // RunCommand is `ddbsync run`: a local event source mapping that reads the
 // source table's stream and applies it to the target table with the
 // replicator's handler, in process or through the Runtime Interface
@@ -335,7 +339,7 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 	if err := tooManyShards(runErr); err != nil {
 		return err // nothing was read
 	}
-	c.report(stderr, p, cfg, failures, prog.elapsed(), ctx.Err() != nil)
+	c.report(stderr, p, cfg, failures, prog.elapsed(), ctx.Err() != nil && !errors.Is(context.Cause(ctx), errStopped))
 	err = errors.Join(runErr, closeErr)
 	if s := p.Stats(); s.FailedBatches > 0 {
 		err = errors.Join(err, &RecordsFailedError{
