@@ -1,9 +1,9 @@
 // Package tablesync makes and keeps a target table a complete, correct copy
 // of its source: it copies what existed before replication started
 // ([Backfill]), compares the two tables ([Verify]), fixes what differs
-// ([Repairer]) and replays stream batches that exhausted their retries
-// ([Redrive]). The `ddbsync backfill | verify | repair | redrive` commands
-// are thin wrappers around it.
+// ([Repairer]). The `ddbsync backfill | verify | repair` commands are thin
+// wrappers around it; `ddbsync redrive` (package redrive) repairs the keys
+// of stream batches that exhausted their retries with its Repairer.
 //
 // # Safe order
 //
@@ -83,20 +83,4 @@
 // failed and reported. The one case the condition cannot see is a
 // replicated write that only adds attributes beyond the 4 KB expression
 // budget; the re-read after the write catches it and repairs again.
-//
-// # Redrive
-//
-// Lambda sends only a failed batch's metadata to the on-failure
-// destination (DDBStreamBatchInfo: shard, first and last sequence numbers,
-// https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html).
-// [Redrive] reads that range back from the stream (GetShardIterator
-// AT_SEQUENCE_NUMBER, then GetRecords up to the last sequence number),
-// sends it in order, in Lambda's event shape, through the replicator's
-// handler, and then repairs each key of the batch: the records are old, and
-// the keys' later records were applied when the batch was given up, so the
-// replay alone could leave older values. A batch counts as redriven only
-// when every record was applied. Stream records are kept 24 hours
-// (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html);
-// when they have expired the batch's keys are unknown, and Redrive returns
-// [ErrExpired]: only a verify with repair can find those items.
 package tablesync

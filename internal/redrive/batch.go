@@ -1,0 +1,169 @@
+package redrive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+
+	"github.com/ddbsync/ddbsync/internal/replicate"
+	"github.com/ddbsync/ddbsync/internal/streampoll"
+	"github.com/ddbsync/ddbsync/internal/tablesync"
+)
+
+// Errors of a redrive.
+var (
+	// ErrExpired is returned when some or all of the batch's records are
+	// no longer in the stream (24-hour retention, or the stream is gone).
+	// Their keys are unknown: only `ddbsync verify --repair` finds them.
+	ErrExpired = errors.New("records no longer in the stream")
+	// ErrKeysFailed is returned when some keys of the batch could not be
+	// repaired; [Result.Failed] names them.
+	ErrKeysFailed = errors.New("keys not repaired")
+	// ErrBadFailureRecord is returned for a failure record without a
+	// usable shard, sequence range or stream ARN.
+	ErrBadFailureRecord = errors.New("unusable failure record")
+)
+
+// Repairer brings one target item to the source's current value, as
+// *tablesync.Repairer does: it returns the write made (or, in a dry run,
+// the one it would make), and an error when the item is not equal to the
+// source's.
+type Repairer interface {
+	Repair(ctx context.Context, key tablesync.Item) (tablesync.Action, error)
+}
+
+var _ Repairer = (*tablesync.Repairer)(nil)
+
+// Options configures [Batch]; zero fields take the defaults.
+type Options struct {
+	// Retry shapes the retries of Streams API calls (default: tablesync's).
+	Retry tablesync.RetryOptions
+}
+
+// KeyOutcome is what the repair of one key did, or would do in a dry run.
+type KeyOutcome struct {
+	// Key holds the key attributes only.
+	Key tablesync.Item
+	// Action is the write made (or planned); ActionNone if the target was
+	// already equal.
+	Action tablesync.Action
+	// Err is set when the key was not repaired.
+	Err error
+}
+
+// Result says what [Batch] did with one failed batch.
+type Result struct {
+	// Records counts the records read back from the stream.
+	Records int
+	// Expired is set when some or all records had left the stream.
+	Expired bool
+	// Keys holds the outcome of each distinct key of the records, in
+	// stream order of their first record.
+	Keys []KeyOutcome
+}
+
+// Failed returns the keys not repaired.
+func (r Result) Failed() []KeyOutcome {
+	var out []KeyOutcome
+	for _, k := range r.Keys {
+		if k.Err != nil {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Count returns how many keys were repaired with act (and without error).
+func (r Result) Count(act tablesync.Action) int {
+	n := 0
+	for _, k := range r.Keys {
+		if k.Err == nil && k.Action == act {
+			n++
+		}
+	}
+	return n
+}
+
+// Batch redrives one failed batch, located by its on-failure record's
+// DDBStreamBatchInfo: it reads the records from startSequenceNumber to
+// endSequenceNumber back from the stream (GetShardIterator
+// AT_SEQUENCE_NUMBER) and repairs each of their distinct keys with rep,
+// going on past keys that fail. It writes no stream image.
+//
+// It returns nil only when every record was read and every key repaired:
+// the caller may then remove the failure record. Otherwise the error
+// wraps ErrKeysFailed (see Result.Failed), ErrExpired (the keys read were
+// still repaired), both, ErrBadFailureRecord, or the error of reading the
+// stream (then no key was touched).
+func Batch(ctx context.Context, streams StreamReader, rep Repairer, batch streampoll.BatchInfo, opts Options) (Result, error) {
+	if batch.ShardID == "" || batch.StreamARN == "" || replicate.ValidateSeq(batch.StartSequenceNumber) != nil ||
+		replicate.ValidateSeq(batch.EndSequenceNumber) != nil || replicate.CompareSeq(batch.StartSequenceNumber, batch.EndSequenceNumber) > 0 {
+		return Result{}, fmt.Errorf("%w: need shardId, streamArn and startSequenceNumber <= endSequenceNumber", ErrBadFailureRecord)
+	}
+	r := &rangeReader{api: streams, batch: batch, retry: withDefaults(opts.Retry)}
+	recs, err := r.read(ctx)
+	res := Result{Records: len(recs), Expired: r.expired}
+	if err != nil {
+		return res, err
+	}
+	if len(recs) == 0 {
+		return res, fmt.Errorf("redrive shard %s from %s: %w; run `ddbsync verify --repair` to find and fix the affected items",
+			batch.ShardID, batch.StartSequenceNumber, ErrExpired)
+	}
+	keys, err := recordKeys(recs)
+	if err != nil {
+		return res, err
+	}
+	failed := 0
+	for _, key := range keys {
+		act, err := rep.Repair(ctx, key)
+		if err != nil {
+			failed++
+		}
+		res.Keys = append(res.Keys, KeyOutcome{Key: key, Action: act, Err: err})
+	}
+	var errs []error
+	if failed > 0 {
+		errs = append(errs, fmt.Errorf("redrive shard %s: %w: %d of %d", batch.ShardID, ErrKeysFailed, failed, len(keys)))
+	}
+	if r.expired {
+		errs = append(errs, fmt.Errorf("redrive shard %s: %d records read, but those before %s %w; run `ddbsync verify --repair` to find and fix the affected items",
+			batch.ShardID, len(recs), aws.ToString(recs[0].Dynamodb.SequenceNumber), ErrExpired))
+	}
+	return res, errors.Join(errs...)
+}
+
+// recordKeys returns the distinct keys of recs, in first-seen order.
+func recordKeys(recs []streamtypes.Record) ([]tablesync.Item, error) {
+	seen := map[string]bool{}
+	var keys []tablesync.Item
+	for _, rec := range recs {
+		key, err := attributevalue.FromDynamoDBStreamsMap(rec.Dynamodb.Keys)
+		if err != nil {
+			return nil, fmt.Errorf("convert record keys: %w", err)
+		}
+		id, ok := replicate.KeyID(key)
+		if !ok {
+			return nil, fmt.Errorf("record %s: %w", aws.ToString(rec.Dynamodb.SequenceNumber), tablesync.ErrBadKey)
+		}
+		if !seen[id] {
+			seen[id] = true
+			keys = append(keys, key)
+		}
+	}
+	return keys, nil
+}
+
+// KeyJSON returns key as DynamoDB JSON, e.g. {"id":{"S":"A"}}, to name a
+// key in output. Pass keys only, never whole items.
+func KeyJSON(key tablesync.Item) string {
+	b, err := attributevalue.MarshalMapJSON(key)
+	if err != nil {
+		return fmt.Sprintf("(unprintable key: %v)", err)
+	}
+	return string(b)
+}

@@ -1,0 +1,240 @@
+package redrive_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ddbsync/ddbsync/internal/dynamo"
+	"github.com/ddbsync/ddbsync/internal/lambdahandler"
+	"github.com/ddbsync/ddbsync/internal/redrive"
+	"github.com/ddbsync/ddbsync/internal/replicate"
+	"github.com/ddbsync/ddbsync/internal/streampoll"
+	"github.com/ddbsync/ddbsync/internal/tablesync"
+)
+
+func TestBatch(t *testing.T) {
+	tests := map[string]struct {
+		// setup writes the source (whose stream records 0..last form the
+		// batch) and the target.
+		setup  func(t *testing.T, put func(table string, it item), del func(table, id string))
+		last   int
+		reject []string // keys the target rejects
+		dryRun bool
+
+		wantErr    error
+		wantAction map[string]tablesync.Action
+		wantFailed []string
+		// wantTarget is each key's target value after the redrive; nil
+		// means none, and a key left out must equal the source's.
+		wantTarget map[string]item
+	}{
+		"keys changed since: the target keeps their current value": {
+			setup: func(_ *testing.T, put func(string, item), _ func(string, string)) {
+				put("source", version("A", 1))
+				put("source", version("B", 1))
+				put("source", version("A", 2))
+				put("source", version("B", 2))
+				put("target", version("A", 2))
+				put("target", version("B", 2))
+			},
+			last:       1,
+			wantAction: map[string]tablesync.Action{"A": tablesync.ActionNone, "B": tablesync.ActionNone},
+		},
+		"a key that fails does not stop the others": {
+			setup: func(_ *testing.T, put func(string, item), _ func(string, string)) {
+				put("target", version("A", 0))
+				put("source", version("A", 1))
+				put("source", version("B", 1))
+				put("source", version("B", 2))
+			},
+			last:       1,
+			reject:     []string{"A"},
+			wantErr:    redrive.ErrKeysFailed,
+			wantAction: map[string]tablesync.Action{"A": tablesync.ActionNone, "B": tablesync.ActionPut},
+			wantFailed: []string{"A"},
+			wantTarget: map[string]item{"A": version("A", 0)},
+		},
+		"deleted in the source": {
+			setup: func(_ *testing.T, put func(string, item), del func(string, string)) {
+				put("source", version("A", 1))
+				del("source", "A")
+				put("target", version("A", 1))
+			},
+			last:       1,
+			wantAction: map[string]tablesync.Action{"A": tablesync.ActionDelete},
+		},
+		"dry run writes nothing": {
+			setup: func(_ *testing.T, put func(string, item), del func(string, string)) {
+				put("source", version("A", 1))
+				put("source", version("B", 1))
+				del("source", "B")
+				put("target", version("B", 1))
+			},
+			last:       2,
+			dryRun:     true,
+			wantAction: map[string]tablesync.Action{"A": tablesync.ActionPut, "B": tablesync.ActionDelete},
+			wantTarget: map[string]item{"A": nil, "B": version("B", 1)},
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			db, streams, arn := tables(t)
+			tt.setup(t, func(table string, it item) { put(t, db, table, it) }, func(table, id string) { del(t, db, table, id) })
+			batch := batchOf(t, streams, arn, 0, tt.last)
+			rep := tablesync.NewRepairer(db, "source", rejecting(db, tt.reject...), "target", tablesync.RepairOptions{DryRun: tt.dryRun})
+
+			res, err := redrive.Batch(t.Context(), streams, rep, batch, redrive.Options{})
+
+			if tt.wantErr != nil {
+				require.ErrorIs(t, err, tt.wantErr)
+			} else {
+				require.NoError(t, err)
+			}
+			assert.Equal(t, tt.last+1, res.Records)
+			assert.False(t, res.Expired)
+			var failed []string
+			for _, k := range res.Failed() {
+				assert.ErrorIs(t, k.Err, errRejected)
+				failed = append(failed, redrive.KeyJSON(k.Key))
+			}
+			wantFailed := []string(nil)
+			for _, id := range tt.wantFailed {
+				wantFailed = append(wantFailed, `{"id":{"S":"`+id+`"}}`)
+			}
+			assert.Equal(t, wantFailed, failed)
+			assert.Len(t, res.Keys, len(tt.wantAction))
+			for _, k := range res.Keys {
+				id := redrive.KeyJSON(k.Key)
+				id = strings.TrimSuffix(strings.TrimPrefix(id, `{"id":{"S":"`), `"}}`)
+				assert.Equal(t, tt.wantAction[id], k.Action, "key %s", id)
+				want, listed := tt.wantTarget[id]
+				if !listed {
+					want = get(t, db, "source", id)
+				}
+				assert.Equal(t, want, get(t, db, "target", id), "target %s", id)
+			}
+		})
+	}
+}
+
+func TestBatch_BadRecords(t *testing.T) {
+	db, streams, arn := tables(t)
+	put(t, db, "source", version("A", 1))
+	good := batchOf(t, streams, arn, 0, 0)
+	rep := tablesync.NewRepairer(db, "source", db, "target", tablesync.RepairOptions{})
+	tests := map[string]struct {
+		batch   func(streampoll.BatchInfo) streampoll.BatchInfo
+		wantErr error
+	}{
+		"start after end": {func(b streampoll.BatchInfo) streampoll.BatchInfo { b.StartSequenceNumber = b.EndSequenceNumber + "0"; return b }, redrive.ErrBadFailureRecord},
+		"no shard":        {func(b streampoll.BatchInfo) streampoll.BatchInfo { b.ShardID = ""; return b }, redrive.ErrBadFailureRecord},
+		"shard gone":      {func(b streampoll.BatchInfo) streampoll.BatchInfo { b.ShardID = "shardId-00000000000000000000-gone0000"; return b }, redrive.ErrExpired},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			res, err := redrive.Batch(t.Context(), streams, rep, tt.batch(good), redrive.Options{})
+			require.ErrorIs(t, err, tt.wantErr)
+			assert.Empty(t, res.Keys, "no key touched")
+		})
+	}
+	assert.Nil(t, get(t, db, "target", "A"))
+}
+
+// poisonWriter rejects every write of one key while broken, as a target
+// that cannot take that item would, and passes the other writes on.
+type poisonWriter struct {
+	w      replicate.Writer
+	poison string // KeyID
+	broken atomic.Bool
+}
+
+func (p *poisonWriter) WriteBatch(ctx context.Context, writes []replicate.Write) ([]error, int) {
+	if !p.broken.Load() {
+		return p.w.WriteBatch(ctx, writes)
+	}
+	var others []replicate.Write
+	var at []int
+	errs := make([]error, len(writes))
+	for i, w := range writes {
+		if w.KeyID == p.poison {
+			errs[i] = errRejected
+			continue
+		}
+		others = append(others, w)
+		at = append(at, i)
+	}
+	if len(others) == 0 {
+		return errs, 0
+	}
+	oerrs, retries := p.w.WriteBatch(ctx, others)
+	for j, err := range oerrs {
+		errs[at[j]] = err
+	}
+	return errs, retries
+}
+
+// TestBatch_PoisonBatchFromPoller replicates through the real handler with
+// a local poller until a poison key exhausts the retries, then redrives
+// the failure record: the poison key is named while the target still
+// rejects it, and every key equals the source once it is fixed.
+func TestBatch_PoisonBatchFromPoller(t *testing.T) {
+	db, streams, arn := tables(t)
+	poisonID, _ := replicate.KeyID(keyOf("P"))
+	writer := &poisonWriter{w: dynamo.NewTable(db, "target", dynamo.Options{MaxAttempts: 2}), poison: poisonID}
+	writer.broken.Store(true)
+	handler := lambdahandler.New(replicate.New(writer, replicate.Options{}), lambdahandler.Options{TargetTable: "target"})
+
+	var failures bytes.Buffer
+	p := streampoll.New(streams, handler, streampoll.Options{
+		StreamARN: arn, BatchSize: 100, BatchWindow: 200 * time.Millisecond, MaxRetries: 1,
+		RetryBaseDelay: 5 * time.Millisecond, RetryMaxDelay: 10 * time.Millisecond, PollInterval: 20 * time.Millisecond,
+		Failures: &failures,
+	})
+	ctx, stop := context.WithTimeout(t.Context(), 60*time.Second)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	for _, id := range []string{"A", "B", "P", "C"} {
+		put(t, db, "source", version(id, 1))
+	}
+	require.NoError(t, p.WaitIdle(ctx, 500*time.Millisecond))
+	put(t, db, "source", version("B", 2)) // a later change of a key of the failed batch
+	require.Eventually(t, func() bool { return p.Stats().Records == 5 }, 20*time.Second, 10*time.Millisecond)
+	stop()
+	require.NoError(t, <-done)
+
+	lines := strings.Split(strings.TrimSpace(failures.String()), "\n")
+	require.Len(t, lines, 1, "one batch given up: %s", failures.String())
+	var rec streampoll.FailureRecord
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &rec))
+	require.Nil(t, get(t, db, "target", "P"))
+	require.Equal(t, version("B", 2), get(t, db, "target", "B"))
+
+	t.Run("still poison", func(t *testing.T) {
+		rep := tablesync.NewRepairer(db, "source", rejecting(db, "P"), "target", tablesync.RepairOptions{})
+		res, err := redrive.Batch(t.Context(), streams, rep, rec.DDBStreamBatchInfo, redrive.Options{})
+		require.ErrorIs(t, err, redrive.ErrKeysFailed)
+		require.Len(t, res.Failed(), 1)
+		assert.Equal(t, `{"id":{"S":"P"}}`, redrive.KeyJSON(res.Failed()[0].Key))
+		assert.Equal(t, version("B", 2), get(t, db, "target", "B"), "B is not moved back to the batch's image")
+		assert.Nil(t, get(t, db, "target", "P"))
+	})
+
+	t.Run("after the fix", func(t *testing.T) {
+		rep := tablesync.NewRepairer(db, "source", db, "target", tablesync.RepairOptions{})
+		res, err := redrive.Batch(t.Context(), streams, rep, rec.DDBStreamBatchInfo, redrive.Options{})
+		require.NoError(t, err)
+		assert.Equal(t, rec.DDBStreamBatchInfo.BatchSize, res.Records)
+		vres, err := tablesync.Verify(t.Context(), db, "source", db, "target", tablesync.VerifyOptions{RecheckDelay: -1})
+		require.NoError(t, err)
+		assert.True(t, vres.Identical(), vres.String())
+	})
+}
