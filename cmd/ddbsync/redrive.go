@@ -1,55 +1,38 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/ddbsync/ddbsync/internal/dynamo"
-	"github.com/ddbsync/ddbsync/internal/replicate"
-	"github.com/ddbsync/ddbsync/internal/streampoll"
+	"github.com/ddbsync/ddbsync/internal/redrive"
 	"github.com/ddbsync/ddbsync/internal/tablesync"
 )
 
-// Redrive defaults.
-const (
-	defaultVisibilityTimeout = 5 * time.Minute
-	sqsWait                  = 2 * time.Second // long poll of each ReceiveMessage
-	sqsMaxMessages           = 10              // most messages one ReceiveMessage returns
-)
+// closeTimeout bounds the writing of the decisions (the failure file, the
+// queue's kept messages) after the command was interrupted.
+const closeTimeout = 30 * time.Second
 
 // ErrNotRedriven is returned when some failed batches are left.
 var ErrNotRedriven = errors.New("failed batches left")
 
-// RedriveCommand is `ddbsync redrive`: replay the batches that reached the
-// on-failure destination.
+// RedriveCommand is `ddbsync redrive`: bring the keys of the batches that
+// reached the on-failure destination to the source's current value.
 type RedriveCommand struct {
 	Stdout, Stderr io.Writer
 
 	// awsConfig replaces the default credential chain (tests).
 	awsConfig func(ctx context.Context, region string) (aws.Config, error)
 	// queue replaces the SQS client (tests).
-	queue sqsAPI
+	queue redrive.SQSAPI
 }
-
-// sqsAPI is the part of *sqs.Client that redrive calls.
-type sqsAPI interface {
-	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, optFns ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
-	DeleteMessage(ctx context.Context, in *sqs.DeleteMessageInput, optFns ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error)
-}
-
-var _ sqsAPI = (*sqs.Client)(nil)
 
 // RedriveConfig is the configuration of `ddbsync redrive`, from its flags.
 type RedriveConfig struct {
@@ -59,10 +42,7 @@ type RedriveConfig struct {
 	QueueURL, SQSEndpoint          string
 	MaxMessages                    int
 	VisibilityTimeout              time.Duration
-	InvokeURL                      string
-	BatchSize                      int
-	Concurrency, WriteAttempts     int
-	DropExpired                    bool
+	DropExpired, DryRun            bool
 }
 
 func (c *RedriveConfig) flags(fs *flag.FlagSet) {
@@ -71,16 +51,13 @@ func (c *RedriveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Endpoint, "endpoint-url", "", "`URL` of DynamoDB and DynamoDB Streams, e.g. DynamoDB Local's http://127.0.0.1:8000")
 	fs.StringVar(&c.Region, "region", "", "AWS `REGION` (default: AWS_REGION or the profile's region)")
 	fs.StringVar(&c.TargetRegion, "target-region", "", "`REGION` of the target table (default: --region)")
-	fs.StringVar(&c.FailureFile, "failure-file", defaultFailureFile, "read the on-failure records from `FILE`, as ddbsync run writes it; the records\nredriven are removed from it")
+	fs.StringVar(&c.FailureFile, "failure-file", defaultFailureFile, "read the on-failure records from `FILE`, as ddbsync run writes it; the records\nredriven move from it to FILE.done")
 	fs.StringVar(&c.QueueURL, "queue-url", "", "read the on-failure records from this SQS queue `URL` (the stack's FailureQueueUrl\noutput) instead of --failure-file; each message redriven is deleted")
 	fs.StringVar(&c.SQSEndpoint, "sqs-endpoint-url", "", "`URL` of SQS (default: AWS, or AWS_ENDPOINT_URL_SQS)")
 	fs.IntVar(&c.MaxMessages, "max-messages", 0, "with --queue-url, stop after this many messages (default: until the queue is empty)")
-	fs.DurationVar(&c.VisibilityTimeout, "visibility-timeout", defaultVisibilityTimeout, "with --queue-url, how long a message being redriven stays hidden from other readers")
-	fs.StringVar(&c.InvokeURL, "invoke-url", "", "send the batches to a function under the Lambda Runtime Interface Emulator at `URL`\ninstead of the replicator's handler in process")
-	fs.IntVar(&c.BatchSize, "batch-size", tablesync.DefaultRedriveBatch, "most records per invocation")
-	fs.IntVar(&c.Concurrency, "concurrency", replicate.DefaultConcurrency, "in process: BatchWriteItem calls in flight per batch")
-	fs.IntVar(&c.WriteAttempts, "write-attempts", dynamo.DefaultMaxAttempts, "in process: tries of each write before its record fails")
+	fs.DurationVar(&c.VisibilityTimeout, "visibility-timeout", redrive.DefaultVisibilityTimeout, "with --queue-url, how long a message being redriven stays hidden from other readers")
 	fs.BoolVar(&c.DropExpired, "drop-expired", false, "remove the records of batches whose stream records have expired, once reported\n(default: keep them)")
+	fs.BoolVar(&c.DryRun, "dry-run", false, "read the batches and compare their keys, print what would be put or deleted,\nand write nothing: not the target, not the file or the queue")
 }
 
 // Validate checks the configuration and returns every problem, each a
@@ -105,15 +82,6 @@ func (c RedriveConfig) Validate() error {
 	if c.VisibilityTimeout < time.Second || c.VisibilityTimeout > 12*time.Hour {
 		bad("visibility-timeout", "%s must be 1s to 12h", c.VisibilityTimeout)
 	}
-	if c.BatchSize < 1 || c.BatchSize > streampoll.MaxBatchSize {
-		bad("batch-size", "%d must be 1 to %d", c.BatchSize, streampoll.MaxBatchSize)
-	}
-	if c.Concurrency < 1 || c.Concurrency > maxConcurrency {
-		bad("concurrency", "%d must be 1 to %d", c.Concurrency, maxConcurrency)
-	}
-	if c.WriteAttempts < 1 || c.WriteAttempts > maxWriteAttempts {
-		bad("write-attempts", "%d must be 1 to %d", c.WriteAttempts, maxWriteAttempts)
-	}
 	return errors.Join(errs...)
 }
 
@@ -121,22 +89,23 @@ func redriveUsage(fs *flag.FlagSet) func(io.Writer) {
 	return func(w io.Writer) {
 		fmt.Fprint(w, `Usage: ddbsync redrive --table SOURCE --target-table TARGET [--failure-file FILE | --queue-url URL] [flags]
 
-Replays the batches that exhausted their retries. Lambda (and ddbsync run)
-sends only a batch's metadata to the on-failure destination: the shard and
-the first and last sequence numbers (DDBStreamBatchInfo). For each record,
-redrive reads that range back from the stream (GetShardIterator
-AT_SEQUENCE_NUMBER) and sends it, in order and in Lambda's event shape, to
-the replicator's handler (or with --invoke-url to the function under the
-Runtime Interface Emulator). The records are old: their keys may have
-changed since, so redrive then repairs each of the batch's keys from the
-source, as ddbsync repair does. A record is deleted from the queue (or the
-file) only when every record of its batch was applied.
+Repairs the keys of the batches that exhausted their retries. Lambda (and
+ddbsync run) sends only a batch's metadata to the on-failure destination:
+the shard and the first and last sequence numbers (DDBStreamBatchInfo).
+For each on-failure record, redrive reads that range back from the stream
+(GetShardIterator AT_SEQUENCE_NUMBER) and brings each of its keys to the
+source's current value, as ddbsync repair does: a conditional write,
+re-read until both tables agree. It never writes the batch's old stream
+images. Changes made after a key's repair reach the target through the
+stream as usual. A record is removed from the queue (or moved from the
+file to FILE.done) only when every key of its batch was repaired.
 
-Fix the cause first (the target's schema, permissions, a bug): a batch that
-still fails is kept, and the failing sequence number is printed. Stream
-records are kept 24 hours; when a batch's records have expired, their keys
-are unknown and redrive says so: run ddbsync verify --repair, which finds
-and fixes every difference. --drop-expired then removes those records.
+Fix the cause first (the target's schema, permissions, a bug): a key that
+still cannot be written is named (its key only) and its batch is kept.
+Stream records are kept 24 hours; when a batch's records have expired,
+their keys are unknown and redrive says so: run ddbsync verify --repair,
+which finds and fixes every difference. --drop-expired then removes those
+records.
 
 Do not run it on the failure file of a ddbsync run that is still writing.
 
@@ -144,7 +113,7 @@ Exit status: 0 when every batch was redriven, 1 when some are left, 2 for
 a wrong command line.
 
 Examples:
-  ddbsync redrive --table orders --target-table orders-copy --failure-file ddbsync-failures.jsonl
+  ddbsync redrive --table orders --target-table orders-copy --failure-file ddbsync-failures.jsonl --dry-run
   ddbsync redrive --table orders --target-table orders-copy \
       --queue-url https://sqs.us-east-1.amazonaws.com/123456789012/orders-replicator-failures
 
@@ -152,13 +121,6 @@ Flags:
 `)
 		printFlags(w, fs)
 	}
-}
-
-// failureMessage is one on-failure record from the file or the queue.
-type failureMessage struct {
-	body    []byte
-	receipt string // SQS receipt handle; "" for the file
-	line    int    // file line number (from 1); 0 for SQS
 }
 
 // Run parses args and redrives every failed batch.
@@ -176,211 +138,132 @@ func (c *RedriveCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	logger := (tableFlags{}).logger(c.Stderr)
-	inv, _, err := (&RunCommand{}).invoker(RunConfig{
-		TargetTable: cfg.TargetTable, Endpoint: cfg.Endpoint, TargetRegion: cfg.TargetRegion, InvokeURL: cfg.InvokeURL,
-		Concurrency: cfg.Concurrency, WriteAttempts: cfg.WriteAttempts,
-	}, awsCfg, logger)
-	if err != nil {
-		return err
-	}
-	r := &redriver{
-		cfg: cfg, out: c.Stdout, streams: newStreams(awsCfg, cfg.Endpoint), inv: inv,
-		repairer: tablesync.NewRepairer(newDynamoDB(awsCfg, cfg.Endpoint, ""), cfg.Table,
-			newDynamoDB(awsCfg, cfg.Endpoint, cfg.TargetRegion), cfg.TargetTable, tablesync.RepairOptions{Logger: logger}),
-	}
+	var src redrive.Source
+	var from string
 	if cfg.QueueURL != "" {
-		q := c.queue
-		if q == nil {
-			q = sqs.NewFromConfig(awsCfg, func(o *sqs.Options) {
+		api := c.queue
+		if api == nil {
+			api = sqs.NewFromConfig(awsCfg, func(o *sqs.Options) {
 				if cfg.SQSEndpoint != "" {
 					o.BaseEndpoint = aws.String(cfg.SQSEndpoint)
 				}
 			})
 		}
-		err = r.fromQueue(ctx, q)
+		q := redrive.NewQueue(api, cfg.QueueURL, redrive.QueueOptions{MaxMessages: cfg.MaxMessages, VisibilityTimeout: cfg.VisibilityTimeout})
+		n, err := q.Approximate(ctx)
+		if err != nil {
+			return err
+		}
+		src, from = q, fmt.Sprintf("about %d batches in queue %s", n, cfg.QueueURL)
 	} else {
-		err = r.fromFile(ctx)
+		f, err := redrive.OpenFile(cfg.FailureFile)
+		if errors.Is(err, os.ErrNotExist) {
+			fmt.Fprintf(c.Stdout, "redrive: no failure file %s: nothing to redrive\n", cfg.FailureFile)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		src, from = f, fmt.Sprintf("%d batches in failure file %s", f.Len(), cfg.FailureFile)
 	}
-	fmt.Fprintf(c.Stdout, "redrive: %d batches redriven (%d records), %d still failing, %d expired, %d unreadable\n",
-		r.done, r.records, r.failing, r.expired, r.unreadable)
+	c.plan(cfg, awsCfg.Region, from)
+
+	logger := (tableFlags{}).logger(c.Stderr)
+	r := &redrive.Redriver{
+		Streams: newStreams(awsCfg, cfg.Endpoint), Table: cfg.Table, DryRun: cfg.DryRun, DropExpired: cfg.DropExpired,
+		Repairer: tablesync.NewRepairer(newDynamoDB(awsCfg, cfg.Endpoint, ""), cfg.Table,
+			newDynamoDB(awsCfg, cfg.Endpoint, cfg.TargetRegion), cfg.TargetTable, tablesync.RepairOptions{DryRun: cfg.DryRun, Logger: logger}),
+	}
+	t, err := r.Run(ctx, src, func(o redrive.Outcome) { printOutcome(c.Stdout, o, cfg.DryRun) })
+	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+	defer cancel()
+	err = errors.Join(err, src.Close(closeCtx))
+	printTotals(c.Stdout, t, cfg.DryRun)
 	if err != nil {
 		return err
 	}
-	if left := r.failing + r.unreadable + r.expiredKept; left > 0 {
+	left := t.Kept + t.Unreadable
+	if !cfg.DropExpired {
+		left += t.Expired
+	}
+	if left > 0 {
 		return fmt.Errorf("%w: %d kept for another redrive", ErrNotRedriven, left)
 	}
-	if r.expired > 0 {
+	if t.Expired > 0 {
 		return fmt.Errorf("%w: %d batches expired; run: ddbsync verify --repair --table %s --target-table %s",
-			ErrNotRedriven, r.expired, cfg.Table, cfg.TargetTable)
+			ErrNotRedriven, t.Expired, cfg.Table, cfg.TargetTable)
 	}
 	return nil
 }
 
-// redriver redrives failure records one by one and counts the outcomes.
-type redriver struct {
-	cfg      RedriveConfig
-	out      io.Writer
-	streams  tablesync.StreamReader
-	inv      tablesync.Invoker
-	repairer *tablesync.Repairer
-
-	done, records, failing, expired, expiredKept, unreadable int
+// plan prints what the command is about to do, before it writes anything.
+func (c *RedriveCommand) plan(cfg RedriveConfig, region, from string) {
+	endpoint := cfg.Endpoint
+	if endpoint == "" {
+		endpoint = "AWS"
+	}
+	targetRegion := cfg.TargetRegion
+	if targetRegion == "" {
+		targetRegion = region
+	}
+	mode := "repairs their keys in"
+	if cfg.DryRun {
+		mode = "dry run, writes nothing to"
+	}
+	fmt.Fprintf(c.Stdout, "plan: redrive %s: reads the stream of table %s (region %s), %s table %s (region %s); endpoint %s\n",
+		from, cfg.Table, region, mode, cfg.TargetTable, targetRegion, endpoint)
 }
 
-// redrive handles one failure record and reports whether it may be
-// deleted. Only a failure to reach AWS is an error.
-func (r *redriver) redrive(ctx context.Context, m failureMessage) (remove bool, err error) {
-	where := "message"
-	if m.receipt == "" {
-		where = fmt.Sprintf("line %d", m.line)
+// printOutcome prints one batch's outcome: counts, the keys that failed,
+// and in a dry run the keys that would be written. Keys only, never values.
+func printOutcome(w io.Writer, o redrive.Outcome, dryRun bool) {
+	if o.Status == redrive.StatusUnreadable {
+		fmt.Fprintf(w, "kept %s: %v\n", o.Message.Where, o.Err)
+		return
 	}
-	var rec streampoll.FailureRecord
-	if err := json.Unmarshal(m.body, &rec); err != nil || rec.DDBStreamBatchInfo.ShardID == "" {
-		r.unreadable++
-		fmt.Fprintf(r.out, "kept %s: not an on-failure record for DynamoDB Streams\n", where)
-		return false, nil
-	}
-	b := rec.DDBStreamBatchInfo
-	if !strings.Contains(b.StreamARN, ":table/"+r.cfg.Table+"/stream/") {
-		r.unreadable++
-		fmt.Fprintf(r.out, "kept %s: its stream %s is not table %s's\n", where, b.StreamARN, r.cfg.Table)
-		return false, nil
-	}
+	b := o.Batch
 	batch := fmt.Sprintf("shard %s %s..%s", b.ShardID, b.StartSequenceNumber, b.EndSequenceNumber)
-	res, err := tablesync.Redrive(ctx, r.streams, r.inv, b, tablesync.RedriveOptions{BatchSize: r.cfg.BatchSize, Repairer: r.repairer})
-	switch {
-	case err == nil:
-		r.done++
-		r.records += res.Records
-		fmt.Fprintf(r.out, "redriven %s: %d records applied, %d keys (%d repaired from the source)\n", batch, res.Records, res.Keys, res.Repaired)
-		return true, nil
-	case errors.Is(err, tablesync.ErrExpired):
-		r.expired++
-		r.records += res.Records
-		fmt.Fprintf(r.out, "expired %s: %d records replayed, the others are no longer in the stream; run ddbsync verify --repair\n", batch, res.Records)
-		if !r.cfg.DropExpired {
-			r.expiredKept++
-		}
-		return r.cfg.DropExpired, nil
-	case errors.Is(err, tablesync.ErrStillFailing), errors.Is(err, tablesync.ErrBadFailureRecord):
-		r.failing++
-		fmt.Fprintf(r.out, "kept %s: %v\n", batch, err)
-		return false, nil
-	case ctx.Err() != nil:
-		return false, context.Cause(ctx)
+	res := o.Result
+	counts := fmt.Sprintf("%d records, %d keys: %d put, %d deleted, %d unchanged, %d failed", res.Records, len(res.Keys),
+		res.Count(tablesync.ActionPut), res.Count(tablesync.ActionDelete), res.Count(tablesync.ActionNone), len(res.Failed()))
+	if dryRun {
+		counts = fmt.Sprintf("%d records, %d keys: %d to put, %d to delete, %d unchanged, %d failed", res.Records, len(res.Keys),
+			res.Count(tablesync.ActionPut), res.Count(tablesync.ActionDelete), res.Count(tablesync.ActionNone), len(res.Failed()))
 	}
-	r.failing++
-	fmt.Fprintf(r.out, "kept %s: %v\n", batch, err)
-	return false, nil
+	switch o.Status {
+	case redrive.StatusRedriven:
+		verb := "redriven"
+		if dryRun {
+			verb = "would redrive"
+		}
+		fmt.Fprintf(w, "%s %s (%s): %s\n", verb, batch, o.Message.Where, counts)
+	case redrive.StatusExpired:
+		fate := "kept"
+		if o.Removed {
+			fate = "removed"
+		}
+		fmt.Fprintf(w, "expired %s (%s, %s): %s; the records before them are no longer in the stream: run ddbsync verify --repair\n",
+			batch, o.Message.Where, fate, counts)
+	default:
+		fmt.Fprintf(w, "kept %s (%s): %s: %v\n", batch, o.Message.Where, counts, o.Err)
+	}
+	for _, k := range res.Keys {
+		switch {
+		case k.Err != nil:
+			fmt.Fprintf(w, "  failed key %s: %v\n", redrive.KeyJSON(k.Key), k.Err)
+		case dryRun && k.Action != tablesync.ActionNone:
+			fmt.Fprintf(w, "  would %s %s\n", k.Action, redrive.KeyJSON(k.Key))
+		}
+	}
 }
 
-// fromFile redrives the records of the failure file and rewrites it
-// without those redriven (removing it when none is left).
-func (r *redriver) fromFile(ctx context.Context) error {
-	path := r.cfg.FailureFile
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		fmt.Fprintf(r.out, "redrive: no failure file %s: nothing to redrive\n", path)
-		return nil
+// printTotals prints the summary line.
+func printTotals(w io.Writer, t redrive.Totals, dryRun bool) {
+	prefix, redriven, put, deleted := "redrive", "redriven", "put", "deleted"
+	if dryRun {
+		prefix, redriven, put, deleted = "redrive (dry run)", "would be redriven", "to put", "to delete"
 	}
-	if err != nil {
-		return fmt.Errorf("read failure file: %w", err)
-	}
-	var kept bytes.Buffer
-	lines := bytes.SplitAfter(data, []byte("\n"))
-	var runErr error
-	for i, line := range lines {
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		remove := false
-		if runErr == nil {
-			remove, runErr = r.redrive(ctx, failureMessage{body: line, line: i + 1})
-		}
-		if !remove {
-			kept.Write(line)
-			if !bytes.HasSuffix(line, []byte("\n")) {
-				kept.WriteByte('\n')
-			}
-		}
-	}
-	// Keep what was appended meanwhile.
-	if now, err := os.ReadFile(path); err == nil && len(now) > len(data) && bytes.HasPrefix(now, data) {
-		kept.Write(now[len(data):])
-	}
-	if err := rewrite(path, kept.Bytes()); err != nil {
-		return errors.Join(runErr, err)
-	}
-	return runErr
-}
-
-// rewrite replaces path with data atomically, or removes it if data is
-// empty.
-func rewrite(path string, data []byte) error {
-	if len(data) == 0 {
-		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("remove failure file: %w", err)
-		}
-		return nil
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("rewrite failure file: %w", err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		_ = os.Remove(f.Name())
-		return fmt.Errorf("rewrite failure file: %w", err)
-	}
-	return nil
-}
-
-// fromQueue redrives the queue's messages until it is empty (or
-// MaxMessages were read), deleting each one redriven. A message kept
-// becomes visible again after VisibilityTimeout, so one run never reads it
-// twice.
-func (r *redriver) fromQueue(ctx context.Context, q sqsAPI) error {
-	read := 0
-	for r.cfg.MaxMessages == 0 || read < r.cfg.MaxMessages {
-		n := sqsMaxMessages
-		if r.cfg.MaxMessages > 0 {
-			n = min(n, r.cfg.MaxMessages-read)
-		}
-		out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl:            aws.String(r.cfg.QueueURL),
-			MaxNumberOfMessages: int32(n),
-			WaitTimeSeconds:     int32(sqsWait / time.Second),
-			VisibilityTimeout:   int32(r.cfg.VisibilityTimeout / time.Second),
-		})
-		if err != nil {
-			return fmt.Errorf("receive message: %w", err)
-		}
-		if len(out.Messages) == 0 {
-			return nil
-		}
-		for _, m := range out.Messages {
-			read++
-			remove, err := r.redrive(ctx, failureMessage{body: []byte(aws.ToString(m.Body)), receipt: aws.ToString(m.ReceiptHandle)})
-			if err != nil {
-				return err
-			}
-			if !remove {
-				continue
-			}
-			if _, err := q.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(r.cfg.QueueURL), ReceiptHandle: m.ReceiptHandle}); err != nil {
-				return fmt.Errorf("delete message: %w", err)
-			}
-		}
-	}
-	return nil
+	fmt.Fprintf(w, "%s: %d batches %s, %d kept, %d expired, %d unreadable; %d records read, %d keys: %d %s, %d %s, %d unchanged, %d failed\n",
+		prefix, t.Redriven, redriven, t.Kept, t.Expired, t.Unreadable, t.Records,
+		t.Puts+t.Deletes+t.Unchanged+t.FailedKeys, t.Puts, put, t.Deletes, deleted, t.Unchanged, t.FailedKeys)
 }

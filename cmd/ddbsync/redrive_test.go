@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -97,15 +98,22 @@ func TestRedriveCommand_FailureFile(t *testing.T) {
 	err := cmd.Run(t.Context(), append([]string{"--endpoint-url", s.Endpoint}, args...))
 	assert.ErrorIs(t, err, ErrNotRedriven)
 	stdout := out.String()
-	assert.Contains(t, stdout, "redrive: 2 batches redriven (2 records), 1 still failing, 0 expired, 2 unreadable\n")
-	assert.Contains(t, stdout, "1 records applied, 1 keys (0 repaired from the source)")
+	assert.True(t, strings.HasPrefix(stdout, "plan: redrive 5 batches in failure file "+file+": reads the stream of table orders (region us-east-1), "+
+		"repairs their keys in table orders-copy (region us-east-1); endpoint "+s.Endpoint+"\n"), stdout)
+	assert.Contains(t, stdout, "redrive: 2 batches redriven, 1 kept, 0 expired, 2 unreadable; 3 records read, 3 keys: 2 put, 0 deleted, 0 unchanged, 1 failed\n")
+	assert.Regexp(t, `redriven shard \S+ \d+\.\.\d+ \(line 1\): 1 records, 1 keys: 1 put, 0 deleted, 0 unchanged, 0 failed\n`, stdout)
 	assert.Contains(t, stdout, "kept line 3: not an on-failure record for DynamoDB Streams")
 	assert.Contains(t, stdout, "kept line 4: its stream arn:aws:dynamodb:ddblocal:000000000000:table/other/stream/")
-	assert.Regexp(t, `kept shard \S+ \d+\.\.\d+: redrive shard \S+: the function still fails the batch at record \d+`, stdout)
+	assert.Regexp(t, `kept shard \S+ \d+\.\.\d+ \(line 2\): 1 records, 1 keys: 0 put, 0 deleted, 0 unchanged, 1 failed: redrive shard \S+: keys not repaired: 1 of 1\n`+
+		`  failed key \{"id":\{"S":"order-002"\}\}: put item in orders-copy: .*ValidationException`, stdout)
+	assert.NotContains(t, stdout, `"status"`, "no item values")
 
 	left, err := os.ReadFile(file)
 	require.NoError(t, err)
 	assert.Equal(t, strings.Join([]string{lines["order-002"], "not json", foreign}, "\n")+"\n", string(left), "only the batches redriven are removed")
+	done, err := os.ReadFile(file + ".done")
+	require.NoError(t, err)
+	assert.Equal(t, lines["order-000"]+"\n"+lines["order-001"]+"\n", string(done), "the batches redriven are kept in FILE.done")
 	copied := map[string]bool{}
 	p := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{TableName: aws.String("orders-copy")})
 	for p.HasMorePages() {
@@ -117,22 +125,21 @@ func TestRedriveCommand_FailureFile(t *testing.T) {
 	}
 	assert.Equal(t, map[string]bool{"order-000": true, "order-001": true}, copied)
 
-	// With nothing left to redrive, the file is removed.
-	require.NoError(t, os.WriteFile(file, []byte(lines["order-000"]+"\n"), 0o600))
+	// Without a failure file, there is nothing to redrive.
 	out.Reset()
-	require.NoError(t, cmd.Run(t.Context(), append([]string{"--endpoint-url", s.Endpoint}, args...)))
-	_, err = os.Stat(file)
-	assert.True(t, os.IsNotExist(err))
-	require.NoError(t, cmd.Run(t.Context(), append([]string{"--endpoint-url", s.Endpoint}, args...)))
+	none := []string{"--endpoint-url", s.Endpoint, "--table", "orders", "--target-table", "orders-copy", "--failure-file", file + ".none"}
+	require.NoError(t, cmd.Run(t.Context(), none))
 	assert.Contains(t, out.String(), "nothing to redrive")
 }
 
-// fakeQueue is a func-field-free fake SQS queue: it hands out its messages
-// once and records the deletions.
+// fakeQueue is a fake SQS queue: it hands out its messages once and
+// records the deletions and releases. (The SQS source itself is tested
+// against moto_server in internal/redrive.)
 type fakeQueue struct {
 	mu       sync.Mutex
 	messages []sqstypes.Message
 	deleted  []string
+	released []string // made visible again
 	receives int
 }
 
@@ -144,6 +151,19 @@ func (q *fakeQueue) ReceiveMessage(_ context.Context, in *sqs.ReceiveMessageInpu
 	out := &sqs.ReceiveMessageOutput{Messages: q.messages[:n]}
 	q.messages = q.messages[n:]
 	return out, nil
+}
+
+func (q *fakeQueue) ChangeMessageVisibility(_ context.Context, in *sqs.ChangeMessageVisibilityInput, _ ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.released = append(q.released, aws.ToString(in.ReceiptHandle))
+	return &sqs.ChangeMessageVisibilityOutput{}, nil
+}
+
+func (q *fakeQueue) GetQueueAttributes(context.Context, *sqs.GetQueueAttributesInput, ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return &sqs.GetQueueAttributesOutput{Attributes: map[string]string{"ApproximateNumberOfMessages": strconv.Itoa(len(q.messages))}}, nil
 }
 
 func (q *fakeQueue) DeleteMessage(_ context.Context, in *sqs.DeleteMessageInput, _ ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error) {
@@ -158,7 +178,7 @@ func TestRedriveCommand_Queue(t *testing.T) {
 	lines, _ := redriveSetup(t, keyID)
 	q := &fakeQueue{}
 	for _, id := range []string{"order-000", "order-002", "order-001"} {
-		q.messages = append(q.messages, sqstypes.Message{Body: aws.String(lines[id]), ReceiptHandle: aws.String("receipt-" + id)})
+		q.messages = append(q.messages, sqstypes.Message{Body: aws.String(lines[id]), ReceiptHandle: aws.String("receipt-" + id), MessageId: aws.String("id-" + id)})
 	}
 	s := server(t)
 	var out, errOut bytes.Buffer
@@ -168,7 +188,11 @@ func TestRedriveCommand_Queue(t *testing.T) {
 		"--queue-url", "https://sqs.test/123456789012/failures"})
 	assert.ErrorIs(t, err, ErrNotRedriven)
 	assert.Equal(t, []string{"receipt-order-000", "receipt-order-001"}, q.deleted, "the poison batch's message stays")
-	assert.Contains(t, out.String(), "redrive: 2 batches redriven (2 records), 1 still failing")
+	assert.Equal(t, []string{"receipt-order-002"}, q.released, "and is visible again")
+	assert.Contains(t, out.String(), "plan: redrive about 3 batches in queue https://sqs.test/123456789012/failures:")
+	assert.Contains(t, out.String(), "kept shard")
+	assert.Contains(t, out.String(), "(message id-order-002)")
+	assert.Contains(t, out.String(), "redrive: 2 batches redriven, 1 kept, 0 expired, 0 unreadable; 3 records read, 3 keys: 2 put, 0 deleted, 0 unchanged, 1 failed\n")
 
 	q.messages = []sqstypes.Message{{Body: aws.String(lines["order-000"]), ReceiptHandle: aws.String("again")}}
 	q.deleted = nil
@@ -176,4 +200,197 @@ func TestRedriveCommand_Queue(t *testing.T) {
 	require.NoError(t, cmd.Run(t.Context(), []string{"--endpoint-url", s.Endpoint, "--table", "orders", "--target-table", "orders-copy",
 		"--queue-url", "https://sqs.test/123456789012/failures", "--max-messages", "1"}))
 	assert.Equal(t, []string{"again"}, q.deleted)
+}
+
+// ordersPair creates "orders" with a stream and "orders-copy", whose index
+// on "g" (type S) rejects an item whose "g" is a number, and returns the
+// client and the stream ARN.
+func ordersPair(t *testing.T, keyID string) (*dynamodb.Client, string) {
+	t.Helper()
+	db := server(t).DynamoDB(keyID)
+	arn, err := ddblocal.CreateTable(t.Context(), db, ddblocal.TableSpec{Name: "orders", HashKey: "id", StreamViewType: types.StreamViewTypeNewAndOldImages})
+	require.NoError(t, err)
+	_, err = db.CreateTable(t.Context(), &dynamodb.CreateTableInput{
+		TableName: aws.String("orders-copy"), BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String("g"), AttributeType: types.ScalarAttributeTypeS},
+		},
+		KeySchema: []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
+			IndexName:  aws.String("byG"),
+			KeySchema:  []types.KeySchemaElement{{AttributeName: aws.String("g"), KeyType: types.KeyTypeHash}},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
+		}},
+	})
+	require.NoError(t, err)
+	return db, arn
+}
+
+// version returns an order with a version number; poison orders have a
+// numeric "g", which orders-copy rejects.
+func version(id string, v int, poison bool) map[string]types.AttributeValue {
+	it := map[string]types.AttributeValue{
+		"id": &types.AttributeValueMemberS{Value: id},
+		"v":  &types.AttributeValueMemberN{Value: string(rune('0' + v))},
+		"g":  &types.AttributeValueMemberS{Value: "group"},
+	}
+	if poison {
+		it["g"] = &types.AttributeValueMemberN{Value: "7"}
+	}
+	return it
+}
+
+// batchLine returns the on-failure record (one JSON line) of the stream
+// records first..last (0-based, in stream order) of the source's stream.
+func batchLine(t *testing.T, keyID, arn string, first, last int) string {
+	t.Helper()
+	streams := server(t).Streams(keyID)
+	desc, err := streams.DescribeStream(t.Context(), &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(arn)})
+	require.NoError(t, err)
+	shard := aws.ToString(desc.StreamDescription.Shards[0].ShardId)
+	it, err := streams.GetShardIterator(t.Context(), &dynamodbstreams.GetShardIteratorInput{
+		StreamArn: aws.String(arn), ShardId: aws.String(shard), ShardIteratorType: streamtypes.ShardIteratorTypeTrimHorizon,
+	})
+	require.NoError(t, err)
+	recs, err := streams.GetRecords(t.Context(), &dynamodbstreams.GetRecordsInput{ShardIterator: it.ShardIterator})
+	require.NoError(t, err)
+	require.Greater(t, len(recs.Records), last)
+	b, err := json.Marshal(streampoll.FailureRecord{
+		Version: "1.0", RequestContext: streampoll.FailureRequestContext{Condition: streampoll.ConditionRetryAttemptsExhausted},
+		DDBStreamBatchInfo: streampoll.BatchInfo{
+			ShardID: shard, StreamARN: arn, BatchSize: last - first + 1,
+			StartSequenceNumber: aws.ToString(recs.Records[first].Dynamodb.SequenceNumber),
+			EndSequenceNumber:   aws.ToString(recs.Records[last].Dynamodb.SequenceNumber),
+		},
+	})
+	require.NoError(t, err)
+	return string(b)
+}
+
+// getOrder reads an order with ConsistentRead; nil if there is none.
+func getOrder(t *testing.T, db *dynamodb.Client, table, id string) map[string]types.AttributeValue {
+	t.Helper()
+	out, err := db.GetItem(t.Context(), &dynamodb.GetItemInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: id}}})
+	require.NoError(t, err)
+	if len(out.Item) == 0 {
+		return nil
+	}
+	return out.Item
+}
+
+// redriveFile runs ddbsync redrive on a failure file holding lines and
+// returns the exit code and stdout.
+func redriveFile(t *testing.T, keyID, file string, lines []string, extra ...string) (int, string) {
+	t.Helper()
+	var content string
+	for _, l := range lines {
+		content += l + "\n"
+	}
+	require.NoError(t, os.WriteFile(file, []byte(content), 0o600))
+	s := server(t)
+	var out, errOut bytes.Buffer
+	cmd := &RedriveCommand{Stdout: &out, Stderr: &errOut, awsConfig: func(context.Context, string) (aws.Config, error) { return s.AWSConfig(keyID), nil }}
+	err := cmd.Run(t.Context(), append([]string{"--endpoint-url", s.Endpoint, "--table", "orders", "--target-table", "orders-copy",
+		"--failure-file", file}, extra...))
+	return exitCode(&errOut, "redrive", err), out.String()
+}
+
+// TestRedriveCommand_NeverRegresses: a failed batch holds old images of A
+// and B (B's was rejected by the target); both have changed since and the
+// target already holds their current value. A redrive must leave both at
+// the source's current value, not at the batch's images.
+func TestRedriveCommand_NeverRegresses(t *testing.T) {
+	keyID := accessKeyID(t)
+	db, arn := ordersPair(t, keyID)
+	putItem(t, db, "orders", version("A", 1, false))
+	putItem(t, db, "orders", version("B", 1, true))
+	for _, id := range []string{"A", "B"} {
+		putItem(t, db, "orders", version(id, 2, false))
+		putItem(t, db, "orders-copy", version(id, 2, false)) // the later records were applied
+	}
+	file := filepath.Join(t.TempDir(), "failures.jsonl")
+	line := batchLine(t, keyID, arn, 0, 1)
+
+	code, stdout := redriveFile(t, keyID, file, []string{line})
+
+	for _, id := range []string{"A", "B"} {
+		assert.Equal(t, getOrder(t, db, "orders", id), getOrder(t, db, "orders-copy", id), "key %s after redrive\n%s", id, stdout)
+	}
+	assert.Equal(t, exitOK, code, stdout)
+}
+
+// TestRedriveCommand_FailedKeyNamed: the repair of A fails (the target
+// rejects its current value); B is still brought to the source's value,
+// A is named, the exit status is 1, and A is left as it was.
+func TestRedriveCommand_FailedKeyNamed(t *testing.T) {
+	keyID := accessKeyID(t)
+	db, arn := ordersPair(t, keyID)
+	putItem(t, db, "orders-copy", version("A", 0, false)) // A as the target had it
+	putItem(t, db, "orders", version("A", 1, true))
+	putItem(t, db, "orders", version("B", 1, false))
+	putItem(t, db, "orders", version("B", 2, false))
+	file := filepath.Join(t.TempDir(), "failures.jsonl")
+	line := batchLine(t, keyID, arn, 0, 1)
+
+	code, stdout := redriveFile(t, keyID, file, []string{line})
+
+	assert.Equal(t, exitError, code, stdout)
+	assert.Equal(t, getOrder(t, db, "orders", "B"), getOrder(t, db, "orders-copy", "B"), "B is repaired\n%s", stdout)
+	assert.Equal(t, version("A", 0, false), getOrder(t, db, "orders-copy", "A"), "A is not older than before")
+	assert.Contains(t, stdout, `{"id":{"S":"A"}}`, "A is named")
+	assert.NotContains(t, stdout, `{"id":{"S":"B"}}`, "only failed keys are named")
+	left, err := os.ReadFile(file)
+	require.NoError(t, err)
+	assert.Equal(t, line+"\n", string(left), "the batch is kept")
+}
+
+// TestRedriveCommand_KeepsFailureFile: the failure file is never
+// deleted; the lines redriven move to FILE.done.
+func TestRedriveCommand_KeepsFailureFile(t *testing.T) {
+	keyID := accessKeyID(t)
+	db, arn := ordersPair(t, keyID)
+	putItem(t, db, "orders", version("A", 1, false))
+	file := filepath.Join(t.TempDir(), "failures.jsonl")
+	line := batchLine(t, keyID, arn, 0, 0)
+
+	code, stdout := redriveFile(t, keyID, file, []string{line})
+
+	assert.Equal(t, exitOK, code, stdout)
+	left, err := os.ReadFile(file)
+	require.NoError(t, err, "the failure file is kept")
+	assert.Empty(t, string(left))
+	done, err := os.ReadFile(file + ".done")
+	require.NoError(t, err)
+	assert.Equal(t, line+"\n", string(done))
+	assert.Equal(t, getOrder(t, db, "orders", "A"), getOrder(t, db, "orders-copy", "A"))
+}
+
+// TestRedriveCommand_DryRun: a dry run says what it would write and
+// writes nothing: not the target, not the file.
+func TestRedriveCommand_DryRun(t *testing.T) {
+	keyID := accessKeyID(t)
+	db, arn := ordersPair(t, keyID)
+	putItem(t, db, "orders", version("A", 1, false))
+	putItem(t, db, "orders", version("B", 1, false))
+	_, err := db.DeleteItem(t.Context(), &dynamodb.DeleteItemInput{TableName: aws.String("orders"),
+		Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: "B"}}})
+	require.NoError(t, err)
+	putItem(t, db, "orders-copy", version("B", 1, false)) // B is gone from the source
+	file := filepath.Join(t.TempDir(), "failures.jsonl")
+	line := batchLine(t, keyID, arn, 0, 2)
+
+	code, stdout := redriveFile(t, keyID, file, []string{line}, "--dry-run")
+
+	assert.Equal(t, exitOK, code, stdout)
+	assert.Contains(t, stdout, `would put {"id":{"S":"A"}}`)
+	assert.Contains(t, stdout, `would delete {"id":{"S":"B"}}`)
+	assert.Nil(t, getOrder(t, db, "orders-copy", "A"), "nothing written")
+	assert.Equal(t, version("B", 1, false), getOrder(t, db, "orders-copy", "B"), "nothing deleted")
+	left, err := os.ReadFile(file)
+	require.NoError(t, err)
+	assert.Equal(t, line+"\n", string(left), "the file is unchanged")
+	_, err = os.Stat(file + ".done")
+	assert.ErrorIs(t, err, os.ErrNotExist)
 }

@@ -134,9 +134,15 @@ func TestBatch_BadRecords(t *testing.T) {
 		batch   func(streampoll.BatchInfo) streampoll.BatchInfo
 		wantErr error
 	}{
-		"start after end": {func(b streampoll.BatchInfo) streampoll.BatchInfo { b.StartSequenceNumber = b.EndSequenceNumber + "0"; return b }, redrive.ErrBadFailureRecord},
-		"no shard":        {func(b streampoll.BatchInfo) streampoll.BatchInfo { b.ShardID = ""; return b }, redrive.ErrBadFailureRecord},
-		"shard gone":      {func(b streampoll.BatchInfo) streampoll.BatchInfo { b.ShardID = "shardId-00000000000000000000-gone0000"; return b }, redrive.ErrExpired},
+		"start after end": {func(b streampoll.BatchInfo) streampoll.BatchInfo {
+			b.StartSequenceNumber = b.EndSequenceNumber + "0"
+			return b
+		}, redrive.ErrBadFailureRecord},
+		"no shard": {func(b streampoll.BatchInfo) streampoll.BatchInfo { b.ShardID = ""; return b }, redrive.ErrBadFailureRecord},
+		"shard gone": {func(b streampoll.BatchInfo) streampoll.BatchInfo {
+			b.ShardID = "shardId-00000000000000000000-gone0000"
+			return b
+		}, redrive.ErrExpired},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
