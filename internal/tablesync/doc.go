@@ -1,6 +1,6 @@
 // Package tablesync makes and keeps a target table a complete, correct copy
 // of its source: it copies what existed before replication started
-// ([Backfill]), compares the two tables ([Verify]), fixes what differs
+// ([Backfill]), compares the two tables ([Verify]) and fixes what differs
 // ([Repairer]). The `ddbsync backfill | verify | repair` commands are thin
 // wrappers around it; `ddbsync redrive` (package redrive) repairs the keys
 // of stream batches that exhausted their retries with its Repairer.
