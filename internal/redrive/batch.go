@@ -104,7 +104,7 @@ func Batch(ctx context.Context, streams StreamReader, rep Repairer, batch stream
 		replicate.ValidateSeq(batch.EndSequenceNumber) != nil || replicate.CompareSeq(batch.StartSequenceNumber, batch.EndSequenceNumber) > 0 {
 		return Result{}, fmt.Errorf("%w: need shardId, streamArn and startSequenceNumber <= endSequenceNumber", ErrBadFailureRecord)
 	}
-	r := &rangeReader{api: streams, batch: batch, retry: withDefaults(opts.Retry)}
+	r := &rangeReader{api: streams, batch: batch, retry: opts.Retry}
 	recs, err := r.read(ctx)
 	res := Result{Records: len(recs), Expired: r.expired}
 	if err != nil {

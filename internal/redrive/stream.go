@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
-	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/streampoll"
 	"github.com/ddbsync/ddbsync/internal/tablesync"
@@ -62,7 +61,7 @@ func (r *rangeReader) read(ctx context.Context) ([]streamtypes.Record, error) {
 	var recs []streamtypes.Record
 	for empty := 0; iter != nil; {
 		var out *dynamodbstreams.GetRecordsOutput
-		err := retry(ctx, r.retry, func() (err error) {
+		err := r.retry.Do(ctx, func() (err error) {
 			out, err = r.api.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(maxGetRecords)})
 			return err
 		})
@@ -129,7 +128,7 @@ func (r *rangeReader) iterator(ctx context.Context, typ streamtypes.ShardIterato
 		in.SequenceNumber = aws.String(seq)
 	}
 	var out *dynamodbstreams.GetShardIteratorOutput
-	err := retry(ctx, r.retry, func() (err error) {
+	err := r.retry.Do(ctx, func() (err error) {
 		out, err = r.api.GetShardIterator(ctx, in)
 		return err
 	})
@@ -145,36 +144,4 @@ func isExpired(err error) bool {
 	var trimmed *streamtypes.TrimmedDataAccessException
 	var gone *streamtypes.ResourceNotFoundException
 	return errors.As(err, &trimmed) || errors.As(err, &gone)
-}
-
-// retry calls f until it succeeds, fails with an error not worth retrying
-// ([dynamo.Retryable]), or o.MaxAttempts calls have failed, with the
-// backoff of package dynamo.
-func retry(ctx context.Context, o tablesync.RetryOptions, f func() error) error {
-	for attempt := 1; ; attempt++ {
-		err := f()
-		if err == nil || !dynamo.Retryable(err) {
-			return err
-		}
-		if attempt >= o.MaxAttempts {
-			return fmt.Errorf("%w after %d attempts: %w", dynamo.ErrRetriesExhausted, attempt, err)
-		}
-		if berr := dynamo.Backoff(ctx, attempt, o.BaseDelay, o.MaxDelay); berr != nil {
-			return fmt.Errorf("retry after %w: %w", err, berr)
-		}
-	}
-}
-
-// withDefaults fills the zero fields of o with tablesync's defaults.
-func withDefaults(o tablesync.RetryOptions) tablesync.RetryOptions {
-	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = tablesync.DefaultMaxAttempts
-	}
-	if o.BaseDelay <= 0 {
-		o.BaseDelay = tablesync.DefaultBaseDelay
-	}
-	if o.MaxDelay <= 0 {
-		o.MaxDelay = tablesync.DefaultMaxDelay
-	}
-	return o
 }

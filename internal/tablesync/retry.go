@@ -49,6 +49,13 @@ func (o RetryOptions) backoff(ctx context.Context, attempt int) error {
 	return dynamo.Backoff(ctx, attempt, o.BaseDelay, o.MaxDelay)
 }
 
+// Do calls f until it succeeds, fails with an error that is not worth
+// retrying, or MaxAttempts calls have failed, backing off between calls as
+// the replicator's writes do. Zero fields take the defaults.
+func (o RetryOptions) Do(ctx context.Context, f func() error) error {
+	return o.withDefaults().do(ctx, f)
+}
+
 // do calls f until it succeeds, fails with an error that is not worth
 // retrying, or MaxAttempts calls have failed.
 func (o RetryOptions) do(ctx context.Context, f func() error) error {
