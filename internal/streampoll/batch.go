@@ -171,22 +171,6 @@ func batchLen(recs []*record, batchSize int) int {
 	return n
 }
 
-// EventPayload returns the events.DynamoDBEvent JSON that Lambda would
-// deliver for recs, read from streamARN. Images are converted with the SDK
-// (attributevalue.FromDynamoDBStreamsMap, then MarshalMapJSON), so numbers
-// keep their decimal strings. `ddbsync redrive` uses it to replay a range.
-func EventPayload(recs []streamtypes.Record, streamARN string) ([]byte, error) {
-	converted := make([]*record, len(recs))
-	for i, r := range recs {
-		c, err := convertRecord(r, streamARN, time.Time{})
-		if err != nil {
-			return nil, err
-		}
-		converted[i] = c
-	}
-	return payload(converted), nil
-}
-
 // payload returns the events.DynamoDBEvent JSON of recs.
 func payload(recs []*record) []byte {
 	var b bytes.Buffer

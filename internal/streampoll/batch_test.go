@@ -248,7 +248,7 @@ func TestEventPayload(t *testing.T) {
 		},
 		UserIdentity: &streamtypes.Identity{Type: aws.String("Service"), PrincipalId: aws.String("dynamodb.amazonaws.com")},
 	}}
-	got, err := EventPayload(recs, "arn:aws:dynamodb:us-east-1:1:table/t/stream/s")
+	got, err := eventPayload(recs, "arn:aws:dynamodb:us-east-1:1:table/t/stream/s")
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"Records":[
 	 {"awsRegion":"us-east-1","eventID":"e1","eventName":"MODIFY","eventSource":"aws:dynamodb","eventVersion":"1.1",
@@ -261,6 +261,22 @@ func TestEventPayload(t *testing.T) {
 	  "dynamodb":{"Keys":{"pk":{"S":"b"}},"SequenceNumber":"43","SizeBytes":0,"StreamViewType":"KEYS_ONLY"},
 	  "userIdentity":{"type":"Service","principalId":"dynamodb.amazonaws.com"}}]}`, string(got))
 
-	_, err = EventPayload([]streamtypes.Record{{EventID: aws.String("x")}}, "arn")
+	_, err = eventPayload([]streamtypes.Record{{EventID: aws.String("x")}}, "arn")
 	assert.ErrorContains(t, err, "no dynamodb section")
+}
+
+// eventPayload returns the events.DynamoDBEvent JSON that Lambda would
+// deliver for recs, read from streamARN. Images are converted with the SDK
+// (attributevalue.FromDynamoDBStreamsMap, then MarshalMapJSON), so numbers
+// keep their decimal strings.
+func eventPayload(recs []streamtypes.Record, streamARN string) ([]byte, error) {
+	converted := make([]*record, len(recs))
+	for i, r := range recs {
+		c, err := convertRecord(r, streamARN, time.Time{})
+		if err != nil {
+			return nil, err
+		}
+		converted[i] = c
+	}
+	return payload(converted), nil
 }
