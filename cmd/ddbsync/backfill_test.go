@@ -199,16 +199,16 @@ func TestBackfillCommand(t *testing.T) {
 		syncTables(t, keyID, 120, false)
 		ckpt := filepath.Join(t.TempDir(), "orders.ckpt")
 		code, stdout, stderr := localCmd(t, keyID, "backfill", "--table", "orders", "--target-table", "orders-copy",
-			"--segments", "4", "--page-size", "10", "--checkpoint", ckpt, "--progress-interval", "100ms")
+			"--segments", "4", "--page-size", "10", "--checkpoint", ckpt, "--progress-interval", "100ms", "--yes")
 		require.Equal(t, exitOK, code, stderr)
 		assert.Contains(t, stdout, "backfill: 120 items copied from orders to orders-copy")
-		assert.Contains(t, stdout, "next: ddbsync verify --repair --table orders --target-table orders-copy\n")
+		assert.Contains(t, stdout, "next: ddbsync verify --repair --endpoint-url "+server(t).Endpoint+" --table orders --target-table orders-copy\n")
 		assert.NotContains(t, stderr, "warning")
 		_, err := os.Stat(ckpt)
 		require.NoError(t, err, "checkpoint saved")
 
 		code, stdout, _ = localCmd(t, keyID, "backfill", "--table", "orders", "--target-table", "orders-copy",
-			"--segments", "4", "--checkpoint", ckpt, "--quiet")
+			"--segments", "4", "--checkpoint", ckpt, "--quiet", "--yes")
 		require.Equal(t, exitOK, code)
 		assert.Contains(t, stdout, "backfill: 0 items copied", "resumed: everything was done")
 		assert.Contains(t, stdout, "120 copied before, 4 of 4 segments already done")
@@ -228,7 +228,7 @@ func TestBackfillCommand(t *testing.T) {
 		assert.Contains(t, stderr, "source table orders has no stream")
 		assert.Contains(t, stderr, "--allow-no-stream")
 
-		code, stdout, stderr = localCmd(t, keyID, "backfill", "--table", "orders", "--target-table", "orders-copy", "--allow-no-stream", "--quiet")
+		code, stdout, stderr = localCmd(t, keyID, "backfill", "--table", "orders", "--target-table", "orders-copy", "--allow-no-stream", "--quiet", "--yes")
 		assert.Equal(t, exitOK, code)
 		assert.Contains(t, stderr, "warning: source table orders has no stream: changes made during or after this copy will not reach orders-copy")
 		assert.Contains(t, stdout, "backfill: 3 items copied")
