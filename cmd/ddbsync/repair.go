@@ -164,7 +164,7 @@ func (c *RepairCommand) repairFrom(ctx context.Context, cfg RepairConfig, ask co
 		return fmt.Errorf("%w (nothing written)", err)
 	}
 	rep := tablesync.NewRepairer(src, cfg.Table, dst, cfg.TargetTable,
-		tablesync.RepairOptions{DryRun: cfg.DryRun, MaxWCU: cfg.MaxWCU, Logger: cfg.logger(c.Stderr)})
+		tablesync.RepairOptions{DryRun: cfg.DryRun, MaxWCU: cfg.MaxWCU, Logger: cfg.logger(c.Stderr), Attrs: cfg.attrs()})
 	var mu sync.Mutex
 	report := func(key tablesync.Item, act tablesync.Action, err error) {
 		if !cfg.DryRun || err != nil || act == tablesync.ActionNone {

@@ -247,6 +247,7 @@ func (v tableVerifier) run(ctx context.Context, cfg VerifyConfig) error {
 		OnDifference: onDiff,
 		Progress:     cfg.progress(v.stderr),
 		Logger:       cfg.logger(v.stderr),
+		Attrs:        cfg.attrs(),
 	})
 	if err != nil {
 		return notFinished(ctx, res, err)
@@ -254,7 +255,7 @@ func (v tableVerifier) run(ctx context.Context, cfg VerifyConfig) error {
 	fmt.Fprintf(report, "verify: %s (source %s, target %s) in %s\n", res, cfg.Table, cfg.TargetTable, res.Elapsed.Round(time.Millisecond))
 	if set != nil {
 		rep := tablesync.NewRepairer(src, cfg.Table, dst, cfg.TargetTable, tablesync.RepairOptions{
-			DryRun: cfg.DryRun, MaxWCU: cfg.MaxWCU, Logger: cfg.logger(v.stderr),
+			DryRun: cfg.DryRun, MaxWCU: cfg.MaxWCU, Logger: cfg.logger(v.stderr), Attrs: cfg.attrs(),
 		})
 		return repairJob{
 			cmd: v.cmd, cfg: cfg, loc: loc, set: set, rep: rep, ask: v.ask, report: report, stderr: v.stderr,

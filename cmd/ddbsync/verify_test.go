@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -106,4 +107,24 @@ func TestVerifyCommand_HintCarriesFlags(t *testing.T) {
 	code, _, stderr := localCmd(t, keyID, "verify", "--region", "us-west-2", "--table", "orders", "--target-table", "orders-copy", "--recheck-delay", "0", "--quiet")
 	assert.Equal(t, exitError, code)
 	assert.Contains(t, stderr, "fix with: ddbsync verify --repair --endpoint-url "+server(t).Endpoint+" --region us-west-2 --table orders --target-table orders-copy\n")
+}
+
+// TestVerifyCommand_SeqAttribute: a queue-path target item carries the
+// sequence attribute; verify and repair leave it out of the comparison
+// under the name given by --seq-attribute.
+func TestVerifyCommand_SeqAttribute(t *testing.T) {
+	keyID := accessKeyID(t)
+	db := syncTables(t, keyID, 1, false)
+	item := order(0, "new")
+	item["ver"] = &types.AttributeValueMemberS{Value: "00000000000000000042"}
+	putItem(t, db, "orders-copy", item)
+	args := []string{"--table", "orders", "--target-table", "orders-copy", "--recheck-delay", "0", "--quiet"}
+
+	code, _, stderr := localCmd(t, keyID, "verify", args...)
+	assert.Equal(t, exitError, code, "ver is an attribute like any other")
+	assert.Contains(t, stderr, "0 missing, 0 extra, 1 different; fix with: ddbsync verify --repair --endpoint-url")
+
+	code, stdout, stderr := localCmd(t, keyID, "verify", append(args, "--seq-attribute", "ver")...)
+	assert.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "the tables are identical")
 }
