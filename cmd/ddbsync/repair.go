@@ -238,6 +238,7 @@ func (j repairJob) run(ctx context.Context) error {
 		}
 	}
 	start := time.Now()
+	parent := ctx
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	keys := make(chan tablesync.Item)
@@ -252,10 +253,12 @@ func (j repairJob) run(ctx context.Context) error {
 	s := j.rep.Stats()
 	done := s.Puts + s.Deletes + s.Unchanged + s.Failed
 	switch {
+	case runErr != nil && interrupted(parent, runErr):
+		return fmt.Errorf("repair interrupted after %d of %d keys, not finished (%d puts, %d deletes so far): %w", done, total, s.Puts, s.Deletes, context.Cause(parent))
 	case sendErr != nil:
-		return fmt.Errorf("repair failed after %d of %d keys (%d puts, %d deletes so far): %w", done, total, s.Puts, s.Deletes, sendErr)
+		return fmt.Errorf("repair failed after %d of %d keys, not finished (%d puts, %d deletes so far): %w", done, total, s.Puts, s.Deletes, sendErr)
 	case runErr != nil:
-		return fmt.Errorf("repair interrupted after %d of %d keys (%d puts, %d deletes so far): %w", done, total, s.Puts, s.Deletes, runErr)
+		return fmt.Errorf("repair failed after %d of %d keys, not finished: %w", done, total, runErr)
 	}
 	if j.from != "" {
 		fmt.Fprintf(j.report, "repair: %d keys from %s in %s\n", done, j.from, time.Since(start).Round(time.Millisecond))

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -125,4 +127,53 @@ func TestRepairCommand_RefusesSwappedTables(t *testing.T) {
 			assert.Equal(t, 20000, tableCount(t, db, "big"), "nothing deleted from the live table")
 		})
 	}
+}
+
+func TestRepairCommand_Guards(t *testing.T) {
+	t.Run("--from refuses a mass delete before any write", func(t *testing.T) {
+		keyID := accessKeyID(t)
+		db := syncTables(t, keyID, 0, false)
+		writeItems(t, db, "orders-copy", 150)
+		diffs := filepath.Join(t.TempDir(), "diffs.jsonl")
+		f, err := os.Create(diffs)
+		require.NoError(t, err)
+		for i := range 150 {
+			fmt.Fprintf(f, `{"kind":"extra","key":{"id":{"S":"order-%03d"}}}`+"\n", i)
+		}
+		require.NoError(t, f.Close())
+		args := []string{"--table", "orders", "--target-table", "orders-copy", "--from", diffs, "--yes"}
+
+		code, _, stderr := localCmd(t, keyID, "repair", args...)
+		assert.Equal(t, exitUsage, code, stderr)
+		assert.Contains(t, stderr, "delete 150 items of orders-copy that the source lacks")
+		assert.Regexp(t, `refused: the repair would delete or overwrite 150 of the \d+ items of target table orders-copy \(DynamoDB's approximate count\)`, stderr)
+		assert.Contains(t, stderr, "Try: ddbsync repair --endpoint-url "+server(t).Endpoint+" --table orders --target-table orders-copy --from "+diffs+" --dry-run")
+		assert.Equal(t, 150, tableCount(t, db, "orders-copy"))
+
+		code, stdout, stderr := localCmd(t, keyID, "repair", append(args, "--allow-mass-change")...)
+		require.Equal(t, exitOK, code, stderr)
+		assert.Contains(t, stdout, "repair: repaired 150: 0 puts, 150 deletes")
+		assert.Zero(t, tableCount(t, db, "orders-copy"))
+	})
+
+	t.Run("a dry run shows the refusal and writes nothing", func(t *testing.T) {
+		keyID := accessKeyID(t)
+		db := bigTables(t, keyID, 300, 0)
+		code, _, stderr := localCmd(t, keyID, "repair", "--table", "big-copy", "--target-table", "big", "--allow-target-stream", "--dry-run", "--recheck-delay", "0", "--quiet")
+		assert.Equal(t, exitError, code, "a dry run that finds differences")
+		assert.Contains(t, stderr, "warning:  without --dry-run this repair would be refused: the repair would delete or overwrite 300 of the 300 items scanned in target table big")
+		assert.Equal(t, 300, tableCount(t, db, "big"))
+	})
+
+	t.Run("interrupted: no final-looking line", func(t *testing.T) {
+		keyID := accessKeyID(t)
+		syncTables(t, keyID, 300, false)
+		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+		defer cancel()
+		code, stdout, stderr := localIO(t, ctx, keyID, "repair", "", false, "--table", "orders", "--target-table", "orders-copy",
+			"--yes", "--max-wcu", "5", "--recheck-delay", "0", "--quiet")
+		assert.NotEqual(t, exitOK, code)
+		assert.NotContains(t, stdout, "repair: repaired")
+		assert.Regexp(t, `ddbsync repair: (repair )?interrupted after \d+ `, stderr)
+	})
 }
