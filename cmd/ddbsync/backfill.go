@@ -167,7 +167,7 @@ func (c *BackfillCommand) Run(ctx context.Context, args []string) error {
 		n, err := countItems(ctx, src, cfg.Table, cfg.segments())
 		if err != nil {
 			if interrupted(ctx, err) {
-				return fmt.Errorf("dry run interrupted after counting %d items: %w", n, err)
+				return fmt.Errorf("dry run after counting %d items, not finished: %w", n, err)
 			}
 			return fmt.Errorf("dry run failed after counting %d items: %w", n, err)
 		}
@@ -189,11 +189,11 @@ func (c *BackfillCommand) Run(ctx context.Context, args []string) error {
 		Logger:     cfg.logger(c.Stderr),
 	})
 	if err != nil {
-		what := "failed"
+		what := "failed after"
 		if interrupted(ctx, err) {
-			what = "interrupted"
+			what = "after" // main reports it as "interrupted: ..."
 		}
-		err = fmt.Errorf("%s after %d items copied in %s, not finished: %w", what, res.Copied, res.Elapsed.Round(time.Millisecond), err)
+		err = fmt.Errorf("%s %d items copied in %s, not finished: %w", what, res.Copied, res.Elapsed.Round(time.Millisecond), err)
 		if cfg.Checkpoint != "" {
 			return fmt.Errorf("%w (run the same command again to resume from %s)", err, cfg.Checkpoint)
 		}

@@ -266,10 +266,10 @@ func TestBackfillCommand_Guards(t *testing.T) {
 		defer cancel()
 		code, stdout, stderr := localIO(t, ctx, keyID, "backfill", "", false, "--table", "orders", "--target-table", "orders-copy",
 			"--quiet", "--yes", "--max-wcu", "20", "--segments", "1", "--page-size", "10", "--checkpoint", ckpt)
-		assert.NotEqual(t, exitOK, code)
+		assert.Equal(t, exitInterrupted, code)
 		assert.NotContains(t, stdout, "items copied from orders")
 		assert.NotContains(t, stdout, "next:")
-		assert.Regexp(t, `ddbsync backfill: interrupted after \d+ items copied in .*, not finished: .*\(run the same command again to resume from `, stderr)
+		assert.Regexp(t, `ddbsync backfill: interrupted: after \d+ items copied in .*, not finished: .*\(run the same command again to resume from `, stderr)
 	})
 
 	t.Run("failure names the endpoint", func(t *testing.T) {

@@ -260,7 +260,8 @@ func TestDiffSet_SendStopsWithContext(t *testing.T) {
 }
 
 // localIO runs command name against DynamoDB Local like localCmd, with
-// stdin answering and terminal saying whether stdin is a terminal.
+// stdin answering, terminal saying whether stdin is a terminal, and ctx
+// ending as Ctrl-C would.
 func localIO(tb testing.TB, ctx context.Context, keyID, name, stdin string, terminal bool, args ...string) (code int, stdout, stderr string) {
 	tb.Helper()
 	s := server(tb)
@@ -276,6 +277,9 @@ func localIO(tb testing.TB, ctx context.Context, keyID, name, stdin string, term
 		err = (&VerifyCommand{Stdout: &out, Stderr: &errOut, Stdin: strings.NewReader(stdin), stdinTerminal: tty, awsConfig: load}).Run(ctx, args)
 	default:
 		err = (&RepairCommand{Stdout: &out, Stderr: &errOut, Stdin: strings.NewReader(stdin), stdinTerminal: tty, awsConfig: load}).Run(ctx, args)
+	}
+	if ctx.Err() != nil {
+		err = &interruptedError{err: err} // as Main does
 	}
 	return exitCode(&errOut, name, err), out.String(), errOut.String()
 }

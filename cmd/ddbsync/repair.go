@@ -254,7 +254,8 @@ func (j repairJob) run(ctx context.Context) error {
 	done := s.Puts + s.Deletes + s.Unchanged + s.Failed
 	switch {
 	case runErr != nil && interrupted(parent, runErr):
-		return fmt.Errorf("repair interrupted after %d of %d keys, not finished (%d puts, %d deletes so far): %w", done, total, s.Puts, s.Deletes, context.Cause(parent))
+		// main reports it as "interrupted: ...".
+		return fmt.Errorf("repair after %d of %d keys, not finished (%d puts, %d deletes so far): %w", done, total, s.Puts, s.Deletes, context.Cause(parent))
 	case sendErr != nil:
 		return fmt.Errorf("repair failed after %d of %d keys, not finished (%d puts, %d deletes so far): %w", done, total, s.Puts, s.Deletes, sendErr)
 	case runErr != nil:

@@ -276,7 +276,8 @@ func (v tableVerifier) run(ctx context.Context, cfg VerifyConfig) error {
 func notFinished(ctx context.Context, res tablesync.VerifyResult, err error) error {
 	n := res.SourceItems + res.TargetItems
 	if interrupted(ctx, err) {
-		return fmt.Errorf("interrupted after %d items, before a result (so far %d missing, %d extra and %d different; nothing repaired): %w",
+		// main reports it as "interrupted: ...".
+		return fmt.Errorf("after %d items, before a result (so far %d missing, %d extra and %d different; nothing repaired): %w",
 			n, res.Missing, res.Extra, res.Different, err)
 	}
 	return fmt.Errorf("failed after %d items, no result: %w", n, err)

@@ -84,7 +84,7 @@ func TestVerifyCommand_FailureIsNotAResult(t *testing.T) {
 		wantStderr string
 	}{
 		"connection refused": {t.Context(), "ddbsync verify: failed after 0 items"},
-		"interrupted":        {interrupted, "ddbsync verify: interrupted after 0 items"},
+		"interrupted":        {interrupted, "ddbsync verify: interrupted: after 0 items, before a result"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
