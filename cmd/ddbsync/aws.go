@@ -4,12 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/ddbsync/ddbsync/internal/dynamo"
 )
+
+// accountTimeout bounds the STS call that names the account in a plan.
+const accountTimeout = 5 * time.Second
 
 // loadAWSConfig loads the SDK configuration from the default chain
 // (environment, shared config and credentials files, SSO, IMDS), with
@@ -53,4 +61,40 @@ func newStreams(cfg aws.Config, endpoint string) *dynamodbstreams.Client {
 			o.BaseEndpoint = aws.String(endpoint)
 		}
 	})
+}
+
+// endpointOf returns where DynamoDB is reached: the --endpoint-url, else
+// the SDK's endpoint variables, else "AWS".
+func endpointOf(flag string) string {
+	for _, v := range []string{flag, os.Getenv("AWS_ENDPOINT_URL_DYNAMODB"), os.Getenv("AWS_ENDPOINT_URL")} {
+		if v != "" {
+			return v
+		}
+	}
+	return "AWS"
+}
+
+// locate returns where the tables of t are, with cfg's region as default.
+func locate(cfg aws.Config, t tableFlags) location {
+	loc := location{Region: cfg.Region, TargetRegion: cfg.Region, Endpoint: endpointOf(t.Endpoint)}
+	if t.TargetRegion != "" {
+		loc.TargetRegion = t.TargetRegion
+	}
+	return loc
+}
+
+// accountOf names the AWS account for a plan: from STS GetCallerIdentity,
+// or "unknown (...)" for an endpoint URL (DynamoDB Local has no account)
+// or when STS cannot be reached.
+func accountOf(ctx context.Context, cfg aws.Config, endpoint string) string {
+	if endpoint != "AWS" {
+		return "unknown (endpoint URL " + endpoint + ")"
+	}
+	ctx, cancel := context.WithTimeout(ctx, accountTimeout)
+	defer cancel()
+	out, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return "unknown (STS GetCallerIdentity: " + dynamo.ErrorClass(err) + ")"
+	}
+	return aws.ToString(out.Account) + " (" + aws.ToString(out.Arn) + ")"
 }

@@ -16,8 +16,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/ddbsync/ddbsync/internal/dynamo"
+	"github.com/ddbsync/ddbsync/internal/replattr"
 	"github.com/ddbsync/ddbsync/internal/tablesync"
 )
 
@@ -25,6 +27,11 @@ import (
 // table into the target, resumably.
 type BackfillCommand struct {
 	Stdout, Stderr io.Writer
+	// Stdin answers "Proceed?" (default os.Stdin).
+	Stdin io.Reader
+
+	// stdinTerminal replaces the terminal check of Stdin (tests).
+	stdinTerminal func() bool
 
 	// awsConfig replaces the default credential chain (tests).
 	awsConfig func(ctx context.Context, region string) (aws.Config, error)
@@ -34,6 +41,7 @@ type BackfillCommand struct {
 type BackfillConfig struct {
 	tableFlags
 	scanFlags
+	writeFlags
 	MaxWCU        float64
 	Checkpoint    string
 	WriteAttempts int
@@ -43,6 +51,8 @@ type BackfillConfig struct {
 func (c *BackfillConfig) flags(fs *flag.FlagSet) {
 	c.tableFlags.bind(fs)
 	c.scanFlags.bind(fs)
+	c.writeFlags.bind(fs, "print the plan and count the items that would be copied (a Scan of the source), but\nwrite nothing")
+	c.MaxChangeShare = defaultMaxChangeShare
 	fs.Float64Var(&c.MaxWCU, "max-wcu", 0, "most write capacity units a second to consume on the target (an item costs one per\nstarted KB); 0: no limit")
 	fs.StringVar(&c.Checkpoint, "checkpoint", "", "save progress to `FILE` and, if it exists, resume from it: finished segments are\nskipped, the others continue after their last written item")
 	fs.IntVar(&c.WriteAttempts, "write-attempts", dynamo.DefaultMaxAttempts, "tries of each BatchWriteItem (throttling and UnprocessedItems are retried with backoff,\nas the replicator does)")
@@ -53,6 +63,9 @@ func (c *BackfillConfig) flags(fs *flag.FlagSet) {
 // *FlagError.
 func (c BackfillConfig) Validate() error {
 	errs := append(c.tableFlags.validate(), c.scanFlags.validate()...)
+	if err := sameTableError(c.tableFlags, c.writeFlags, true); err != nil {
+		errs = append(errs, err)
+	}
 	if c.MaxWCU < 0 {
 		errs = append(errs, &FlagError{Flag: "max-wcu", Err: fmt.Errorf("%g must not be negative", c.MaxWCU)})
 	}
@@ -85,11 +98,25 @@ Safe order, while the source is being written to:
 Without a stream on the source, backfill refuses to start unless
 --allow-no-stream is given.
 
-Exit status: 0 when every item was copied, 1 on failure (resume with the
-same --checkpoint), 2 for a wrong command line.
+Before any write it checks that both tables exist and have the same key,
+and prints a plan on stderr: the account (STS GetCallerIdentity; unknown
+with --endpoint-url), the tables, region and endpoint, and what will be
+written. Then --yes proceeds, a terminal is asked "Proceed? [y/N]", and
+anything else is refused (exit 2). --dry-run prints the plan and writes
+nothing. Refused unless overridden: a target that is the source
+(--allow-same-table) and a target with a stream of its own, usually the
+replicated source with the flags swapped (--allow-target-stream).
+A target that already has items is warned about in the plan (a resumed
+backfill finds one): items with a source item's key are overwritten.
+With --dry-run it counts the items it would copy (a Scan, COUNT only).
+
+Exit status: 0 when every item was copied (or a dry run counted them), 1 on
+failure (resume with the same --checkpoint), 2 for a wrong command line, a
+refusal, or no --yes without a terminal.
 
 Examples:
-  ddbsync backfill --table orders --target-table orders-copy --checkpoint orders.ckpt
+  ddbsync backfill --table orders --target-table orders-copy --dry-run
+  ddbsync backfill --table orders --target-table orders-copy --checkpoint orders.ckpt --yes
   ddbsync backfill --table orders --target-table orders-copy --segments 64 \
       --segment-range 0-31 --max-wcu 2000 --checkpoint orders-0-31.ckpt
 
@@ -114,8 +141,10 @@ func (c *BackfillCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	loc := locate(awsCfg, cfg.tableFlags)
 	src := newReadClient(awsCfg, cfg.Endpoint, "", cfg.callsInFlight())
-	info, err := tablesync.Describe(ctx, src, cfg.Table)
+	dstAPI := newWriteClient(awsCfg, cfg.Endpoint, cfg.targetRegion(), cfg.callsInFlight())
+	info, dstInfo, err := describeTables(ctx, src, dstAPI, cfg.tableFlags, cfg.writeFlags, loc, "backfill")
 	if err != nil {
 		return err
 	}
@@ -131,8 +160,26 @@ func (c *BackfillCommand) Run(ctx context.Context, args []string) error {
 		fmt.Fprintf(c.Stderr, "ddbsync backfill: warning: source table %s has %s: changes made during or after this copy will not reach %s\n",
 			cfg.Table, what, cfg.TargetTable)
 	}
-	target := dynamo.NewTable(newWriteClient(awsCfg, cfg.Endpoint, cfg.targetRegion(), cfg.callsInFlight()), cfg.TargetTable,
-		dynamo.Options{MaxAttempts: cfg.WriteAttempts})
+	plan := backfillPlan(cfg, info, dstInfo, loc)
+	plan.Account = accountOf(ctx, awsCfg, loc.Endpoint)
+	if cfg.DryRun {
+		plan.Print(c.Stderr)
+		n, err := countItems(ctx, src, cfg.Table, cfg.segments())
+		if err != nil {
+			if interrupted(ctx, err) {
+				return fmt.Errorf("dry run after counting %d items, not finished: %w", n, err)
+			}
+			return fmt.Errorf("dry run failed after counting %d items: %w", n, err)
+		}
+		fmt.Fprintf(c.Stdout, "backfill: dry run: would copy %d items from %s to %s (from a Scan of the segments chosen; a --checkpoint is neither read nor written); nothing written\n",
+			n, cfg.Table, cfg.TargetTable)
+		return nil
+	}
+	ask := confirmer{In: c.Stdin, Terminal: c.stdinTerminal, Out: c.Stderr}
+	if err := ask.confirm(plan, cfg.Yes, suggest("backfill", cfg.tableFlags, cfg.Table, cfg.TargetTable, "--yes")); err != nil {
+		return err
+	}
+	target := dynamo.NewTable(dstAPI, cfg.TargetTable, dynamo.Options{MaxAttempts: cfg.WriteAttempts})
 	res, err := tablesync.Backfill(ctx, src, cfg.Table, target, cfg.TargetTable, tablesync.BackfillOptions{
 		Segments:   cfg.segments(),
 		PageSize:   int32(cfg.PageSize),
@@ -141,6 +188,17 @@ func (c *BackfillCommand) Run(ctx context.Context, args []string) error {
 		Progress:   cfg.progress(c.Stderr),
 		Logger:     cfg.logger(c.Stderr),
 	})
+	if err != nil {
+		what := "failed after"
+		if interrupted(ctx, err) {
+			what = "after" // main reports it as "interrupted: ..."
+		}
+		err = fmt.Errorf("%s %d items copied in %s, not finished: %w", what, res.Copied, res.Elapsed.Round(time.Millisecond), err)
+		if cfg.Checkpoint != "" {
+			return fmt.Errorf("%w (run the same command again to resume from %s)", err, cfg.Checkpoint)
+		}
+		return err
+	}
 	rate := float64(res.Copied) / max(res.Elapsed.Seconds(), 1e-9)
 	fmt.Fprintf(c.Stdout, "backfill: %d items copied from %s to %s in %s (%.0f items/s, %.0f WCU)",
 		res.Copied, cfg.Table, cfg.TargetTable, res.Elapsed.Round(time.Millisecond), rate, res.WriteUnits)
@@ -148,14 +206,65 @@ func (c *BackfillCommand) Run(ctx context.Context, args []string) error {
 		fmt.Fprintf(c.Stdout, "; %d copied before, %d of %d segments already done", res.Resumed, res.Skipped, res.Segments)
 	}
 	fmt.Fprintln(c.Stdout)
-	if err != nil {
-		if cfg.Checkpoint != "" {
-			return fmt.Errorf("%w (run the same command again to resume from %s)", err, cfg.Checkpoint)
-		}
-		return err
-	}
-	fmt.Fprintf(c.Stdout, "next: ddbsync verify --repair --table %s --target-table %s\n", cfg.Table, cfg.TargetTable)
+	fmt.Fprintf(c.Stdout, "next: %s\n", suggest("verify --repair", cfg.tableFlags, cfg.Table, cfg.TargetTable))
 	return nil
+}
+
+// backfillPlan says what the backfill will write. A non-empty target is
+// warned about, not refused: a resumed backfill, or one started after the
+// replicator (the safe order), finds one.
+func backfillPlan(cfg BackfillConfig, src, dst tablesync.TableInfo, loc location) Plan {
+	p := Plan{
+		Command: "backfill", Source: cfg.Table, Target: cfg.TargetTable,
+		Region: loc.Region, TargetRegion: loc.TargetRegion, Endpoint: loc.Endpoint,
+		Actions: []string{fmt.Sprintf("put every item of %s in %s (about %d items, DynamoDB's approximate count; BatchWriteItem replaces an item with the same key)",
+			cfg.Table, cfg.TargetTable, src.ItemCount)},
+	}
+	if cfg.SegmentRange != "" {
+		p.Actions[0] += fmt.Sprintf(", segments %s of %d", cfg.SegmentRange, cfg.Segments)
+	}
+	if cfg.Checkpoint != "" {
+		if _, err := os.Stat(cfg.Checkpoint); err == nil {
+			p.Actions = append(p.Actions, "resume from checkpoint "+cfg.Checkpoint)
+		}
+	}
+	if dst.ItemCount > 0 {
+		share := ""
+		if src.ItemCount > 0 && float64(dst.ItemCount) > cfg.MaxChangeShare*float64(src.ItemCount) {
+			share = "; most of them may be overwritten"
+		}
+		p.Warnings = append(p.Warnings, fmt.Sprintf("target table %s is not empty (about %d items): those with a source item's key will be overwritten with the source's value%s",
+			cfg.TargetTable, dst.ItemCount, share))
+	}
+	return p
+}
+
+// countItems counts the items of the chosen segments of table (Scan with
+// Select COUNT), the segments one after the other.
+func countItems(ctx context.Context, api tablesync.Scanner, table string, segs tablesync.Segments) (int64, error) {
+	only := segs.Only
+	if only == nil {
+		for seg := range segs.Total {
+			only = append(only, seg)
+		}
+	}
+	var n int64
+	for _, seg := range only {
+		in := &dynamodb.ScanInput{TableName: aws.String(table), Select: types.SelectCount,
+			Segment: aws.Int32(int32(seg)), TotalSegments: aws.Int32(int32(segs.Total))}
+		for {
+			out, err := api.Scan(ctx, in)
+			if err != nil {
+				return n, fmt.Errorf("count items of %s: %w", table, err)
+			}
+			n += int64(out.Count)
+			if len(out.LastEvaluatedKey) == 0 {
+				break
+			}
+			in.ExclusiveStartKey = out.LastEvaluatedKey
+		}
+	}
+	return n, nil
 }
 
 // The flags and helpers below are shared by backfill, verify and repair.
@@ -166,6 +275,8 @@ type tableFlags struct {
 	Endpoint, Region, TargetRegion string
 	ProgressInterval               time.Duration
 	Quiet                          bool
+	// The attributes the queue path keeps in target items.
+	SeqAttribute, TombstoneAttribute, TombstoneTTLAttribute string
 }
 
 func (t *tableFlags) bind(fs *flag.FlagSet) {
@@ -176,6 +287,14 @@ func (t *tableFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&t.TargetRegion, "target-region", "", "`REGION` of the target table (default: --region)")
 	fs.DurationVar(&t.ProgressInterval, "progress-interval", 0, "how often to refresh the progress line on stderr (default: 1s on a terminal, else 5s)")
 	fs.BoolVar(&t.Quiet, "quiet", false, "no progress line")
+	fs.StringVar(&t.SeqAttribute, "seq-attribute", replattr.DefaultSeq, "`NAME` of the sequence attribute the queue path keeps in target items (the Lambda's\nSEQ_ATTRIBUTE)")
+	fs.StringVar(&t.TombstoneAttribute, "tombstone-attribute", replattr.DefaultDeleted, "`NAME` of the attribute that marks a queue-path tombstone (a deleted item's marker)")
+	fs.StringVar(&t.TombstoneTTLAttribute, "tombstone-ttl-attribute", replattr.DefaultExpires, "`NAME` of a tombstone's expiry attribute, for DynamoDB TTL")
+}
+
+// attrs returns the names of the queue path's attributes.
+func (t tableFlags) attrs() replattr.Names {
+	return replattr.Names{Seq: t.SeqAttribute, Deleted: t.TombstoneAttribute, Expires: t.TombstoneTTLAttribute}
 }
 
 func (t tableFlags) validate() []error {
@@ -186,8 +305,17 @@ func (t tableFlags) validate() []error {
 	if t.TargetTable == "" {
 		errs = append(errs, &FlagError{Flag: "target-table", Err: errors.New("is required: the target table")})
 	}
-	if t.Table != "" && t.Table == t.TargetTable && t.TargetRegion == "" {
-		errs = append(errs, &FlagError{Flag: "target-table", Err: errors.New("must differ from --table (or be in another --target-region)")})
+	attrs := map[string]string{}
+	for _, a := range []struct{ flag, name string }{
+		{"seq-attribute", t.SeqAttribute}, {"tombstone-attribute", t.TombstoneAttribute}, {"tombstone-ttl-attribute", t.TombstoneTTLAttribute},
+	} {
+		switch other, dup := attrs[a.name]; {
+		case a.name == "":
+			errs = append(errs, &FlagError{Flag: a.flag, Err: errors.New("must not be empty")})
+		case dup:
+			errs = append(errs, &FlagError{Flag: a.flag, Err: fmt.Errorf("%q is also --%s", a.name, other)})
+		}
+		attrs[a.name] = a.flag
 	}
 	if t.ProgressInterval < 0 || (t.ProgressInterval > 0 && t.ProgressInterval < 100*time.Millisecond) {
 		errs = append(errs, &FlagError{Flag: "progress-interval", Err: fmt.Errorf("%s must be at least 100ms", t.ProgressInterval)})

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -199,16 +200,16 @@ func TestBackfillCommand(t *testing.T) {
 		syncTables(t, keyID, 120, false)
 		ckpt := filepath.Join(t.TempDir(), "orders.ckpt")
 		code, stdout, stderr := localCmd(t, keyID, "backfill", "--table", "orders", "--target-table", "orders-copy",
-			"--segments", "4", "--page-size", "10", "--checkpoint", ckpt, "--progress-interval", "100ms")
+			"--segments", "4", "--page-size", "10", "--checkpoint", ckpt, "--progress-interval", "100ms", "--yes")
 		require.Equal(t, exitOK, code, stderr)
 		assert.Contains(t, stdout, "backfill: 120 items copied from orders to orders-copy")
-		assert.Contains(t, stdout, "next: ddbsync verify --repair --table orders --target-table orders-copy\n")
+		assert.Contains(t, stdout, "next: ddbsync verify --repair --endpoint-url "+server(t).Endpoint+" --table orders --target-table orders-copy\n")
 		assert.NotContains(t, stderr, "warning")
 		_, err := os.Stat(ckpt)
 		require.NoError(t, err, "checkpoint saved")
 
 		code, stdout, _ = localCmd(t, keyID, "backfill", "--table", "orders", "--target-table", "orders-copy",
-			"--segments", "4", "--checkpoint", ckpt, "--quiet")
+			"--segments", "4", "--checkpoint", ckpt, "--quiet", "--yes")
 		require.Equal(t, exitOK, code)
 		assert.Contains(t, stdout, "backfill: 0 items copied", "resumed: everything was done")
 		assert.Contains(t, stdout, "120 copied before, 4 of 4 segments already done")
@@ -228,9 +229,58 @@ func TestBackfillCommand(t *testing.T) {
 		assert.Contains(t, stderr, "source table orders has no stream")
 		assert.Contains(t, stderr, "--allow-no-stream")
 
-		code, stdout, stderr = localCmd(t, keyID, "backfill", "--table", "orders", "--target-table", "orders-copy", "--allow-no-stream", "--quiet")
+		code, stdout, stderr = localCmd(t, keyID, "backfill", "--table", "orders", "--target-table", "orders-copy", "--allow-no-stream", "--quiet", "--yes")
 		assert.Equal(t, exitOK, code)
 		assert.Contains(t, stderr, "warning: source table orders has no stream: changes made during or after this copy will not reach orders-copy")
 		assert.Contains(t, stdout, "backfill: 3 items copied")
+	})
+}
+
+func TestBackfillCommand_Guards(t *testing.T) {
+	t.Run("warns of a target that has items", func(t *testing.T) {
+		keyID := accessKeyID(t)
+		db := syncTables(t, keyID, 3, false)
+		putItem(t, db, "orders-copy", order(1, "old"))
+		putItem(t, db, "orders-copy", order(7, "other"))
+		code, _, stderr := localCmd(t, keyID, "backfill", "--table", "orders", "--target-table", "orders-copy", "--quiet", "--yes")
+		require.Equal(t, exitOK, code, stderr)
+		assert.Contains(t, stderr, "warning:  target table orders-copy is not empty (about 2 items): those with a source item's key will be overwritten")
+		assert.Equal(t, 4, tableCount(t, db, "orders-copy"))
+	})
+
+	t.Run("dry run counts the chosen segments and writes nothing", func(t *testing.T) {
+		keyID := accessKeyID(t)
+		db := syncTables(t, keyID, 40, false)
+		code, stdout, stderr := localCmd(t, keyID, "backfill", "--table", "orders", "--target-table", "orders-copy", "--dry-run", "--segments", "4", "--page-size", "3")
+		require.Equal(t, exitOK, code, stderr)
+		assert.Contains(t, stdout, "backfill: dry run: would copy 40 items from orders to orders-copy")
+		assert.Contains(t, stderr, "ddbsync backfill plan:")
+		assert.Zero(t, tableCount(t, db, "orders-copy"))
+	})
+
+	t.Run("interrupted: no final-looking line", func(t *testing.T) {
+		keyID := accessKeyID(t)
+		syncTables(t, keyID, 400, false)
+		ckpt := filepath.Join(t.TempDir(), "orders.ckpt")
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		defer cancel()
+		code, stdout, stderr := localIO(t, ctx, keyID, "backfill", "", false, "--table", "orders", "--target-table", "orders-copy",
+			"--quiet", "--yes", "--max-wcu", "20", "--segments", "1", "--page-size", "10", "--checkpoint", ckpt)
+		assert.Equal(t, exitInterrupted, code)
+		assert.NotContains(t, stdout, "items copied from orders")
+		assert.NotContains(t, stdout, "next:")
+		assert.Regexp(t, `ddbsync backfill: interrupted: after \d+ items copied in .*, not finished: .*\(run the same command again to resume from `, stderr)
+	})
+
+	t.Run("failure names the endpoint", func(t *testing.T) {
+		t.Setenv("AWS_ACCESS_KEY_ID", "test")
+		t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+		t.Setenv("AWS_MAX_ATTEMPTS", "1")
+		var out, errOut bytes.Buffer
+		err := (&BackfillCommand{Stdout: &out, Stderr: &errOut}).Run(t.Context(), []string{
+			"--endpoint-url", "http://127.0.0.1:1", "--region", "us-east-1", "--table", "a", "--target-table", "b", "--yes"})
+		assert.Equal(t, exitError, exitCode(&errOut, "backfill", err))
+		assert.Empty(t, out.String())
+		assert.Contains(t, errOut.String(), "check table a in region us-east-1 at endpoint http://127.0.0.1:1")
 	})
 }

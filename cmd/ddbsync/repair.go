@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,8 +21,11 @@ import (
 // for every difference verify finds or for the keys of a verify report.
 type RepairCommand struct {
 	Stdout, Stderr io.Writer
-	// Stdin is read by --from - (default os.Stdin).
+	// Stdin is read by --from - and answers "Proceed?" (default os.Stdin).
 	Stdin io.Reader
+
+	// stdinTerminal replaces the terminal check of Stdin (tests).
+	stdinTerminal func() bool
 
 	// awsConfig replaces the default credential chain (tests).
 	awsConfig func(ctx context.Context, region string) (aws.Config, error)
@@ -29,8 +34,7 @@ type RepairCommand struct {
 // RepairConfig is the configuration of `ddbsync repair`, from its flags.
 type RepairConfig struct {
 	VerifyConfig
-	From   string
-	DryRun bool
+	From string
 }
 
 func (c *RepairConfig) flags(fs *flag.FlagSet) {
@@ -43,7 +47,8 @@ func (c *RepairConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Output, "output", outputText, "`FORMAT` of the differences on stdout, as verify: text (counts only) or jsonl")
 	fs.BoolVar(&c.ShowValues, "show-values", false, "with --output jsonl, add both items' values to each line")
 	fs.StringVar(&c.From, "from", "", "repair only the keys of this `FILE` of JSON lines written by verify --output jsonl\n(- for stdin), instead of scanning both tables; --concurrency keys at once")
-	fs.BoolVar(&c.DryRun, "dry-run", false, "read and compare, but write nothing: report what would be put or deleted")
+	c.writeFlags.bind(fs, "read and compare, print the plan, but write nothing: report what would be put or deleted")
+	c.writeFlags.bindRepair(fs)
 }
 
 // Validate checks the configuration and returns every problem, each a
@@ -72,13 +77,31 @@ throttling is retried with backoff and never dropped. A key counts as
 repaired once a later read finds both tables equal; changes after that
 travel through the stream.
 
+Before any write it checks that both tables exist and have the same key,
+and prints a plan on stderr: the account (STS GetCallerIdentity; unknown
+with --endpoint-url), the tables, region and endpoint, and what will be
+written. Then --yes proceeds, a terminal is asked "Proceed? [y/N]", and
+anything else is refused (exit 2). --dry-run prints the plan and writes
+nothing. Refused unless overridden: a target that is the source
+(--allow-same-table) and a target with a stream of its own, usually the
+replicated source with the flags swapped (--allow-target-stream).
+The differences are all found first (their keys kept on disk past 10,000),
+then the plan gives the puts, overwrites and deletes, and a repair that
+would delete or overwrite more than --max-change-share of the target's
+items (and at least 100) is refused before its first write unless
+--allow-mass-change.
+With --from, the counts are the report's kinds and the share is of the
+target's approximate item count (DescribeTable); --from - reads the report
+from stdin, so it needs --yes.
+
 Exit status: 0 when every difference was repaired, 1 otherwise (or in a dry
-run that found differences), 2 for a wrong command line.
+run that found differences), 2 for a wrong command line, a refusal, or no
+--yes without a terminal.
 
 Examples:
   ddbsync repair --table orders --target-table orders-copy --dry-run
   ddbsync verify --table orders --target-table orders-copy --output jsonl > diffs.jsonl
-  ddbsync repair --table orders --target-table orders-copy --from diffs.jsonl
+  ddbsync repair --table orders --target-table orders-copy --from diffs.jsonl --yes
 
 Flags:
 `)
@@ -94,18 +117,25 @@ func (c *RepairCommand) Run(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args, c.Stdout, repairUsage(fs)); err != nil {
 		return err
 	}
+	cfg.Repair = true
 	if err := cfg.Validate(); err != nil {
 		return &usageError{err: err, hint: "ddbsync repair --help"}
 	}
-	cfg.Repair = true
+	ask := confirmer{In: c.Stdin, Terminal: c.stdinTerminal, Out: c.Stderr}
 	if cfg.From == "" {
-		return verifyTables(ctx, c.awsConfig, cfg.VerifyConfig, cfg.DryRun, c.Stdout, c.Stderr)
+		return tableVerifier{load: c.awsConfig, cmd: "repair", ask: ask, stdout: c.Stdout, stderr: c.Stderr}.run(ctx, cfg.VerifyConfig)
 	}
-	return c.repairFrom(ctx, cfg)
+	if cfg.From == "-" {
+		// Stdin holds the differences: it cannot also answer.
+		ask.Terminal = func() bool { return false }
+	}
+	return c.repairFrom(ctx, cfg, ask)
 }
 
-// repairFrom repairs the keys listed in cfg.From.
-func (c *RepairCommand) repairFrom(ctx context.Context, cfg RepairConfig) error {
+// repairFrom repairs the keys listed in cfg.From: it reads them all first
+// (a malformed line stops it before any write), then plans, confirms and
+// repairs.
+func (c *RepairCommand) repairFrom(ctx context.Context, cfg RepairConfig, ask confirmer) error {
 	in := c.Stdin
 	if in == nil {
 		in = os.Stdin
@@ -122,29 +152,19 @@ func (c *RepairCommand) repairFrom(ctx context.Context, cfg RepairConfig) error 
 	if err != nil {
 		return err
 	}
-	rep := tablesync.NewRepairer(newDynamoDB(awsCfg, cfg.Endpoint, ""), cfg.Table,
-		newDynamoDB(awsCfg, cfg.Endpoint, cfg.targetRegion()), cfg.TargetTable,
-		tablesync.RepairOptions{DryRun: cfg.DryRun, MaxWCU: cfg.MaxWCU, Logger: cfg.logger(c.Stderr)})
-
-	start := time.Now()
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	keys := make(chan tablesync.Item)
-	var readErr error
-	go func() {
-		defer close(keys)
-		readErr = tablesync.ReadDifferences(in, func(d tablesync.Difference) error {
-			select {
-			case keys <- d.Key:
-				return nil
-			case <-ctx.Done():
-				return context.Cause(ctx)
-			}
-		})
-		if readErr != nil {
-			cancel(readErr)
-		}
-	}()
+	loc := locate(awsCfg, cfg.tableFlags)
+	src, dst := newDynamoDB(awsCfg, cfg.Endpoint, ""), newDynamoDB(awsCfg, cfg.Endpoint, cfg.targetRegion())
+	_, dstInfo, err := describeTables(ctx, src, dst, cfg.tableFlags, cfg.writeFlags, loc, "repair")
+	if err != nil {
+		return err
+	}
+	set := &diffSet{}
+	defer set.close()
+	if err := tablesync.ReadDifferences(in, set.add); err != nil {
+		return fmt.Errorf("%w (nothing written)", err)
+	}
+	rep := tablesync.NewRepairer(src, cfg.Table, dst, cfg.TargetTable,
+		tablesync.RepairOptions{DryRun: cfg.DryRun, MaxWCU: cfg.MaxWCU, Logger: cfg.logger(c.Stderr), Attrs: cfg.attrs()})
 	var mu sync.Mutex
 	report := func(key tablesync.Item, act tablesync.Action, err error) {
 		if !cfg.DryRun || err != nil || act == tablesync.ActionNone {
@@ -155,15 +175,202 @@ func (c *RepairCommand) repairFrom(ctx context.Context, cfg RepairConfig) error 
 		defer mu.Unlock()
 		fmt.Fprintf(c.Stdout, "would %s %s\n", act, k)
 	}
-	runErr := rep.RepairAll(ctx, keys, cfg.Concurrency, report)
-	if readErr != nil {
-		return readErr
+	return repairJob{
+		cmd: "repair", from: cfg.From, cfg: cfg.VerifyConfig, loc: loc, set: set, rep: rep, ask: ask,
+		report: c.Stdout, stderr: c.Stderr, onKey: report,
+		base: dstInfo.ItemCount, baseWhat: "items of target table " + cfg.TargetTable + " (DynamoDB's approximate count)",
+		account: func() string { return accountOf(ctx, awsCfg, loc.Endpoint) },
+	}.run(ctx)
+}
+
+// repairJob is the second phase of a repair: the plan from the
+// differences found, the guard rails and the confirmation, then the
+// repairs.
+type repairJob struct {
+	cmd, from      string
+	cfg            VerifyConfig
+	loc            location
+	set            *diffSet
+	rep            *tablesync.Repairer
+	ask            confirmer
+	report, stderr io.Writer
+	// onKey, if set, is told each key's outcome.
+	onKey func(key tablesync.Item, act tablesync.Action, err error)
+	// base is the target's item count that the mass-change share is of,
+	// and baseWhat says what it counts.
+	base     int64
+	baseWhat string
+	account  func() string
+}
+
+func (j repairJob) run(ctx context.Context) error {
+	total := j.set.total()
+	if total == 0 {
+		fmt.Fprintln(j.report, "repair: nothing to repair")
+		return nil
 	}
-	if runErr != nil {
-		return runErr
+	var extra []string
+	if j.from != "" {
+		extra = []string{"--from", shellQuote(j.from)}
 	}
-	s := rep.Stats()
-	fmt.Fprintf(c.Stdout, "repair: %d keys from %s in %s\n", s.Puts+s.Deletes+s.Unchanged+s.Failed, cfg.From, time.Since(start).Round(time.Millisecond))
+	hint := func(more ...string) string {
+		return suggest(j.cmd, j.cfg.tableFlags, j.cfg.Table, j.cfg.TargetTable, append(slices.Clone(extra), more...)...)
+	}
+	plan := Plan{
+		Command: j.cmd, Source: j.cfg.Table, Target: j.cfg.TargetTable, Account: j.account(),
+		Region: j.loc.Region, TargetRegion: j.loc.TargetRegion, Endpoint: j.loc.Endpoint,
+		Actions: j.set.actions(j.cfg.TargetTable),
+	}
+	guard := j.cfg.checkMassChange(j.set.extra+j.set.different, j.base, j.baseWhat, hint("--dry-run"))
+	switch {
+	case j.cfg.DryRun:
+		plan.Actions = append(plan.Actions, "dry run: each key is re-read and compared, nothing is written")
+		if guard != nil {
+			plan.Warnings = append(plan.Warnings, "without --dry-run this repair would be "+guard.Error())
+		}
+		plan.Print(j.stderr)
+	case guard != nil:
+		plan.Print(j.stderr)
+		return guard
+	default:
+		if err := j.ask.confirm(plan, j.cfg.Yes, hint("--yes")); err != nil {
+			return err
+		}
+	}
+	start := time.Now()
+	parent := ctx
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	keys := make(chan tablesync.Item)
+	var sendErr error
+	go func() {
+		defer close(keys)
+		if sendErr = j.set.send(ctx, keys); sendErr != nil {
+			cancel(sendErr)
+		}
+	}()
+	runErr := j.rep.RepairAll(ctx, keys, j.cfg.Concurrency, j.onKey)
+	s := j.rep.Stats()
+	done := s.Puts + s.Deletes + s.Unchanged + s.Failed
+	switch {
+	case runErr != nil && interrupted(parent, runErr):
+		// main reports it as "interrupted: ...".
+		return fmt.Errorf("repair after %d of %d keys, not finished (%d puts, %d deletes so far): %w", done, total, s.Puts, s.Deletes, context.Cause(parent))
+	case sendErr != nil:
+		return fmt.Errorf("repair failed after %d of %d keys, not finished (%d puts, %d deletes so far): %w", done, total, s.Puts, s.Deletes, sendErr)
+	case runErr != nil:
+		return fmt.Errorf("repair failed after %d of %d keys, not finished: %w", done, total, runErr)
+	}
+	if j.from != "" {
+		fmt.Fprintf(j.report, "repair: %d keys from %s in %s\n", done, j.from, time.Since(start).Round(time.Millisecond))
+	}
 	// In a dry run, the planned writes are what is left to repair.
-	return repairSummary(c.Stdout, s, cfg.DryRun, tablesync.VerifyResult{Different: s.Puts + s.Deletes})
+	return repairSummary(j.report, s, j.cfg.DryRun, s.Puts+s.Deletes)
+}
+
+// maxDiffsInMemory is how many difference keys a diffSet keeps in memory
+// before it spills the rest to a temporary file.
+const maxDiffsInMemory = 10000
+
+// diffSet collects the keys of differences between the two phases of a
+// repair: in memory up to a limit (default maxDiffsInMemory), then in a
+// temporary file of JSON lines, so memory stays bounded. It is safe for
+// concurrent add.
+type diffSet struct {
+	limit int // 0: maxDiffsInMemory
+
+	mu                        sync.Mutex
+	keys                      []tablesync.Item
+	spill                     *os.File
+	w                         *bufio.Writer
+	missing, extra, different int64
+}
+
+// add records d's kind and key.
+func (s *diffSet) add(d tablesync.Difference) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch d.Kind {
+	case tablesync.Missing:
+		s.missing++
+	case tablesync.Extra:
+		s.extra++
+	default:
+		s.different++
+	}
+	limit := s.limit
+	if limit == 0 {
+		limit = maxDiffsInMemory
+	}
+	if len(s.keys) < limit {
+		s.keys = append(s.keys, d.Key)
+		return nil
+	}
+	if s.spill == nil {
+		f, err := os.CreateTemp("", "ddbsync-diffs-*.jsonl")
+		if err != nil {
+			return fmt.Errorf("create differences file: %w", err)
+		}
+		s.spill, s.w = f, bufio.NewWriter(f)
+	}
+	line, err := tablesync.MarshalDifference(tablesync.Difference{Kind: d.Kind, Key: d.Key}, false)
+	if err != nil {
+		return err
+	}
+	if _, err := s.w.Write(append(line, '\n')); err != nil {
+		return fmt.Errorf("write differences file: %w", err)
+	}
+	return nil
+}
+
+// total counts the differences.
+func (s *diffSet) total() int64 { return s.missing + s.extra + s.different }
+
+// actions says, for a plan, what repairing the set writes to target.
+func (s *diffSet) actions(target string) []string {
+	return []string{
+		fmt.Sprintf("put %d items missing from %s", s.missing, target),
+		fmt.Sprintf("overwrite %d items of %s that differ, with the source's", s.different, target),
+		fmt.Sprintf("delete %d items of %s that the source lacks", s.extra, target),
+		"(each key is re-read from both tables first: keys already equal are left alone)",
+	}
+}
+
+// send sends every key to keys, until ctx ends.
+func (s *diffSet) send(ctx context.Context, keys chan<- tablesync.Item) error {
+	put := func(key tablesync.Item) error {
+		select {
+		case keys <- key:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+	for _, key := range s.keys {
+		if err := put(key); err != nil {
+			return err
+		}
+	}
+	if s.spill == nil {
+		return nil
+	}
+	if err := s.w.Flush(); err != nil {
+		return fmt.Errorf("write differences file: %w", err)
+	}
+	if _, err := s.spill.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("read differences file: %w", err)
+	}
+	return tablesync.ReadDifferences(s.spill, func(d tablesync.Difference) error { return put(d.Key) })
+}
+
+// close removes the temporary file, if any.
+func (s *diffSet) close() error {
+	if s.spill == nil {
+		return nil
+	}
+	s.spill.Close()
+	if err := os.Remove(s.spill.Name()); err != nil {
+		return fmt.Errorf("remove differences file: %w", err)
+	}
+	return nil
 }

@@ -27,6 +27,11 @@ var ErrTablesDiffer = errors.New("tables differ")
 // --repair fix what differs.
 type VerifyCommand struct {
 	Stdout, Stderr io.Writer
+	// Stdin answers "Proceed?" for --repair (default os.Stdin).
+	Stdin io.Reader
+
+	// stdinTerminal replaces the terminal check of Stdin (tests).
+	stdinTerminal func() bool
 
 	// awsConfig replaces the default credential chain (tests).
 	awsConfig func(ctx context.Context, region string) (aws.Config, error)
@@ -36,6 +41,7 @@ type VerifyCommand struct {
 type VerifyConfig struct {
 	tableFlags
 	scanFlags
+	writeFlags
 	MaxRCU       float64
 	Rechecks     int
 	RecheckDelay time.Duration
@@ -55,14 +61,23 @@ func (c *VerifyConfig) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.ShowValues, "show-values", false, "with --output jsonl, add both items' values (\"source\", \"target\") to each line")
 	fs.BoolVar(&c.Repair, "repair", false, "fix each difference from the source (see ddbsync repair --help); safe while the\nreplicator runs")
 	fs.Float64Var(&c.MaxWCU, "max-wcu", 0, "with --repair, most write capacity units a second to consume on the target; 0: no limit")
+	c.writeFlags.bind(fs, "with --repair: verify, print the plan with its counts and what each repair would do,\nbut write nothing")
+	c.writeFlags.bindRepair(fs)
 }
 
 // Validate checks the configuration and returns every problem, each a
 // *FlagError.
 func (c VerifyConfig) Validate() error {
 	errs := append(c.tableFlags.validate(), c.scanFlags.validate()...)
+	errs = append(errs, c.writeFlags.validate()...)
+	if err := sameTableError(c.tableFlags, c.writeFlags, c.Repair); err != nil {
+		errs = append(errs, err)
+	}
 	bad := func(flag, format string, args ...any) {
 		errs = append(errs, &FlagError{Flag: flag, Err: fmt.Errorf(format, args...)})
+	}
+	if c.DryRun && !c.Repair {
+		bad("dry-run", "needs --repair (verify alone writes nothing)")
 	}
 	if c.MaxRCU < 0 {
 		bad("max-rcu", "%g must not be negative", c.MaxRCU)
@@ -108,14 +123,31 @@ item is re-read and put in the target, or the target item deleted if the
 source has none, with a condition that the target item is still as read, so
 a repair never overwrites a newer replicated value.
 
+Before any write it checks that both tables exist and have the same key,
+and prints a plan on stderr: the account (STS GetCallerIdentity; unknown
+with --endpoint-url), the tables, region and endpoint, and what will be
+written. Then --yes proceeds, a terminal is asked "Proceed? [y/N]", and
+anything else is refused (exit 2). --dry-run prints the plan and writes
+nothing. Refused unless overridden: a target that is the source
+(--allow-same-table) and a target with a stream of its own, usually the
+replicated source with the flags swapped (--allow-target-stream).
+The differences are all found first (their keys kept on disk past 10,000),
+then the plan gives the puts, overwrites and deletes, and a repair that
+would delete or overwrite more than --max-change-share of the target's
+items (and at least 100) is refused before its first write unless
+--allow-mass-change.
+
+A verify that fails or is interrupted prints no counts that look final.
+
 Exit status: 0 when the tables are identical (or, with --repair, every
 difference was repaired), 1 when they differ or the check failed, 2 for a
-wrong command line.
+wrong command line, a refusal, or --repair without --yes and a terminal.
 
 Examples:
   ddbsync verify --table orders --target-table orders-copy
   ddbsync verify --table orders --target-table orders-copy --output jsonl > diffs.jsonl
-  ddbsync verify --table orders --target-table orders-copy --repair --max-wcu 500
+  ddbsync verify --table orders --target-table orders-copy --repair --dry-run
+  ddbsync verify --table orders --target-table orders-copy --repair --max-wcu 500 --yes
 
 Flags:
 `)
@@ -134,21 +166,45 @@ func (c *VerifyCommand) Run(ctx context.Context, args []string) error {
 	if err := cfg.Validate(); err != nil {
 		return &usageError{err: err, hint: "ddbsync verify --help"}
 	}
-	return verifyTables(ctx, c.awsConfig, cfg, false, c.Stdout, c.Stderr)
+	v := tableVerifier{load: c.awsConfig, cmd: "verify", ask: confirmer{In: c.Stdin, Terminal: c.stdinTerminal, Out: c.Stderr},
+		stdout: c.Stdout, stderr: c.Stderr}
+	if cfg.Repair {
+		v.cmd = "verify --repair"
+	}
+	return v.run(ctx, cfg)
 }
 
-// verifyTables runs verify with cfg, repairing (or, with dryRun, planning
-// repairs) when cfg.Repair is set.
-func verifyTables(ctx context.Context, load func(context.Context, string) (aws.Config, error), cfg VerifyConfig, dryRun bool, stdout, stderr io.Writer) error {
-	awsCfg, err := loadConfig(ctx, load, cfg.Region)
+// tableVerifier runs verify, and with --repair its two phases: verify
+// collects the differences (keys only), then the plan is printed and
+// confirmed, then the keys are repaired. No write happens before the
+// whole plan is known.
+type tableVerifier struct {
+	load           func(context.Context, string) (aws.Config, error)
+	cmd            string // for the plan and hints: "verify", "verify --repair" or "repair"
+	ask            confirmer
+	stdout, stderr io.Writer
+}
+
+func (v tableVerifier) run(ctx context.Context, cfg VerifyConfig) error {
+	awsCfg, err := loadConfig(ctx, v.load, cfg.Region)
 	if err != nil {
 		return err
 	}
+	loc := locate(awsCfg, cfg.tableFlags)
 	src := newReadClient(awsCfg, cfg.Endpoint, "", cfg.callsInFlight())
 	dst := newReadClient(awsCfg, cfg.Endpoint, cfg.targetRegion(), cfg.callsInFlight())
-	report := stdout
+	guards := cfg.writeFlags
+	guards.AllowTargetStream = guards.AllowTargetStream || !cfg.Repair // reading never hurts
+	if _, _, err := describeTables(ctx, src, dst, cfg.tableFlags, guards, loc, v.cmd); err != nil {
+		var uerr *usageError
+		if errors.As(err, &uerr) {
+			return err // a refusal
+		}
+		return notFinished(ctx, tablesync.VerifyResult{}, err)
+	}
+	report := v.stdout
 	if cfg.Output == outputJSONL {
-		report = stderr
+		report = v.stderr
 	}
 	var mu sync.Mutex // serialises the JSON lines
 	var onDiff func(context.Context, tablesync.Difference) error
@@ -160,16 +216,23 @@ func verifyTables(ctx context.Context, load func(context.Context, string) (aws.C
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			_, err = fmt.Fprintf(stdout, "%s\n", line)
+			_, err = fmt.Fprintf(v.stdout, "%s\n", line)
 			return err
 		}
 	}
-	var rep *tablesync.Repairer
+	var set *diffSet
 	if cfg.Repair {
-		rep = tablesync.NewRepairer(src, cfg.Table, dst, cfg.TargetTable, tablesync.RepairOptions{
-			DryRun: dryRun, MaxWCU: cfg.MaxWCU, Logger: cfg.logger(stderr),
-		})
-		onDiff = tablesync.RepairEach(rep, onDiff)
+		set = &diffSet{}
+		defer set.close()
+		next := onDiff
+		onDiff = func(ctx context.Context, d tablesync.Difference) error {
+			if next != nil {
+				if err := next(ctx, d); err != nil {
+					return err
+				}
+			}
+			return set.add(d)
+		}
 	}
 	delay := cfg.RecheckDelay
 	if delay == 0 {
@@ -182,27 +245,47 @@ func verifyTables(ctx context.Context, load func(context.Context, string) (aws.C
 		Rechecks:     cfg.Rechecks,
 		RecheckDelay: delay,
 		OnDifference: onDiff,
-		Progress:     cfg.progress(stderr),
-		Logger:       cfg.logger(stderr),
+		Progress:     cfg.progress(v.stderr),
+		Logger:       cfg.logger(v.stderr),
+		Attrs:        cfg.attrs(),
 	})
-	fmt.Fprintf(report, "verify: %s (source %s, target %s) in %s\n", res, cfg.Table, cfg.TargetTable, res.Elapsed.Round(time.Millisecond))
 	if err != nil {
-		return err
+		return notFinished(ctx, res, err)
 	}
-	if rep != nil {
-		return repairSummary(report, rep.Stats(), dryRun, res)
+	fmt.Fprintf(report, "verify: %s (source %s, target %s) in %s\n", res, cfg.Table, cfg.TargetTable, res.Elapsed.Round(time.Millisecond))
+	if set != nil {
+		rep := tablesync.NewRepairer(src, cfg.Table, dst, cfg.TargetTable, tablesync.RepairOptions{
+			DryRun: cfg.DryRun, MaxWCU: cfg.MaxWCU, Logger: cfg.logger(v.stderr), Attrs: cfg.attrs(),
+		})
+		return repairJob{
+			cmd: v.cmd, cfg: cfg, loc: loc, set: set, rep: rep, ask: v.ask, report: report, stderr: v.stderr,
+			base: res.TargetItems, baseWhat: "items scanned in target table " + cfg.TargetTable,
+			account: func() string { return accountOf(ctx, awsCfg, loc.Endpoint) },
+		}.run(ctx)
 	}
 	if !res.Identical() {
-		return fmt.Errorf("%w: %d missing, %d extra, %d different; fix with: ddbsync verify --repair --table %s --target-table %s",
-			ErrTablesDiffer, res.Missing, res.Extra, res.Different, cfg.Table, cfg.TargetTable)
+		return fmt.Errorf("%w: %d missing, %d extra, %d different; fix with: %s",
+			ErrTablesDiffer, res.Missing, res.Extra, res.Different, suggest("verify --repair", cfg.tableFlags, cfg.Table, cfg.TargetTable))
 	}
 	fmt.Fprintln(report, "verify: the tables are identical")
 	return nil
 }
 
+// notFinished is the error of a verify that ended before its result,
+// worded so that its partial counts are not mistaken for one.
+func notFinished(ctx context.Context, res tablesync.VerifyResult, err error) error {
+	n := res.SourceItems + res.TargetItems
+	if interrupted(ctx, err) {
+		// main reports it as "interrupted: ...".
+		return fmt.Errorf("after %d items, before a result (so far %d missing, %d extra and %d different; nothing repaired): %w",
+			n, res.Missing, res.Extra, res.Different, err)
+	}
+	return fmt.Errorf("failed after %d items, no result: %w", n, err)
+}
+
 // repairSummary prints what the repairs did and returns an error if any
 // difference is left.
-func repairSummary(w io.Writer, s tablesync.RepairStats, dryRun bool, res tablesync.VerifyResult) error {
+func repairSummary(w io.Writer, s tablesync.RepairStats, dryRun bool, left int64) error {
 	verb := "repaired"
 	if dryRun {
 		verb = "would repair (dry run)"
@@ -212,7 +295,7 @@ func repairSummary(w io.Writer, s tablesync.RepairStats, dryRun bool, res tables
 	switch {
 	case s.Failed > 0:
 		return fmt.Errorf("%w: %d differences not repaired (see the warnings above); run again", ErrTablesDiffer, s.Failed)
-	case dryRun && !res.Identical():
+	case dryRun && left > 0:
 		return fmt.Errorf("%w: dry run, nothing written", ErrTablesDiffer)
 	}
 	return nil

@@ -1,0 +1,283 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/ddbsync/ddbsync/internal/replattr"
+	"github.com/ddbsync/ddbsync/internal/tablesync"
+)
+
+// Guard rail defaults.
+const (
+	// defaultMaxChangeShare is the largest share of the target that a
+	// repair may delete or overwrite without --allow-mass-change.
+	defaultMaxChangeShare = 0.5
+	// massChangeMinItems is the fewest deletes and overwrites that can be
+	// refused as a mass change, so that small tables are never blocked.
+	massChangeMinItems = 100
+)
+
+// ErrDeclined is returned when the user answers no to "Proceed?".
+var ErrDeclined = errors.New("cancelled: nothing written")
+
+// Plan is what a writing command is about to do, printed on stderr before
+// its first write.
+type Plan struct {
+	// Command names the command, e.g. "verify --repair".
+	Command string
+	// Source and Target are the table names.
+	Source, Target string
+	// Account is the AWS account, or why it is unknown.
+	Account string
+	// Region and TargetRegion are the tables' regions.
+	Region, TargetRegion string
+	// Endpoint is where DynamoDB is reached (a URL, or "AWS").
+	Endpoint string
+	// Actions say what will be written, with counts where known.
+	Actions []string
+	// Warnings are printed after the actions.
+	Warnings []string
+}
+
+// Print writes the plan to w.
+func (p Plan) Print(w io.Writer) {
+	fmt.Fprintf(w, "ddbsync %s plan:\n", p.Command)
+	fmt.Fprintf(w, "  account:  %s\n", p.Account)
+	fmt.Fprintf(w, "  source:   table %s, region %s, endpoint %s (read only)\n", p.Source, p.Region, p.Endpoint)
+	fmt.Fprintf(w, "  target:   table %s, region %s, endpoint %s (written)\n", p.Target, p.TargetRegion, p.Endpoint)
+	for i, a := range p.Actions {
+		label := "will:"
+		if i > 0 {
+			label = ""
+		}
+		fmt.Fprintf(w, "  %-9s %s\n", label, a)
+	}
+	for _, warn := range p.Warnings {
+		fmt.Fprintf(w, "  warning:  %s\n", warn)
+	}
+}
+
+// confirmer asks before a write: --yes proceeds, a terminal is asked
+// "Proceed? [y/N]", anything else is refused.
+type confirmer struct {
+	// In is where the answer is read (default os.Stdin).
+	In io.Reader
+	// Terminal reports whether In is a terminal (default: checks os.Stdin).
+	Terminal func() bool
+	// Out receives the plan and the question.
+	Out io.Writer
+}
+
+// confirm prints p and returns nil if the write may go ahead: yes is set,
+// or a terminal user answered y. Without a terminal it returns a usage
+// error (exit 2) whose hint is retry, the command line with --yes.
+func (c confirmer) confirm(p Plan, yes bool, retry string) error {
+	p.Print(c.Out)
+	if yes {
+		return nil
+	}
+	in, terminal := c.In, c.Terminal
+	if in == nil {
+		in = os.Stdin
+	}
+	if terminal == nil {
+		terminal = func() bool { return isTerminalReader(in) }
+	}
+	if !terminal() {
+		return &usageError{err: errors.New("refusing to write without confirmation: stdin is not a terminal; pass --yes to proceed"), hint: retry}
+	}
+	fmt.Fprint(c.Out, "Proceed? [y/N] ")
+	answer, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read answer: %w", err)
+	}
+	switch strings.ToLower(strings.TrimSpace(answer)) {
+	case "y", "yes":
+		return nil
+	}
+	return ErrDeclined
+}
+
+// isTerminalReader reports whether r is a terminal.
+func isTerminalReader(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// writeFlags are the guard rails of a command that writes to the target.
+type writeFlags struct {
+	Yes               bool
+	DryRun            bool
+	AllowSameTable    bool
+	AllowTargetStream bool
+	AllowMassChange   bool
+	MaxChangeShare    float64
+}
+
+// bind adds the flags; dryRun documents --dry-run for the command.
+func (w *writeFlags) bind(fs *flag.FlagSet, dryRun string) {
+	fs.BoolVar(&w.Yes, "yes", false, "write without asking: after the plan, proceed (needed when stdin is not a terminal)")
+	fs.BoolVar(&w.DryRun, "dry-run", false, dryRun)
+	fs.BoolVar(&w.AllowSameTable, "allow-same-table", false, "write even though --target-table is --table in the same region (refused by default)")
+	fs.BoolVar(&w.AllowTargetStream, "allow-target-stream", false, "write even though the target has a stream of its own: refused by default, as a\ntarget with a stream is usually the replicated source (--table and --target-table swapped)")
+}
+
+// bindRepair adds the mass-change flags of the commands that repair.
+func (w *writeFlags) bindRepair(fs *flag.FlagSet) {
+	fs.BoolVar(&w.AllowMassChange, "allow-mass-change", false, "repair even though it would delete or overwrite more than --max-change-share of the target")
+	fs.Float64Var(&w.MaxChangeShare, "max-change-share", defaultMaxChangeShare, fmt.Sprintf("`SHARE` (0 to 1) of the target's items that a repair may delete or overwrite; more is\nrefused before any write, unless --allow-mass-change (changes below %d items are never refused)", massChangeMinItems))
+}
+
+func (w writeFlags) validate() []error {
+	if w.MaxChangeShare < 0 || w.MaxChangeShare > 1 {
+		return []error{&FlagError{Flag: "max-change-share", Err: fmt.Errorf("%g must be 0 to 1", w.MaxChangeShare)}}
+	}
+	return nil
+}
+
+// refused returns the usage error (exit 2) of a guard rail.
+func refused(reason, hint string) error {
+	return &usageError{err: errors.New("refused: " + reason), hint: hint}
+}
+
+// checkMassChange refuses a repair that deletes or overwrites more than
+// the allowed share of the base items of the target (base says what they
+// are, e.g. "items of target table big").
+func (w writeFlags) checkMassChange(changes, base int64, what, hint string) error {
+	if w.AllowMassChange || changes < massChangeMinItems || float64(changes) <= w.MaxChangeShare*float64(base) {
+		return nil
+	}
+	share := "all"
+	if base > 0 {
+		share = fmt.Sprintf("%.1f%%", 100*float64(changes)/float64(base))
+	}
+	return refused(fmt.Sprintf("the repair would delete or overwrite %d of the %d %s (%s, more than --max-change-share %g): "+
+		"are --table and --target-table swapped? check with --dry-run, or pass --allow-mass-change", changes, base, what, share, w.MaxChangeShare), hint)
+}
+
+// sameTable reports whether the two tables are one: the same name, region
+// and (one --endpoint-url for both) endpoint.
+func (t tableFlags) sameTable() bool {
+	return t.Table != "" && t.Table == t.TargetTable && (t.TargetRegion == "" || t.TargetRegion == t.Region)
+}
+
+// location is where the tables are, for plans and errors.
+type location struct {
+	Region, TargetRegion, Endpoint string
+}
+
+// where describes a table for an error message.
+func (l location) where(table string, target bool) string {
+	region := l.Region
+	if target {
+		region = l.TargetRegion
+	}
+	return fmt.Sprintf("table %s in region %s at endpoint %s", table, region, l.Endpoint)
+}
+
+// describeTables describes both tables before any write and checks that
+// they exist, that their keys match, and (unless allowed) that the target
+// has no stream of its own. A missing table's error names table, region
+// and endpoint.
+func describeTables(ctx context.Context, src, dst tablesync.Scanner, t tableFlags, w writeFlags, loc location, cmd string) (tablesync.TableInfo, tablesync.TableInfo, error) {
+	describe := func(api tablesync.Scanner, table string, target bool) (tablesync.TableInfo, error) {
+		info, err := tablesync.Describe(ctx, api, table)
+		var notFound *types.ResourceNotFoundException
+		switch {
+		case errors.As(err, &notFound):
+			role := "source"
+			if target {
+				role = "target"
+			}
+			return info, fmt.Errorf("%s %s does not exist: %w", role, loc.where(table, target), err)
+		case err != nil:
+			return info, fmt.Errorf("check %s: %w", loc.where(table, target), err)
+		}
+		return info, nil
+	}
+	s, err := describe(src, t.Table, false)
+	if err != nil {
+		return s, tablesync.TableInfo{}, err
+	}
+	d, err := describe(dst, t.TargetTable, true)
+	if err != nil {
+		return s, d, err
+	}
+	if !slices.Equal(s.Keys, d.Keys) {
+		return s, d, fmt.Errorf("check key schema: %w: %s has key %v, %s has key %v",
+			tablesync.ErrKeySchema, loc.where(t.Table, false), s.Keys, loc.where(t.TargetTable, true), d.Keys)
+	}
+	if d.StreamEnabled && !w.AllowTargetStream {
+		reason := fmt.Sprintf("target table %s has a stream (%s), as the replicated source has", t.TargetTable, d.StreamViewType)
+		hint := suggest(cmd, t, t.Table, t.TargetTable, "--allow-target-stream")
+		if !s.StreamEnabled {
+			reason += fmt.Sprintf(", and source table %s has none: are --table and --target-table swapped?", t.Table)
+			hint = suggest(cmd, t, t.TargetTable, t.Table)
+		}
+		return s, d, refused(reason+" Pass --allow-target-stream if the target really has a stream of its own", hint)
+	}
+	return s, d, nil
+}
+
+// suggest renders a ddbsync command line for a hint: cmd (e.g. "verify
+// --repair") with the user's --endpoint-url, --region, --target-region and
+// attribute names, the two tables, then extra.
+func suggest(cmd string, t tableFlags, table, target string, extra ...string) string {
+	args := []string{"ddbsync", cmd}
+	add := func(flag, v, def string) {
+		if v != "" && v != def {
+			args = append(args, flag, shellQuote(v))
+		}
+	}
+	add("--endpoint-url", t.Endpoint, "")
+	add("--region", t.Region, "")
+	add("--target-region", t.TargetRegion, "")
+	add("--seq-attribute", t.SeqAttribute, replattr.DefaultSeq)
+	add("--tombstone-attribute", t.TombstoneAttribute, replattr.DefaultDeleted)
+	add("--tombstone-ttl-attribute", t.TombstoneTTLAttribute, replattr.DefaultExpires)
+	args = append(args, "--table", shellQuote(table), "--target-table", shellQuote(target))
+	return strings.Join(append(args, extra...), " ")
+}
+
+// shellQuote quotes v for a POSIX shell if it needs it.
+func shellQuote(v string) string {
+	if v != "" && strings.IndexFunc(v, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.:/=@%+,", r))
+	}) < 0 {
+		return v
+	}
+	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
+}
+
+// interrupted reports whether err comes from the end of ctx (Ctrl-C).
+func interrupted(ctx context.Context, err error) bool {
+	return ctx.Err() != nil || errors.Is(err, context.Canceled)
+}
+
+// sameTableError is the error of --target-table naming --table in the
+// same region, unless a writing command allows it.
+func sameTableError(t tableFlags, w writeFlags, writes bool) error {
+	switch {
+	case !t.sameTable():
+		return nil
+	case !writes:
+		return &FlagError{Flag: "target-table", Err: errors.New("must differ from --table (or be in another --target-region)")}
+	case w.AllowSameTable:
+		return nil
+	}
+	return &FlagError{Flag: "target-table", Err: errors.New("must differ from --table (or be in another --target-region); --allow-same-table writes a table onto itself")}
+}
