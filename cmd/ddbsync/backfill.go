@@ -287,12 +287,17 @@ func (t *tableFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&t.TargetRegion, "target-region", "", "`REGION` of the target table (default: --region)")
 	fs.DurationVar(&t.ProgressInterval, "progress-interval", 0, "how often to refresh the progress line on stderr (default: 1s on a terminal, else 5s)")
 	fs.BoolVar(&t.Quiet, "quiet", false, "no progress line")
+	t.bindAttrs(fs)
+}
+
+// attrs returns the names of the queue path's attributes.
+// bindAttrs adds the flags of the queue path's attribute names.
+func (t *tableFlags) bindAttrs(fs *flag.FlagSet) {
 	fs.StringVar(&t.SeqAttribute, "seq-attribute", replattr.DefaultSeq, "`NAME` of the sequence attribute the queue path keeps in target items (the Lambda's\nSEQ_ATTRIBUTE)")
 	fs.StringVar(&t.TombstoneAttribute, "tombstone-attribute", replattr.DefaultDeleted, "`NAME` of the attribute that marks a queue-path tombstone (a deleted item's marker)")
 	fs.StringVar(&t.TombstoneTTLAttribute, "tombstone-ttl-attribute", replattr.DefaultExpires, "`NAME` of a tombstone's expiry attribute, for DynamoDB TTL")
 }
 
-// attrs returns the names of the queue path's attributes.
 func (t tableFlags) attrs() replattr.Names {
 	return replattr.Names{Seq: t.SeqAttribute, Deleted: t.TombstoneAttribute, Expires: t.TombstoneTTLAttribute}
 }

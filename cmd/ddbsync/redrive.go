@@ -28,21 +28,26 @@ var ErrNotRedriven = errors.New("failed batches left")
 type RedriveCommand struct {
 	Stdout, Stderr io.Writer
 
+	// Stdin is where the answer to "Proceed?" is read (default os.Stdin).
+	Stdin io.Reader
+
 	// awsConfig replaces the default credential chain (tests).
 	awsConfig func(ctx context.Context, region string) (aws.Config, error)
+	// stdinTerminal replaces the terminal check of Stdin (tests).
+	stdinTerminal func() bool
 	// queue replaces the SQS client (tests).
 	queue redrive.SQSAPI
 }
 
 // RedriveConfig is the configuration of `ddbsync redrive`, from its flags.
 type RedriveConfig struct {
-	Table, TargetTable             string
-	Endpoint, Region, TargetRegion string
-	FailureFile                    string
-	QueueURL, SQSEndpoint          string
-	MaxMessages                    int
-	VisibilityTimeout              time.Duration
-	DropExpired, DryRun            bool
+	tableFlags
+	writeFlags
+	FailureFile           string
+	QueueURL, SQSEndpoint string
+	MaxMessages           int
+	VisibilityTimeout     time.Duration
+	DropExpired           bool
 }
 
 func (c *RedriveConfig) flags(fs *flag.FlagSet) {
@@ -51,13 +56,14 @@ func (c *RedriveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Endpoint, "endpoint-url", "", "`URL` of DynamoDB and DynamoDB Streams, e.g. DynamoDB Local's http://127.0.0.1:8000")
 	fs.StringVar(&c.Region, "region", "", "AWS `REGION` (default: AWS_REGION or the profile's region)")
 	fs.StringVar(&c.TargetRegion, "target-region", "", "`REGION` of the target table (default: --region)")
+	c.tableFlags.bindAttrs(fs)
+	c.writeFlags.bind(fs, "read the batches and compare their keys, print what would be put or deleted,\nand write nothing: not the target, not the file or the queue")
 	fs.StringVar(&c.FailureFile, "failure-file", defaultFailureFile, "read the on-failure records from `FILE`, as ddbsync run writes it; the records\nredriven move from it to FILE.done")
 	fs.StringVar(&c.QueueURL, "queue-url", "", "read the on-failure records from this SQS queue `URL` (the stack's FailureQueueUrl\noutput) instead of --failure-file; each message redriven is deleted")
 	fs.StringVar(&c.SQSEndpoint, "sqs-endpoint-url", "", "`URL` of SQS (default: AWS, or AWS_ENDPOINT_URL_SQS)")
 	fs.IntVar(&c.MaxMessages, "max-messages", 0, "with --queue-url, stop after this many messages (default: until the queue is empty)")
 	fs.DurationVar(&c.VisibilityTimeout, "visibility-timeout", redrive.DefaultVisibilityTimeout, "with --queue-url, how long a message being redriven stays hidden from other readers")
 	fs.BoolVar(&c.DropExpired, "drop-expired", false, "remove the records of batches whose stream records have expired, once reported\n(default: keep them)")
-	fs.BoolVar(&c.DryRun, "dry-run", false, "read the batches and compare their keys, print what would be put or deleted,\nand write nothing: not the target, not the file or the queue")
 }
 
 // Validate checks the configuration and returns every problem, each a
@@ -72,6 +78,9 @@ func (c RedriveConfig) Validate() error {
 	}
 	if c.TargetTable == "" {
 		bad("target-table", "is required: the target table")
+	}
+	if err := sameTableError(c.tableFlags, c.writeFlags, true); err != nil {
+		errs = append(errs, err)
 	}
 	if c.QueueURL == "" && c.FailureFile == "" {
 		bad("failure-file", "is required (or --queue-url)")
@@ -107,14 +116,22 @@ their keys are unknown and redrive says so: run ddbsync verify --repair,
 which finds and fixes every difference. --drop-expired then removes those
 records.
 
+Before writing it checks that both tables exist with the same key, refuses
+a target that is the source or has a stream of its own (the tables swapped;
+--allow-same-table, --allow-target-stream), prints the plan (account,
+tables, regions, endpoint, batches) on stderr and asks on a terminal; pass
+--yes when stdin is not one. --dry-run prints the plan and what would be
+written, and writes nothing.
+
 Do not run it on the failure file of a ddbsync run that is still writing.
 
-Exit status: 0 when every batch was redriven, 1 when some are left, 2 for
-a wrong command line.
+Exit status: 0 when every batch was redriven, 1 when some are left (or the
+plan was declined), 2 for a wrong command line or a refusal, 130 when
+interrupted (the batch in flight is kept).
 
 Examples:
   ddbsync redrive --table orders --target-table orders-copy --failure-file ddbsync-failures.jsonl --dry-run
-  ddbsync redrive --table orders --target-table orders-copy \
+  ddbsync redrive --table orders --target-table orders-copy --yes \
       --queue-url https://sqs.us-east-1.amazonaws.com/123456789012/orders-replicator-failures
 
 Flags:
@@ -166,13 +183,16 @@ func (c *RedriveCommand) Run(ctx context.Context, args []string) error {
 		}
 		src, from = f, fmt.Sprintf("%d batches in failure file %s", f.Len(), cfg.FailureFile)
 	}
-	c.plan(cfg, awsCfg.Region, from)
+	if err := c.confirm(ctx, cfg, awsCfg, from); err != nil {
+		_ = src.Close(ctx) // nothing was taken from it
+		return err
+	}
 
 	logger := (tableFlags{}).logger(c.Stderr)
 	r := &redrive.Redriver{
 		Streams: newStreams(awsCfg, cfg.Endpoint), Table: cfg.Table, DryRun: cfg.DryRun, DropExpired: cfg.DropExpired,
 		Repairer: tablesync.NewRepairer(newDynamoDB(awsCfg, cfg.Endpoint, ""), cfg.Table,
-			newDynamoDB(awsCfg, cfg.Endpoint, cfg.TargetRegion), cfg.TargetTable, tablesync.RepairOptions{DryRun: cfg.DryRun, Logger: logger}),
+			newDynamoDB(awsCfg, cfg.Endpoint, cfg.TargetRegion), cfg.TargetTable, tablesync.RepairOptions{DryRun: cfg.DryRun, Logger: logger, Attrs: cfg.attrs()}),
 	}
 	t, err := r.Run(ctx, src, func(o redrive.Outcome) { printOutcome(c.Stdout, o, cfg.DryRun) })
 	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
@@ -190,28 +210,40 @@ func (c *RedriveCommand) Run(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: %d kept for another redrive", ErrNotRedriven, left)
 	}
 	if t.Expired > 0 {
-		return fmt.Errorf("%w: %d batches expired; run: ddbsync verify --repair --table %s --target-table %s",
-			ErrNotRedriven, t.Expired, cfg.Table, cfg.TargetTable)
+		return fmt.Errorf("%w: %d batches expired; run: %s",
+			ErrNotRedriven, t.Expired, suggest("verify --repair", cfg.tableFlags, cfg.Table, cfg.TargetTable))
 	}
 	return nil
 }
 
-// plan prints what the command is about to do, before it writes anything.
-func (c *RedriveCommand) plan(cfg RedriveConfig, region, from string) {
-	endpoint := cfg.Endpoint
-	if endpoint == "" {
-		endpoint = "AWS"
+// confirm checks the tables (both exist, same key, the target is not a
+// replicated source) and shows the plan; it returns nil when the redrive
+// may write (in a dry run, after the plan).
+func (c *RedriveCommand) confirm(ctx context.Context, cfg RedriveConfig, awsCfg aws.Config, from string) error {
+	loc := locate(awsCfg, cfg.tableFlags)
+	src, dst := newDynamoDB(awsCfg, cfg.Endpoint, ""), newDynamoDB(awsCfg, cfg.Endpoint, cfg.TargetRegion)
+	if _, _, err := describeTables(ctx, src, dst, cfg.tableFlags, cfg.writeFlags, loc, "redrive"); err != nil {
+		return err
 	}
-	targetRegion := cfg.TargetRegion
-	if targetRegion == "" {
-		targetRegion = region
+	plan := Plan{
+		Command: "redrive", Source: cfg.Table, Target: cfg.TargetTable, Account: accountOf(ctx, awsCfg, loc.Endpoint),
+		Region: loc.Region, TargetRegion: loc.TargetRegion, Endpoint: loc.Endpoint,
+		Actions: []string{
+			"read " + from + " back from the stream of table " + cfg.Table,
+			"bring each of their keys in " + cfg.TargetTable + " to the source's current value (put, or delete)",
+		},
 	}
-	mode := "repairs their keys in"
 	if cfg.DryRun {
-		mode = "dry run, writes nothing to"
+		plan.Actions = append(plan.Actions, "dry run: each key is re-read and compared, nothing is written")
+		plan.Print(c.Stderr)
+		return nil
 	}
-	fmt.Fprintf(c.Stdout, "plan: redrive %s: reads the stream of table %s (region %s), %s table %s (region %s); endpoint %s\n",
-		from, cfg.Table, region, mode, cfg.TargetTable, targetRegion, endpoint)
+	where := "--failure-file " + shellQuote(cfg.FailureFile)
+	if cfg.QueueURL != "" {
+		where = "--queue-url " + shellQuote(cfg.QueueURL)
+	}
+	ask := confirmer{In: c.Stdin, Terminal: c.stdinTerminal, Out: c.Stderr}
+	return ask.confirm(plan, cfg.Yes, suggest("redrive", cfg.tableFlags, cfg.Table, cfg.TargetTable, where, "--yes"))
 }
 
 // printOutcome prints one batch's outcome: counts, the keys that failed,

@@ -90,7 +90,7 @@ func TestRedriveCommand_FailureFile(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "failures.jsonl")
 	content := strings.Join([]string{lines["order-000"], lines["order-002"], "not json", foreign, lines["order-001"]}, "\n") + "\n"
 	require.NoError(t, os.WriteFile(file, []byte(content), 0o600))
-	args := []string{"--table", "orders", "--target-table", "orders-copy", "--failure-file", file}
+	args := []string{"--table", "orders", "--target-table", "orders-copy", "--failure-file", file, "--yes"}
 
 	s := server(t)
 	var out, errOut bytes.Buffer
@@ -98,8 +98,13 @@ func TestRedriveCommand_FailureFile(t *testing.T) {
 	err := cmd.Run(t.Context(), append([]string{"--endpoint-url", s.Endpoint}, args...))
 	assert.ErrorIs(t, err, ErrNotRedriven)
 	stdout := out.String()
-	assert.True(t, strings.HasPrefix(stdout, "plan: redrive 5 batches in failure file "+file+": reads the stream of table orders (region us-east-1), "+
-		"repairs their keys in table orders-copy (region us-east-1); endpoint "+s.Endpoint+"\n"), stdout)
+	plan, _, _ := strings.Cut(errOut.String(), "time=") // the plan, then the repair's warnings
+	assert.Equal(t, "ddbsync redrive plan:\n"+
+		"  account:  unknown (endpoint URL "+s.Endpoint+")\n"+
+		"  source:   table orders, region us-east-1, endpoint "+s.Endpoint+" (read only)\n"+
+		"  target:   table orders-copy, region us-east-1, endpoint "+s.Endpoint+" (written)\n"+
+		"  will:     read 5 batches in failure file "+file+" back from the stream of table orders\n"+
+		"            bring each of their keys in orders-copy to the source's current value (put, or delete)\n", plan)
 	assert.Contains(t, stdout, "redrive: 2 batches redriven, 1 kept, 0 expired, 2 unreadable; 3 records read, 3 keys: 2 put, 0 deleted, 0 unchanged, 1 failed\n")
 	assert.Regexp(t, `redriven shard \S+ \d+\.\.\d+ \(line 1\): 1 records, 1 keys: 1 put, 0 deleted, 0 unchanged, 0 failed\n`, stdout)
 	assert.Contains(t, stdout, "kept line 3: not an on-failure record for DynamoDB Streams")
@@ -127,7 +132,7 @@ func TestRedriveCommand_FailureFile(t *testing.T) {
 
 	// Without a failure file, there is nothing to redrive.
 	out.Reset()
-	none := []string{"--endpoint-url", s.Endpoint, "--table", "orders", "--target-table", "orders-copy", "--failure-file", file + ".none"}
+	none := []string{"--endpoint-url", s.Endpoint, "--table", "orders", "--target-table", "orders-copy", "--failure-file", file + ".none", "--yes"}
 	require.NoError(t, cmd.Run(t.Context(), none))
 	assert.Contains(t, out.String(), "nothing to redrive")
 }
@@ -185,11 +190,11 @@ func TestRedriveCommand_Queue(t *testing.T) {
 	cmd := &RedriveCommand{Stdout: &out, Stderr: &errOut, queue: q,
 		awsConfig: func(context.Context, string) (aws.Config, error) { return s.AWSConfig(keyID), nil }}
 	err := cmd.Run(t.Context(), []string{"--endpoint-url", s.Endpoint, "--table", "orders", "--target-table", "orders-copy",
-		"--queue-url", "https://sqs.test/123456789012/failures"})
+		"--queue-url", "https://sqs.test/123456789012/failures", "--yes"})
 	assert.ErrorIs(t, err, ErrNotRedriven)
 	assert.Equal(t, []string{"receipt-order-000", "receipt-order-001"}, q.deleted, "the poison batch's message stays")
 	assert.Equal(t, []string{"receipt-order-002"}, q.released, "and is visible again")
-	assert.Contains(t, out.String(), "plan: redrive about 3 batches in queue https://sqs.test/123456789012/failures:")
+	assert.Contains(t, errOut.String(), "will:     read about 3 batches in queue https://sqs.test/123456789012/failures back from the stream of table orders")
 	assert.Contains(t, out.String(), "kept shard")
 	assert.Contains(t, out.String(), "(message id-order-002)")
 	assert.Contains(t, out.String(), "redrive: 2 batches redriven, 1 kept, 0 expired, 0 unreadable; 3 records read, 3 keys: 2 put, 0 deleted, 0 unchanged, 1 failed\n")
@@ -198,7 +203,7 @@ func TestRedriveCommand_Queue(t *testing.T) {
 	q.deleted = nil
 	out.Reset()
 	require.NoError(t, cmd.Run(t.Context(), []string{"--endpoint-url", s.Endpoint, "--table", "orders", "--target-table", "orders-copy",
-		"--queue-url", "https://sqs.test/123456789012/failures", "--max-messages", "1"}))
+		"--queue-url", "https://sqs.test/123456789012/failures", "--max-messages", "1", "--yes"}))
 	assert.Equal(t, []string{"again"}, q.deleted)
 }
 
@@ -293,7 +298,7 @@ func redriveFile(t *testing.T, keyID, file string, lines []string, extra ...stri
 	var out, errOut bytes.Buffer
 	cmd := &RedriveCommand{Stdout: &out, Stderr: &errOut, awsConfig: func(context.Context, string) (aws.Config, error) { return s.AWSConfig(keyID), nil }}
 	err := cmd.Run(t.Context(), append([]string{"--endpoint-url", s.Endpoint, "--table", "orders", "--target-table", "orders-copy",
-		"--failure-file", file}, extra...))
+		"--failure-file", file, "--yes"}, extra...))
 	return exitCode(&errOut, "redrive", err), out.String()
 }
 
@@ -393,4 +398,52 @@ func TestRedriveCommand_DryRun(t *testing.T) {
 	assert.Equal(t, line+"\n", string(left), "the file is unchanged")
 	_, err = os.Stat(file + ".done")
 	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// TestRedriveCommand_Guards: redrive writes to the target, so it shows its
+// plan and needs --yes without a terminal, and it refuses a target that is
+// the source or has a stream of its own (the tables swapped), writing
+// nothing and leaving the failure file as it was.
+func TestRedriveCommand_Guards(t *testing.T) {
+	keyID := accessKeyID(t)
+	db, arn := ordersPair(t, keyID)
+	putItem(t, db, "orders", version("A", 1, false))
+	line := batchLine(t, keyID, arn, 0, 0)
+	s := server(t)
+	tests := []struct {
+		name          string
+		table, target string
+		terminal      bool
+		answer        string
+		wantCode      int
+		wantErr       string
+	}{
+		{name: "no terminal, no --yes", table: "orders", target: "orders-copy", wantCode: exitUsage, wantErr: "pass --yes"},
+		{name: "answered no", table: "orders", target: "orders-copy", terminal: true, answer: "n\n", wantCode: exitError, wantErr: "nothing written"},
+		{name: "same table", table: "orders", target: "orders", wantCode: exitUsage, wantErr: "must differ from --table"},
+		{name: "swapped tables", table: "orders-copy", target: "orders", wantCode: exitUsage, wantErr: "refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "failures.jsonl")
+			require.NoError(t, os.WriteFile(file, []byte(line+"\n"), 0o600))
+			var out, errOut bytes.Buffer
+			cmd := &RedriveCommand{Stdout: &out, Stderr: &errOut, Stdin: strings.NewReader(tt.answer),
+				stdinTerminal: func() bool { return tt.terminal },
+				awsConfig:     func(context.Context, string) (aws.Config, error) { return s.AWSConfig(keyID), nil }}
+			err := cmd.Run(t.Context(), []string{"--endpoint-url", s.Endpoint, "--table", tt.table, "--target-table", tt.target, "--failure-file", file})
+			assert.Equal(t, tt.wantCode, exitCode(&errOut, "redrive", err), "stdout: %s", out.String())
+			assert.Contains(t, errOut.String(), tt.wantErr)
+			assert.Nil(t, getOrder(t, db, "orders-copy", "A"), "nothing written")
+			left, err := os.ReadFile(file)
+			require.NoError(t, err)
+			assert.Equal(t, line+"\n", string(left), "the failure file is unchanged")
+		})
+	}
+	t.Run("plan then --yes", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "failures.jsonl")
+		code, stdout := redriveFile(t, keyID, file, []string{line})
+		assert.Equal(t, exitOK, code, stdout)
+		assert.Equal(t, getOrder(t, db, "orders", "A"), getOrder(t, db, "orders-copy", "A"))
+	})
 }
