@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -29,8 +28,8 @@ const (
 	// DefaultTombstoneRetention is how long a tombstone is kept: the 14 days
 	// an SQS dead-letter queue can hold a message at most (counted from its
 	// first enqueue) plus the 24 hours a stream record can be retried and
-	// republished.
-	DefaultTombstoneRetention = 15 * 24 * time.Hour
+	// republished (replattr.DefaultTombstoneRetention).
+	DefaultTombstoneRetention = replattr.DefaultTombstoneRetention
 	// maxGuardedInFlight bounds the conditional writes one WriteBatch call
 	// makes at once.
 	maxGuardedInFlight = 8
@@ -193,20 +192,14 @@ func (g *SeqGuard) writeOne(ctx context.Context, w replicate.Write) (retries int
 // item returns what w writes, seq being its padded sequence number: the
 // item plus the sequence attribute for a put, a tombstone for a delete.
 func (g *SeqGuard) item(w replicate.Write, seq string) map[string]types.AttributeValue {
-	src, extra := w.Item, 1
 	if w.Op != replicate.OpPut {
-		src, extra = w.Key, 3
+		return g.names.Tombstone(w.Key, seq, g.now().Add(g.retention))
 	}
-	item := make(map[string]types.AttributeValue, len(src)+extra)
-	for k, v := range src {
+	item := make(map[string]types.AttributeValue, len(w.Item)+1)
+	for k, v := range w.Item {
 		item[k] = v
 	}
 	item[g.names.Seq] = &types.AttributeValueMemberS{Value: seq}
-	if w.Op != replicate.OpPut {
-		item[g.names.Deleted] = &types.AttributeValueMemberBOOL{Value: true}
-		expires := g.now().Add(g.retention).Unix()
-		item[g.names.Expires] = &types.AttributeValueMemberN{Value: strconv.FormatInt(expires, 10)}
-	}
 	return item
 }
 
