@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ddbsync/ddbsync/internal/dynamo"
+	"github.com/ddbsync/ddbsync/internal/replattr"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 )
 
@@ -23,6 +24,19 @@ type Config struct {
 	// number of the last change applied from SQS (SEQ_ATTRIBUTE, default
 	// dynamo.DefaultSeqAttribute).
 	SeqAttribute string
+	// TombstoneAttribute marks the tombstone a guarded delete leaves
+	// (TOMBSTONE_ATTRIBUTE, default replattr.DefaultDeleted).
+	TombstoneAttribute string
+	// TombstoneTTLAttribute holds a tombstone's expiry in epoch seconds
+	// (TOMBSTONE_TTL_ATTRIBUTE, default replattr.DefaultExpires). Enable the
+	// target's TTL on it; a table has one TTL attribute, so if the target
+	// already has TTL enabled, set this to that attribute.
+	TombstoneTTLAttribute string
+	// TombstoneRetention is how long tombstones are kept
+	// (TOMBSTONE_RETENTION: whole days such as "15d", or a Go duration such
+	// as "360h"; default dynamo.DefaultTombstoneRetention, 1 to 365 days).
+	// Keep it above the dead-letter queue's retention plus one day.
+	TombstoneRetention time.Duration
 	// SourceTable names the source table that keys-only messages are
 	// re-read from in apply mode (SOURCE_TABLE, a name or an ARN; default
 	// the table ARN carried by each message).
@@ -60,11 +74,22 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		TopicARN:     getenv("TOPIC_ARN"),
 		SeqAttribute: getenv("SEQ_ATTRIBUTE"),
 		SourceTable:  getenv("SOURCE_TABLE"),
+
+		TombstoneAttribute:    getenv("TOMBSTONE_ATTRIBUTE"),
+		TombstoneTTLAttribute: getenv("TOMBSTONE_TTL_ATTRIBUTE"),
 	}
-	if c.SeqAttribute == "" {
-		c.SeqAttribute = dynamo.DefaultSeqAttribute
-	}
+	names := replattr.Names{Seq: c.SeqAttribute, Deleted: c.TombstoneAttribute, Expires: c.TombstoneTTLAttribute}.WithDefaults()
+	c.SeqAttribute, c.TombstoneAttribute, c.TombstoneTTLAttribute = names.Seq, names.Deleted, names.Expires
 	var errs []error
+	c.TombstoneRetention = dynamo.DefaultTombstoneRetention
+	if s := getenv("TOMBSTONE_RETENTION"); s != "" {
+		d, err := parseRetention(s)
+		if err != nil {
+			errs = append(errs, &ConfigError{Var: "TOMBSTONE_RETENTION", Err: err})
+		} else {
+			c.TombstoneRetention = d
+		}
+	}
 	intVar := func(name string, def, lo, hi int) int {
 		s := getenv(name)
 		if s == "" {
@@ -89,6 +114,40 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 	return c, errors.Join(errs...)
 }
 
+// Bounds of TOMBSTONE_RETENTION: at least the 24 hours a stream record can
+// be retried, at most a year.
+const (
+	minTombstoneRetention = 24 * time.Hour
+	maxTombstoneRetention = 365 * 24 * time.Hour
+)
+
+// parseRetention reads a retention given as whole days ("15d") or as a Go
+// duration ("360h").
+func parseRetention(s string) (time.Duration, error) {
+	var d time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not whole days (15d) or a duration (360h)", s)
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, fmt.Errorf("%q is not whole days (15d) or a duration (360h)", s)
+		}
+	}
+	if d < minTombstoneRetention || d > maxTombstoneRetention {
+		return 0, fmt.Errorf("%q must be from 1d to 365d: keep it above the dead-letter queue's retention plus a day", s)
+	}
+	return d, nil
+}
+
+// Names returns the attribute names of the stale-write guard.
+func (c Config) Names() replattr.Names {
+	return replattr.Names{Seq: c.SeqAttribute, Deleted: c.TombstoneAttribute, Expires: c.TombstoneTTLAttribute}
+}
+
 // Validate checks the fields that have no usable default.
 func (c Config) Validate() error {
 	var errs []error
@@ -104,8 +163,22 @@ func (c Config) Validate() error {
 			errs = append(errs, &ConfigError{Var: "TOPIC_ARN", Err: errors.New("must be a FIFO topic (name ending in .fifo): a standard topic loses order")})
 		}
 	}
-	if c.SeqAttribute == "" || len(c.SeqAttribute) > 255 {
-		errs = append(errs, &ConfigError{Var: "SEQ_ATTRIBUTE", Err: errors.New("must be 1 to 255 characters")})
+	attrs := []struct{ name, value string }{
+		{"SEQ_ATTRIBUTE", c.SeqAttribute}, {"TOMBSTONE_ATTRIBUTE", c.TombstoneAttribute}, {"TOMBSTONE_TTL_ATTRIBUTE", c.TombstoneTTLAttribute},
+	}
+	for i, a := range attrs {
+		if a.value == "" || len(a.value) > 255 {
+			errs = append(errs, &ConfigError{Var: a.name, Err: errors.New("must be 1 to 255 characters")})
+			continue
+		}
+		for _, b := range attrs[:i] {
+			if a.value == b.value {
+				errs = append(errs, &ConfigError{Var: a.name, Err: fmt.Errorf("must differ from %s (both %q)", b.name, a.value)})
+			}
+		}
+	}
+	if c.TombstoneRetention < minTombstoneRetention || c.TombstoneRetention > maxTombstoneRetention {
+		errs = append(errs, &ConfigError{Var: "TOMBSTONE_RETENTION", Err: errors.New("must be from 1d to 365d")})
 	}
 	if c.BaseDelay > c.MaxDelay {
 		errs = append(errs, &ConfigError{Var: "RETRY_BASE_DELAY_MS", Err: errors.New("must not exceed RETRY_MAX_DELAY_MS")})

@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ddbsync/ddbsync/internal/replattr"
 )
 
 func TestConfigFromEnv(t *testing.T) {
@@ -17,20 +19,24 @@ func TestConfigFromEnv(t *testing.T) {
 	}{
 		"defaults": {
 			env: map[string]string{"TARGET_TABLE_NAME": "orders-copy"},
-			want: Config{TargetTable: "orders-copy", SeqAttribute: "_ddbsync_seq", Concurrency: 32, MaxAttempts: 10,
+			want: Config{TargetTable: "orders-copy", SeqAttribute: "_ddbsync_seq", Concurrency: 32,
+				TombstoneAttribute: "_ddbsync_deleted", TombstoneTTLAttribute: "_ddbsync_expires", TombstoneRetention: 15 * 24 * time.Hour, MaxAttempts: 10,
 				BaseDelay: 25 * time.Millisecond, MaxDelay: 2 * time.Second, DeadlineMargin: time.Second},
 		},
 		"everything set": {
 			env: map[string]string{"TARGET_TABLE_NAME": "orders-copy", "TARGET_REGION": "eu-west-1", "WRITE_CONCURRENCY": "4",
 				"WRITE_MAX_ATTEMPTS": "3", "RETRY_BASE_DELAY_MS": "10", "RETRY_MAX_DELAY_MS": "500", "DEADLINE_MARGIN_MS": "250",
-				"TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:orders.fifo", "SEQ_ATTRIBUTE": "replSeq"},
+				"TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:orders.fifo", "SEQ_ATTRIBUTE": "replSeq",
+				"TOMBSTONE_ATTRIBUTE": "gone", "TOMBSTONE_TTL_ATTRIBUTE": "ttl", "TOMBSTONE_RETENTION": "30d"},
 			want: Config{TargetTable: "orders-copy", TargetRegion: "eu-west-1", TopicARN: "arn:aws:sns:eu-west-1:123456789012:orders.fifo",
-				SeqAttribute: "replSeq", Concurrency: 4, MaxAttempts: 3,
+				SeqAttribute: "replSeq", TombstoneAttribute: "gone", TombstoneTTLAttribute: "ttl", TombstoneRetention: 30 * 24 * time.Hour,
+				Concurrency: 4, MaxAttempts: 3,
 				BaseDelay: 10 * time.Millisecond, MaxDelay: 500 * time.Millisecond, DeadlineMargin: 250 * time.Millisecond},
 		},
 		"publish mode only": {
 			env: map[string]string{"TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:changes.fifo"},
 			want: Config{TopicARN: "arn:aws:sns:us-east-1:123456789012:changes.fifo", SeqAttribute: "_ddbsync_seq", Concurrency: 32,
+				TombstoneAttribute: "_ddbsync_deleted", TombstoneTTLAttribute: "_ddbsync_expires", TombstoneRetention: 15 * 24 * time.Hour,
 				MaxAttempts: 10, BaseDelay: 25 * time.Millisecond, MaxDelay: 2 * time.Second, DeadlineMargin: time.Second},
 		},
 		"standard topic": {
@@ -44,6 +50,32 @@ func TestConfigFromEnv(t *testing.T) {
 		"seq attribute too long": {
 			env:     map[string]string{"TARGET_TABLE_NAME": "orders-copy", "SEQ_ATTRIBUTE": strings.Repeat("s", 256)},
 			wantErr: []string{"config: SEQ_ATTRIBUTE: must be 1 to 255 characters"},
+		},
+		"retention as a duration": {
+			env: map[string]string{"TARGET_TABLE_NAME": "orders-copy", "TOMBSTONE_RETENTION": "36h"},
+			want: Config{TargetTable: "orders-copy", SeqAttribute: "_ddbsync_seq", Concurrency: 32,
+				TombstoneAttribute: "_ddbsync_deleted", TombstoneTTLAttribute: "_ddbsync_expires", TombstoneRetention: 36 * time.Hour,
+				MaxAttempts: 10, BaseDelay: 25 * time.Millisecond, MaxDelay: 2 * time.Second, DeadlineMargin: time.Second},
+		},
+		"retention too short": {
+			env:     map[string]string{"TARGET_TABLE_NAME": "orders-copy", "TOMBSTONE_RETENTION": "12h"},
+			wantErr: []string{`config: TOMBSTONE_RETENTION: "12h" must be from 1d to 365d`},
+		},
+		"retention too long": {
+			env:     map[string]string{"TARGET_TABLE_NAME": "orders-copy", "TOMBSTONE_RETENTION": "366d"},
+			wantErr: []string{`config: TOMBSTONE_RETENTION: "366d" must be from 1d to 365d`},
+		},
+		"retention not a duration": {
+			env:     map[string]string{"TARGET_TABLE_NAME": "orders-copy", "TOMBSTONE_RETENTION": "two weeks"},
+			wantErr: []string{`config: TOMBSTONE_RETENTION: "two weeks" is not whole days (15d) or a duration (360h)`},
+		},
+		"tombstone attribute too long": {
+			env:     map[string]string{"TARGET_TABLE_NAME": "orders-copy", "TOMBSTONE_ATTRIBUTE": strings.Repeat("d", 256)},
+			wantErr: []string{"config: TOMBSTONE_ATTRIBUTE: must be 1 to 255 characters"},
+		},
+		"attributes must differ": {
+			env:     map[string]string{"TARGET_TABLE_NAME": "orders-copy", "TOMBSTONE_TTL_ATTRIBUTE": "_ddbsync_seq"},
+			wantErr: []string{`config: TOMBSTONE_TTL_ATTRIBUTE: must differ from SEQ_ATTRIBUTE (both "_ddbsync_seq")`},
 		},
 		"missing table": {
 			env:     map[string]string{},
@@ -73,4 +105,11 @@ func TestConfigFromEnv(t *testing.T) {
 			assert.Equal(t, tt.want, got)
 		})
 	}
+}
+
+func TestConfig_Names(t *testing.T) {
+	env := map[string]string{"TARGET_TABLE_NAME": "orders-copy", "TOMBSTONE_TTL_ATTRIBUTE": "ttl"}
+	c, err := configFromEnv(func(k string) string { return env[k] })
+	require.NoError(t, err)
+	assert.Equal(t, replattr.Names{Seq: replattr.DefaultSeq, Deleted: replattr.DefaultDeleted, Expires: "ttl"}, c.Names())
 }

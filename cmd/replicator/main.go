@@ -54,7 +54,8 @@ func main() {
 		repOpts := replicate.Options{Concurrency: cfg.Concurrency, DeadlineMargin: cfg.DeadlineMargin}
 		rep = replicate.New(table, repOpts)
 		// Keys-only messages are re-read from the source table, in the function's own region.
-		opts.Applier = fanout.NewApplier(replicate.New(dynamo.NewSeqGuard(table, cfg.SeqAttribute), repOpts), dynamodb.NewFromConfig(awsCfg), cfg.SourceTable)
+		guard := dynamo.NewSeqGuard(table, cfg.Names(), dynamo.GuardOptions{TombstoneRetention: cfg.TombstoneRetention})
+		opts.Applier = fanout.NewApplier(replicate.New(guard, repOpts), dynamodb.NewFromConfig(awsCfg), cfg.SourceTable)
 	}
 	if cfg.TopicARN != "" {
 		opts.Publisher = fanout.NewPublisher(sns.NewFromConfig(awsCfg, func(o *sns.Options) {

@@ -27,10 +27,12 @@
 //
 // [SeqGuard] is a second replicate.Writer over the same Table, for the
 // message-queue path where an older change can arrive after a newer one. It
-// writes each item alone with a PutItem or DeleteItem conditioned on the
-// stream sequence number kept in a replication attribute (stored as a
-// zero-padded decimal string, see [PadSeq], because sequence numbers exceed
-// the 38 digits of a DynamoDB number). A ConditionalCheckFailedException
-// means the change is stale: it is skipped and reported as applied.
+// writes each item alone with a PutItem conditioned on the stream sequence
+// number kept in a replication attribute (stored as a zero-padded decimal
+// string, see [PadSeq], because sequence numbers exceed the 38 digits of a
+// DynamoDB number); a delete puts a tombstone that expires by TTL, so that
+// an older change redelivered later cannot recreate the item. A
+// ConditionalCheckFailedException means the change is stale: it is skipped
+// and reported as applied.
 // Table.WriteBatch is unchanged.
 package dynamo

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -15,7 +16,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/replicate"
 )
 
-// Limits of a [SeqGuard].
+// Limits and defaults of a [SeqGuard].
 const (
 	// SeqWidth is the width to which sequence numbers are zero-padded before
 	// they are stored. Stream sequence numbers have up to 40 digits; 48
@@ -24,6 +25,11 @@ const (
 	// DefaultSeqAttribute names the attribute holding the sequence number of
 	// the change an item was last written from.
 	DefaultSeqAttribute = replattr.DefaultSeq
+	// DefaultTombstoneRetention is how long a tombstone is kept: the 14 days
+	// an SQS dead-letter queue can hold a message at most (counted from its
+	// first enqueue) plus the 24 hours a stream record can be retried and
+	// republished (replattr.DefaultTombstoneRetention).
+	DefaultTombstoneRetention = replattr.DefaultTombstoneRetention
 	// maxGuardedInFlight bounds the conditional writes one WriteBatch call
 	// makes at once.
 	maxGuardedInFlight = 8
@@ -46,38 +52,69 @@ var _ replicate.Writer = (*SeqGuard)(nil)
 // the change is newer than the one the item was last written from, as
 // recorded in a sequence attribute. It is the stale-write guard of the
 // message-queue path, where redelivery and replays can bring an older change
-// after a newer one.
+// after a newer one: a dead-letter queue redrive up to 14 days after the
+// first enqueue, or a stream retry republished after the SNS FIFO
+// five-minute deduplication window.
 //
-// # Puts and deletes
+// # Puts
 //
-// A put stores the item plus the attribute (as a string of SeqWidth digits)
-// with a PutItem conditioned on guardCondition. A delete is a DeleteItem
-// conditioned the same way: no tombstone is left, so the target stays equal
-// to the source. The cost is that a put older than a delete that arrives
-// after the delete recreates the item; the publisher prevents that by
-// sending each item's changes strictly one after the other, and a replay of
-// the stream is in order, so it ends with the delete again.
+// A put stores the item plus the sequence attribute (a string of SeqWidth
+// digits) with a PutItem conditioned on guardCondition. It replaces the
+// whole item, a tombstone included.
 //
-// A write rejected by the condition
-// (ConditionalCheckFailedException) is stale: it is skipped and counts as
-// success.
+// # Deletes leave tombstones
+//
+// A delete is a PutItem, under the same condition, of a tombstone: the key
+// attributes, the sequence attribute, the Deleted attribute (BOOL true) and
+// the Expires attribute (epoch seconds, now plus the retention) for
+// DynamoDB TTL. A plain DeleteItem would leave nothing to compare with, so
+// a redelivered put older than the delete would recreate the item for
+// good; the tombstone makes it stale like any older change. It is kept for
+// GuardOptions.TombstoneRetention (default DefaultTombstoneRetention), which
+// must cover the longest redelivery; TTL then removes it, typically within
+// a few days of expiry
+// (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/TTL.html).
+//
+// Readers of the target see tombstones: they must filter them out
+// (attribute_not_exists(_ddbsync_deleted), or the configured name) or read
+// through replattr.Names.Visible, and TTL must be enabled on the Expires
+// attribute. A table has one TTL attribute: if the target already has one,
+// name it as Expires.
+//
+// A write rejected by the condition (ConditionalCheckFailedException) is
+// stale: it is skipped and counts as success.
 type SeqGuard struct {
-	t    *Table
-	attr string
+	t         *Table
+	names     replattr.Names
+	retention time.Duration
+	now       func() time.Time
+}
+
+// GuardOptions configures a [SeqGuard]; zero fields take the defaults.
+type GuardOptions struct {
+	// TombstoneRetention is how long a tombstone is kept before TTL may
+	// remove it (default DefaultTombstoneRetention).
+	TombstoneRetention time.Duration
+	// Now is the clock of tombstone expiry times (default time.Now).
+	Now func() time.Time
 }
 
 // NewSeqGuard returns a SeqGuard writing through t (its API, table and
-// retry settings) and keeping sequence numbers in the attribute attr
-// (default DefaultSeqAttribute).
-func NewSeqGuard(t *Table, attr string) *SeqGuard {
-	if attr == "" {
-		attr = DefaultSeqAttribute
+// retry settings), keeping its attributes under names (empty names take the
+// replattr defaults).
+func NewSeqGuard(t *Table, names replattr.Names, opts GuardOptions) *SeqGuard {
+	g := &SeqGuard{t: t, names: names.WithDefaults(), retention: opts.TombstoneRetention, now: opts.Now}
+	if g.retention <= 0 {
+		g.retention = DefaultTombstoneRetention
 	}
-	return &SeqGuard{t: t, attr: attr}
+	if g.now == nil {
+		g.now = time.Now
+	}
+	return g
 }
 
-// Attribute returns the name of the sequence attribute.
-func (g *SeqGuard) Attribute() string { return g.attr }
+// Names returns the attribute names, defaults applied.
+func (g *SeqGuard) Names() replattr.Names { return g.names }
 
 // PadSeq returns seq, a valid sequence number, zero-padded to SeqWidth
 // digits. It returns ErrSeqTooLong if seq has more significant digits.
@@ -92,9 +129,9 @@ func PadSeq(seq string) (string, error) {
 	return strings.Repeat("0", SeqWidth-len(seq)) + seq, nil
 }
 
-// WriteBatch implements replicate.Writer with conditional PutItem and
-// DeleteItem calls, at most maxGuardedInFlight at once. Each write must
-// carry its change's Seq.
+// WriteBatch implements replicate.Writer with conditional PutItem calls (of
+// the item, or of a tombstone for a delete), at most maxGuardedInFlight at
+// once. Each write must carry its change's Seq.
 func (g *SeqGuard) WriteBatch(ctx context.Context, writes []replicate.Write) (errs []error, retries int) {
 	var (
 		mu  sync.Mutex
@@ -124,7 +161,8 @@ func (g *SeqGuard) writeOne(ctx context.Context, w replicate.Write) (retries int
 	if err != nil {
 		return 0, fmt.Errorf("guard %s: %w", w.Op, err)
 	}
-	names := map[string]string{"#seq": g.attr}
+	item := g.item(w, seq)
+	names := map[string]string{"#seq": g.names.Seq}
 	values := map[string]types.AttributeValue{":seq": &types.AttributeValueMemberS{Value: seq}}
 	var lastErr error
 	for attempt := 0; ; attempt++ {
@@ -137,22 +175,10 @@ func (g *SeqGuard) writeOne(ctx context.Context, w replicate.Write) (retries int
 				return retries, fmt.Errorf("retry after %w: %w", lastErr, err)
 			}
 		}
-		if w.Op == replicate.OpPut {
-			item := make(map[string]types.AttributeValue, len(w.Item)+1)
-			for k, v := range w.Item {
-				item[k] = v
-			}
-			item[g.attr] = &types.AttributeValueMemberS{Value: seq}
-			_, err = g.t.api.PutItem(ctx, &dynamodb.PutItemInput{
-				TableName: aws.String(g.t.name), Item: item, ConditionExpression: aws.String(guardCondition),
-				ExpressionAttributeNames: names, ExpressionAttributeValues: values,
-			})
-		} else {
-			_, err = g.t.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-				TableName: aws.String(g.t.name), Key: w.Key, ConditionExpression: aws.String(guardCondition),
-				ExpressionAttributeNames: names, ExpressionAttributeValues: values,
-			})
-		}
+		_, err = g.t.api.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName: aws.String(g.t.name), Item: item, ConditionExpression: aws.String(guardCondition),
+			ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+		})
 		if err == nil || IsConditionalCheckFailed(err) {
 			return retries, nil // applied, or stale and skipped
 		}
@@ -161,6 +187,20 @@ func (g *SeqGuard) writeOne(ctx context.Context, w replicate.Write) (retries int
 			return retries, lastErr
 		}
 	}
+}
+
+// item returns what w writes, seq being its padded sequence number: the
+// item plus the sequence attribute for a put, a tombstone for a delete.
+func (g *SeqGuard) item(w replicate.Write, seq string) map[string]types.AttributeValue {
+	if w.Op != replicate.OpPut {
+		return g.names.Tombstone(w.Key, seq, g.now().Add(g.retention))
+	}
+	item := make(map[string]types.AttributeValue, len(w.Item)+1)
+	for k, v := range w.Item {
+		item[k] = v
+	}
+	item[g.names.Seq] = &types.AttributeValueMemberS{Value: seq}
+	return item
 }
 
 // IsConditionalCheckFailed reports whether err is DynamoDB's

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ddbsync/ddbsync/internal/replattr"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 )
 
@@ -47,10 +48,11 @@ func TestPadSeq(t *testing.T) {
 // condTable is a fake API evaluating the guard condition on a map, as
 // DynamoDB would (string comparison of the stored attribute).
 type condTable struct {
-	mu       sync.Mutex
-	seqs     map[string]string // pk -> stored seq attribute
-	throttle int               // calls to throttle first
-	calls    int
+	mu         sync.Mutex
+	seqs       map[string]string // pk -> stored seq attribute
+	tombstones map[string]map[string]types.AttributeValue
+	throttle   int // calls to throttle first
+	calls      int
 }
 
 func (c *condTable) check(key string, in map[string]types.AttributeValue, names map[string]string, cond *string) error {
@@ -81,18 +83,15 @@ func (c *condTable) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...f
 		return nil, err
 	}
 	c.seqs[key] = in.Item["_seq"].(*types.AttributeValueMemberS).Value
+	delete(c.tombstones, key)
+	if _, ok := in.Item["_gone"]; ok {
+		c.tombstones[key] = in.Item
+	}
 	return &dynamodb.PutItemOutput{}, nil
 }
 
-func (c *condTable) DeleteItem(_ context.Context, in *dynamodb.DeleteItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	key := in.Key["pk"].(*types.AttributeValueMemberS).Value
-	if err := c.check(key, in.ExpressionAttributeValues, in.ExpressionAttributeNames, in.ConditionExpression); err != nil {
-		return nil, err
-	}
-	delete(c.seqs, key)
-	return &dynamodb.DeleteItemOutput{}, nil
+func (c *condTable) DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	panic("not used: a guarded delete puts a tombstone")
 }
 
 func guardWrite(op replicate.Op, pk, seq string) replicate.Write {
@@ -106,9 +105,12 @@ func guardWrite(op replicate.Op, pk, seq string) replicate.Write {
 
 func TestSeqGuard_WriteBatch(t *testing.T) {
 	big := "1" + strings.Repeat("0", 39) // 40 digits, more than a DynamoDB number holds
-	fake := &condTable{seqs: map[string]string{}, throttle: 1}
-	g := NewSeqGuard(NewTable(fake, "target", Options{BaseDelay: time.Microsecond, MaxDelay: time.Millisecond}), "_seq")
-	assert.Equal(t, "_seq", g.Attribute())
+	fake := &condTable{seqs: map[string]string{}, tombstones: map[string]map[string]types.AttributeValue{}, throttle: 1}
+	now := time.Unix(1_000_000, 0)
+	names := replattr.Names{Seq: "_seq", Deleted: "_gone", Expires: "_ttl"}
+	g := NewSeqGuard(NewTable(fake, "target", Options{BaseDelay: time.Microsecond, MaxDelay: time.Millisecond}), names,
+		GuardOptions{TombstoneRetention: time.Hour, Now: func() time.Time { return now }})
+	assert.Equal(t, names, g.Names())
 
 	errs, retries := g.WriteBatch(t.Context(), []replicate.Write{guardWrite(replicate.OpPut, "a", big), guardWrite(replicate.OpPut, "b", "5")})
 	assert.Nil(t, errs)
@@ -123,11 +125,25 @@ func TestSeqGuard_WriteBatch(t *testing.T) {
 	assert.Nil(t, errs)
 	assert.Equal(t, padded, fake.seqs["a"])
 	assert.Contains(t, fake.seqs, "b")
+	assert.Empty(t, fake.tombstones)
 
-	// A newer delete applies.
+	// A newer delete applies: it leaves a tombstone of the key, the seq,
+	// the deleted marker and the expiry.
 	errs, _ = g.WriteBatch(t.Context(), []replicate.Write{guardWrite(replicate.OpDelete, "b", "6")})
 	assert.Nil(t, errs)
-	assert.NotContains(t, fake.seqs, "b")
+	six, _ := PadSeq("6")
+	assert.Equal(t, map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: "b"}, "_seq": &types.AttributeValueMemberS{Value: six},
+		"_gone": &types.AttributeValueMemberBOOL{Value: true}, "_ttl": &types.AttributeValueMemberN{Value: "1003600"},
+	}, fake.tombstones["b"])
+
+	// An older put after it is stale; a newer one replaces the tombstone.
+	errs, _ = g.WriteBatch(t.Context(), []replicate.Write{guardWrite(replicate.OpPut, "b", "5")})
+	assert.Nil(t, errs)
+	assert.Contains(t, fake.tombstones, "b")
+	errs, _ = g.WriteBatch(t.Context(), []replicate.Write{guardWrite(replicate.OpPut, "b", "7")})
+	assert.Nil(t, errs)
+	assert.NotContains(t, fake.tombstones, "b")
 
 	// A sequence number that cannot be padded fails its write only.
 	errs, _ = g.WriteBatch(t.Context(), []replicate.Write{guardWrite(replicate.OpPut, "c", "x"), guardWrite(replicate.OpPut, "d", "7")})
@@ -136,6 +152,10 @@ func TestSeqGuard_WriteBatch(t *testing.T) {
 	assert.NoError(t, errs[1])
 }
 
-func TestSeqGuard_DefaultAttribute(t *testing.T) {
-	assert.Equal(t, DefaultSeqAttribute, NewSeqGuard(NewTable(&condTable{}, "t", Options{}), "").Attribute())
+func TestNewSeqGuard_Defaults(t *testing.T) {
+	g := NewSeqGuard(NewTable(&condTable{}, "t", Options{}), replattr.Names{}, GuardOptions{})
+	assert.Equal(t, replattr.Names{}.WithDefaults(), g.Names())
+	assert.Equal(t, DefaultSeqAttribute, g.Names().Seq)
+	assert.Equal(t, DefaultTombstoneRetention, g.retention)
+	assert.NotNil(t, g.now)
 }

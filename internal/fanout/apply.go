@@ -137,7 +137,8 @@ func (a *Applier) change(ctx context.Context, body []byte, reread *int) replicat
 
 // reread fills a keys-only change from the source table, read with
 // ConsistentRead: the item as of this change or later. A missing item
-// becomes a delete.
+// becomes a delete at this change's sequence number, which the guard
+// writes as a tombstone like any other delete.
 func (a *Applier) reread(ctx context.Context, e *Envelope, c *replicate.Change) error {
 	table := a.sourceTable
 	if table == "" {

@@ -54,6 +54,16 @@ func TestApplier_Apply(t *testing.T) {
 			batch:  []fanout.Record{record("a", 6, -1)},
 			want:   map[string]string{"a": ""},
 		},
+		"older put redelivered after a delete": {
+			before: [][]fanout.Record{{record("a", 5, 5)}, {record("a", 6, -1)}},
+			batch:  []fanout.Record{record("a", 5, 5)},
+			want:   map[string]string{"a": ""},
+		},
+		"newer put after a delete": {
+			before: [][]fanout.Record{{record("a", 5, 5)}, {record("a", 6, -1)}},
+			batch:  []fanout.Record{record("a", 7, 7)},
+			want:   map[string]string{"a": "7"},
+		},
 		"failed group reports every message of the group": {
 			batch:      []fanout.Record{record("a", 1, 1), record("b", 2, 2), record("a", 3, 3), record("c", 4, 4), record("a", 5, 5)},
 			failKeys:   []string{"a"},

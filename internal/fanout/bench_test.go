@@ -12,6 +12,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/ddbstub"
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/fanout"
+	"github.com/ddbsync/ddbsync/internal/replattr"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 )
 
@@ -66,12 +67,16 @@ func BenchmarkPublisher_Publish(b *testing.B) {
 	}
 }
 
+// benchDeletes marks every record i with i%10 < 3 a delete: 30% deletes.
+func benchDeletes(i int) bool { return i%10 < 3 }
+
 // BenchmarkApplier_Apply applies 10,000 distinct-key messages through the
-// stale-write guard (one conditional PutItem each) against the 5 ms
-// DynamoDB stand-in, beside the direct table path (BatchWriteItem of 25)
-// for comparison. Lambda delivers at most 10 messages per FIFO batch, so
-// "batch=10" applies them ten at a time, 32 batches at once (as Lambda
-// scales across message groups).
+// stale-write guard (one conditional PutItem each, a tombstone for a
+// delete) against the 5 ms DynamoDB stand-in, beside the direct table path
+// (BatchWriteItem of 25) for comparison. Lambda delivers at most 10
+// messages per FIFO batch, so "batch=10" applies them ten at a time, 32
+// batches at once (as Lambda scales across message groups). "deletes=30%"
+// makes three records in ten deletes.
 func BenchmarkApplier_Apply(b *testing.B) {
 	stub := ddbstub.New(ddbstub.Options{Latency: benchLatency})
 	defer stub.Close()
@@ -79,47 +84,63 @@ func BenchmarkApplier_Apply(b *testing.B) {
 	table := dynamo.NewTable(client, "target", dynamo.Options{})
 	recs := benchBatch(benchRecords)
 	msgs := make([]fanout.Message, len(recs))
+	mixed := make([]fanout.Message, len(recs))
 	changes := make([]replicate.Change, len(recs))
 	for i, r := range recs {
 		msgs[i] = message(b, r)
 		changes[i] = r.Change
+		if benchDeletes(i) {
+			r = record(fmt.Sprint("k", i), i+1, -1)
+		}
+		mixed[i] = message(b, r)
 	}
 	report := func(b *testing.B) {
 		b.ReportMetric(float64(benchRecords*b.N)/b.Elapsed().Seconds(), "records/s")
 	}
-	b.Run("guarded/batch=10000", func(b *testing.B) {
-		a := fanout.NewApplier(replicate.New(dynamo.NewSeqGuard(table, ""), replicate.Options{}), nil, "")
-		for range b.N {
-			if res := a.Apply(b.Context(), msgs); len(res.FailedIDs) > 0 {
-				b.Fatal(res.FirstError)
+	guard := func() *fanout.Applier {
+		return fanout.NewApplier(replicate.New(dynamo.NewSeqGuard(table, replattr.Names{}, dynamo.GuardOptions{}), replicate.Options{}), nil, "")
+	}
+	whole := func(msgs []fanout.Message) func(b *testing.B) {
+		return func(b *testing.B) {
+			a := guard()
+			for range b.N {
+				if res := a.Apply(b.Context(), msgs); len(res.FailedIDs) > 0 {
+					b.Fatal(res.FirstError)
+				}
 			}
+			report(b)
 		}
-		report(b)
-	})
-	b.Run("guarded/batch=10", func(b *testing.B) {
-		a := fanout.NewApplier(replicate.New(dynamo.NewSeqGuard(table, ""), replicate.Options{}), nil, "")
-		for range b.N {
-			sem := make(chan struct{}, 32)
-			errs := make(chan error, len(msgs)/10)
-			for lo := 0; lo < len(msgs); lo += 10 {
-				sem <- struct{}{}
-				go func() {
-					defer func() { <-sem }()
-					if res := a.Apply(b.Context(), msgs[lo:lo+10]); len(res.FailedIDs) > 0 {
-						errs <- res.FirstError
-					}
-				}()
+	}
+	byTen := func(msgs []fanout.Message) func(b *testing.B) {
+		return func(b *testing.B) {
+			a := guard()
+			for range b.N {
+				sem := make(chan struct{}, 32)
+				errs := make(chan error, len(msgs)/10)
+				for lo := 0; lo < len(msgs); lo += 10 {
+					sem <- struct{}{}
+					go func() {
+						defer func() { <-sem }()
+						if res := a.Apply(b.Context(), msgs[lo:lo+10]); len(res.FailedIDs) > 0 {
+							errs <- res.FirstError
+						}
+					}()
+				}
+				for range cap(sem) {
+					sem <- struct{}{}
+				}
+				close(errs)
+				for err := range errs {
+					b.Fatal(err)
+				}
 			}
-			for range cap(sem) {
-				sem <- struct{}{}
-			}
-			close(errs)
-			for err := range errs {
-				b.Fatal(err)
-			}
+			report(b)
 		}
-		report(b)
-	})
+	}
+	b.Run("guarded/batch=10000", whole(msgs))
+	b.Run("guarded/batch=10", byTen(msgs))
+	b.Run("guarded/deletes=30%/batch=10000", whole(mixed))
+	b.Run("guarded/deletes=30%/batch=10", byTen(mixed))
 	b.Run("direct-table/batch=10000", func(b *testing.B) {
 		rep := replicate.New(table, replicate.Options{})
 		for range b.N {

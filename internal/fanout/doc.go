@@ -30,6 +30,33 @@
 // window, and the consumer's stale-write guard (dynamo.SeqGuard) skips it
 // after that.
 //
+// # Deletes and tombstones
+//
+// Changes can come back long after they were applied: a dead-letter queue
+// redrive up to 14 days after a message was first enqueued (SQS counts a
+// dead-lettered message's retention from its first enqueue), or a stream
+// record retried and republished, up to the stream's 24-hour retention,
+// after the five-minute deduplication window. If a delete left nothing
+// behind, such an older put would find no sequence number to lose against
+// and recreate the item for good. So the guard writes a delete as a
+// tombstone: the key, the sequence attribute, _ddbsync_deleted (BOOL true)
+// and _ddbsync_expires (epoch seconds, now plus TOMBSTONE_RETENTION,
+// default 15 days: 14 days of DLQ plus 1 day of stream), written under the
+// same condition as a put, so an older delete is skipped and any change
+// older than the tombstone is stale. A newer put replaces the tombstone
+// whole. A keys-only message whose item is gone from the source is a
+// delete and leaves a tombstone too. The attribute names are in package
+// replattr and configurable (SEQ_ATTRIBUTE, TOMBSTONE_ATTRIBUTE,
+// TOMBSTONE_TTL_ATTRIBUTE).
+//
+// Readers of the target must skip tombstones, with the filter
+// attribute_not_exists(_ddbsync_deleted) or replattr.Names.Visible, and
+// the target must have DynamoDB TTL enabled on the expiry attribute, which
+// then removes tombstones some time after they expire. A table has one TTL
+// attribute: if the target already uses one, set TOMBSTONE_TTL_ATTRIBUTE to
+// its name. Keep TOMBSTONE_RETENTION above the dead-letter queue's
+// retention plus a day.
+//
 // # Partial failures
 //
 // On the stream side, Publish reports failures like the table path: if any

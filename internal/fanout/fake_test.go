@@ -117,13 +117,12 @@ func (m *memGuard) WriteBatch(_ context.Context, writes []replicate.Write) ([]er
 			m.stale++
 			continue
 		}
+		m.seqs[w.KeyID] = w.Seq
 		if w.Op == replicate.OpDelete {
+			// Like the guard's tombstone: the item goes, its sequence number stays.
 			delete(m.items, w.KeyID)
-			// Like a conditional delete: the sequence attribute goes with the item.
-			delete(m.seqs, w.KeyID)
 			continue
 		}
-		m.seqs[w.KeyID] = w.Seq
 		m.items[w.KeyID] = w.Item["n"].(*types.AttributeValueMemberN).Value
 	}
 	return errs, 0

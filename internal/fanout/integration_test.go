@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -30,6 +31,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/fanout"
 	"github.com/ddbsync/ddbsync/internal/lambdahandler"
 	"github.com/ddbsync/ddbsync/internal/localproc"
+	"github.com/ddbsync/ddbsync/internal/replattr"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/streampoll"
 	"github.com/ddbsync/ddbsync/internal/tablesync"
@@ -94,6 +96,7 @@ type queueSetup struct {
 	topicARN string
 	queueURL string
 	queueARN string
+	seen     []fanout.Message // every message drain received, in order
 }
 
 func newQueueSetup(tb testing.TB, endpoint string) *queueSetup {
@@ -139,6 +142,7 @@ func (q *queueSetup) drain(tb testing.TB, fn streampoll.Invoker) (applied int, f
 		}
 		ev := events.SQSEvent{}
 		for _, m := range out.Messages {
+			q.seen = append(q.seen, fanout.Message{ID: aws.ToString(m.MessageId), GroupID: m.Attributes["MessageGroupId"], Body: []byte(aws.ToString(m.Body))})
 			ev.Records = append(ev.Records, events.SQSMessage{
 				MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle), Body: aws.ToString(m.Body),
 				Attributes: m.Attributes, EventSource: "aws:sqs", EventSourceARN: q.queueARN, AWSRegion: "us-east-1",
@@ -173,12 +177,27 @@ func (q *queueSetup) drain(tb testing.TB, fn streampoll.Invoker) (applied int, f
 	}
 }
 
+// applyNow is the clock of the apply handlers' tombstones.
+var applyNow = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+
 // applyHandler returns the apply-mode handler writing to table through db;
 // keys-only messages are re-read from the table named source.
 func applyHandler(db *dynamodb.Client, table string, source ...string) *lambdahandler.Handler {
 	t := dynamo.NewTable(db, table, dynamo.Options{MaxAttempts: 2, BaseDelay: time.Millisecond})
-	applier := fanout.NewApplier(replicate.New(dynamo.NewSeqGuard(t, ""), replicate.Options{}), db, strings.Join(source, ""))
+	guard := dynamo.NewSeqGuard(t, replattr.Names{}, dynamo.GuardOptions{Now: func() time.Time { return applyNow }})
+	applier := fanout.NewApplier(replicate.New(guard, replicate.Options{}), db, strings.Join(source, ""))
 	return lambdahandler.New(nil, lambdahandler.Options{TargetTable: table, Applier: applier})
+}
+
+// assertSameVisible checks that the target, as a reader sees it through
+// replattr.Names.Visible (no tombstones, no sequence attribute), holds
+// exactly the source's items, and that the source is not empty.
+func assertSameVisible(tb testing.TB, db *dynamodb.Client, source, target string) {
+	tb.Helper()
+	res, err := tablesync.Compare(tb.Context(), db, source, db, target, tablesync.CompareOptions{})
+	require.NoError(tb, err)
+	assert.True(tb, res.Identical(), "%s; examples %+v", res, res.Examples)
+	assert.NotZero(tb, res.SourceItems, "the source has items")
 }
 
 // TestFanout_EndToEnd runs a random workload on DynamoDB Local, publishes
@@ -214,16 +233,24 @@ func TestFanout_EndToEnd(t *testing.T) {
 	require.Zero(t, stats.FailedRecords)
 
 	start = time.Now()
-	applied, failed := q.drain(t, applyHandler(db, "target"))
+	h := applyHandler(db, "target")
+	applied, failed := q.drain(t, h)
 	drained := time.Since(start)
 	assert.Empty(t, failed)
 	assert.Equal(t, int(stats.Records), applied, "one message per stream record")
+	t.Logf("%d operations (%s); %d stream records; %d messages applied; publish %v, drain %v",
+		counts.Total(), counts, stats.Records, applied, published, drained)
+	require.NotZero(t, counts.Deletes, "the workload deletes items")
+	assertSameVisible(t, db, "source", "target")
 
-	res, err := tablesync.Compare(ctx, db, "source", db, "target", tablesync.CompareOptions{})
-	require.NoError(t, err)
-	t.Logf("%d operations (%s); %d stream records; %d messages applied; %s; publish %v, drain %v",
-		counts.Total(), counts, stats.Records, applied, res, published, drained)
-	assert.True(t, res.Identical(), "%s; examples %+v", res, res.Examples)
+	// Every message redelivered, newest first (a DLQ redrive long after
+	// the dedup window): nothing changes, deleted items stay deleted.
+	seen := q.seen
+	slices.Reverse(seen)
+	for lo := 0; lo < len(seen); lo += 10 {
+		require.Empty(t, invokeSQS(t, h, seen[lo:min(lo+10, len(seen))]...))
+	}
+	assertSameVisible(t, db, "source", "target")
 }
 
 // sqsEvent returns an SQS event of raw-delivered envelopes.
@@ -296,7 +323,29 @@ func TestFanout_StaleGuard_DynamoDBLocal(t *testing.T) {
 	assert.NotNil(t, get("b"), "an older delete is skipped")
 
 	assert.Empty(t, invokeSQS(t, h, del("b", "21")))
-	assert.Nil(t, get("b"), "a newer delete applies")
+	names := replattr.Names{}
+	assert.Nil(t, names.Visible(get("b")), "a newer delete applies")
+
+	// put(c,10), delete(c,20), then put(c,10) redelivered: c stays deleted.
+	assert.Empty(t, invokeSQS(t, h, put("c", "10", "c10")))
+	assert.Empty(t, invokeSQS(t, h, del("c", "20")))
+	assert.Empty(t, invokeSQS(t, h, put("c", "10", "c10")), "the redelivered put succeeds, skipped")
+	c := get("c")
+	assert.Nil(t, names.Visible(c), "a put older than the delete does not recreate the item")
+	require.True(t, names.IsTombstone(c), "raw item %v", c)
+	twenty, err := dynamo.PadSeq("20")
+	require.NoError(t, err)
+	assert.Equal(t, twenty, names.SeqOf(c))
+	expires := strconv.FormatInt(applyNow.Add(dynamo.DefaultTombstoneRetention).Unix(), 10)
+	assert.Equal(t, &types.AttributeValueMemberN{Value: expires}, c[replattr.DefaultExpires])
+
+	// A newer put recreates it, without the tombstone's attributes.
+	assert.Empty(t, invokeSQS(t, h, put("c", "30", "c30")))
+	c = get("c")
+	assert.Equal(t, map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "c"}, "v": &types.AttributeValueMemberS{Value: "c30"}},
+		names.Visible(c))
+	assert.NotContains(t, c, replattr.DefaultDeleted)
+	assert.NotContains(t, c, replattr.DefaultExpires)
 }
 
 // TestFanout_GroupFailure_DynamoDBLocal makes one message of a group fail
@@ -372,5 +421,16 @@ func TestFanout_KeysOnly_DynamoDBLocal(t *testing.T) {
 	}
 	blob, ok := get("big")["blob"].(*types.AttributeValueMemberS)
 	assert.True(t, ok && blob.Value == big, "the item was re-read from the source")
-	assert.Nil(t, get("gone"), "an item missing from the source is deleted")
+	names := replattr.Names{}
+	gone := get("gone")
+	assert.Nil(t, names.Visible(gone), "an item missing from the source is deleted")
+	require.True(t, names.IsTombstone(gone), "the delete leaves a tombstone: raw item %v", gone)
+	six, err := dynamo.PadSeq(fmt.Sprintf("%021d", 6))
+	require.NoError(t, err)
+	assert.Equal(t, six, names.SeqOf(gone))
+
+	// The put the keys-only message stood for, redelivered: still deleted.
+	r := record("gone", 4, 4)
+	assert.Empty(t, invokeSQS(t, h, message(t, r)))
+	assert.Nil(t, names.Visible(get("gone")), "an older put does not recreate the item")
 }

@@ -2,14 +2,17 @@ package samtemplate
 
 import (
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ddbsync/ddbsync/internal/codestatus"
+	"github.com/ddbsync/ddbsync/internal/replattr"
 )
 
 // queueTemplateFile is the optional message-queue topology (issue 5).
@@ -51,6 +54,23 @@ func TestQueueTemplate_Topology(t *testing.T) {
 	assert.Equal(t, []string{"ReportBatchItemFailures"}, scalars(field(sqsEvent, "Properties", "FunctionResponseTypes")))
 	assert.Equal(t, "10", expr(field(sqsEvent, "Properties", "BatchSize")), "the FIFO maximum")
 
+	// Deletes leave tombstones: the guard's names and retention reach the
+	// apply function, and the retention outlasts the dead-letter queue.
+	applyEnv := field(res("ApplyFunction"), "Properties", "Environment", "Variables")
+	for v, param := range map[string]string{"SEQ_ATTRIBUTE": "SeqAttribute", "TOMBSTONE_ATTRIBUTE": "TombstoneAttribute",
+		"TOMBSTONE_TTL_ATTRIBUTE": "TombstoneTTLAttribute", "TOMBSTONE_RETENTION": "TombstoneRetention"} {
+		assert.Equal(t, "!Ref "+param, expr(field(applyEnv, v)), v)
+	}
+	params := func(name string) string { return expr(field(tmpl, "Parameters", name, "Default")) }
+	assert.Equal(t, replattr.DefaultSeq, params("SeqAttribute"))
+	assert.Equal(t, replattr.DefaultDeleted, params("TombstoneAttribute"))
+	assert.Equal(t, replattr.DefaultExpires, params("TombstoneTTLAttribute"))
+	assert.Equal(t, "15d", params("TombstoneRetention"))
+	dlqSeconds, err := strconv.Atoi(expr(field(res("ApplyDeadLetterQueue"), "Properties", "MessageRetentionPeriod")))
+	require.NoError(t, err)
+	assert.LessOrEqual(t, time.Duration(dlqSeconds)*time.Second+24*time.Hour, 15*24*time.Hour,
+		"the default tombstone retention covers the DLQ's retention plus a day of stream retries")
+
 	read := envVarsRead(t)
 	for _, fn := range []string{"PublisherFunction", "ApplyFunction"} {
 		vars, _ := entries(field(res(fn), "Properties", "Environment", "Variables"))
@@ -89,7 +109,7 @@ func TestQueueTemplate_IAMLeastPrivilege(t *testing.T) {
 	assert.Equal(t, map[string][]string{
 		"PublisherRole": {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams",
 			"sns:Publish", "sqs:SendMessage", "logs:CreateLogStream", "logs:PutLogEvents"},
-		"ApplyRole": {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "dynamodb:PutItem", "dynamodb:DeleteItem",
+		"ApplyRole": {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "dynamodb:PutItem",
 			"dynamodb:GetItem", "logs:CreateLogStream", "logs:PutLogEvents"},
 	}, got, "the actions the two functions need, no more")
 }

@@ -53,7 +53,7 @@ func staleWrite(t *testing.T, db *dynamodb.Client, table, seq string, it item) {
 	t.Helper()
 	k := item{"pk": it["pk"], "sk": it["sk"]}
 	id, _ := replicate.KeyID(k)
-	g := dynamo.NewSeqGuard(dynamo.NewTable(db, table, dynamo.Options{}), "")
+	g := dynamo.NewSeqGuard(dynamo.NewTable(db, table, dynamo.Options{}), replattr.Names{}, dynamo.GuardOptions{})
 	errs, _ := g.WriteBatch(t.Context(), []replicate.Write{{Op: replicate.OpPut, Key: k, KeyID: id, Item: it, Seq: seq}})
 	for _, err := range errs {
 		require.NoError(t, err)
