@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -217,9 +216,9 @@ func describeTables(ctx context.Context, src, dst tablesync.Scanner, t tableFlag
 	if err != nil {
 		return s, d, err
 	}
-	if !slices.Equal(s.Keys, d.Keys) {
-		return s, d, fmt.Errorf("check key schema: %w: %s has key %v, %s has key %v",
-			tablesync.ErrKeySchema, loc.where(t.Table, false), s.Keys, loc.where(t.TargetTable, true), d.Keys)
+	if !s.SameKey(d) {
+		return s, d, fmt.Errorf("check key schema: %w: %s has key %s, %s has key %s",
+			tablesync.ErrKeySchema, loc.where(t.Table, false), s.KeyString(), loc.where(t.TargetTable, true), d.KeyString())
 	}
 	if d.StreamEnabled && !w.AllowTargetStream {
 		reason := fmt.Sprintf("target table %s has a stream (%s), as the replicated source has", t.TargetTable, d.StreamViewType)

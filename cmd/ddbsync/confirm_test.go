@@ -343,6 +343,7 @@ func TestWriteCommands_CheckTables(t *testing.T) {
 	for _, spec := range []ddblocal.TableSpec{
 		{Name: "src", HashKey: "id", StreamViewType: types.StreamViewTypeNewAndOldImages},
 		{Name: "other-key", HashKey: "pk"},
+		{Name: "number-key", HashKey: "id", HashType: types.ScalarAttributeTypeN},
 		{Name: "streamed", HashKey: "id", StreamViewType: types.StreamViewTypeNewAndOldImages},
 	} {
 		_, err := ddblocal.CreateTable(t.Context(), db, spec)
@@ -355,9 +356,10 @@ func TestWriteCommands_CheckTables(t *testing.T) {
 		wantCode int
 		want     string
 	}{
-		"missing target":  {"nope", exitError, "target table nope in region us-east-1 at endpoint " + endpoint + " does not exist"},
-		"other key":       {"other-key", exitError, "key schemas differ: table src in region us-east-1 at endpoint " + endpoint + " has key [id], table other-key"},
-		"target streamed": {"streamed", exitUsage, "refused: target table streamed has a stream (NEW_AND_OLD_IMAGES)"},
+		"missing target":      {"nope", exitError, "target table nope in region us-east-1 at endpoint " + endpoint + " does not exist"},
+		"other key":           {"other-key", exitError, "key schemas differ: table src in region us-east-1 at endpoint " + endpoint + " has key [id (S)], table other-key"},
+		"key of another type": {"number-key", exitError, "key schemas differ: table src in region us-east-1 at endpoint " + endpoint + " has key [id (S)], table number-key in region us-east-1 at endpoint " + endpoint + " has key [id (N)]"},
+		"target streamed":     {"streamed", exitUsage, "refused: target table streamed has a stream (NEW_AND_OLD_IMAGES)"},
 	}
 	for name, tt := range tests {
 		for _, cmd := range []string{"backfill", "verify", "repair"} {

@@ -212,7 +212,11 @@ func (r *Repairer) Repair(ctx context.Context, key Item) (Action, error) {
 			r.failedKeys = append(r.failedKeys, key)
 		}
 		r.mu.Unlock()
-		r.opts.Logger.Warn("repair failed", slog.String(keyTarget, r.dstTable), slog.String(keyError, err.Error()),
+		level := slog.LevelWarn
+		if ctx.Err() != nil {
+			level = slog.LevelDebug // stopped: FailedKeys names the keys, one warning each would flood the terminal
+		}
+		r.opts.Logger.Log(ctx, level, "repair failed", slog.String(keyTarget, r.dstTable), slog.String(keyError, err.Error()),
 			slog.String(keyClass, dynamo.ErrorClass(err)))
 	case act == ActionPut:
 		r.puts.Add(1)

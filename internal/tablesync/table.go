@@ -63,7 +63,8 @@ var (
 type tableInfo struct {
 	name       string
 	keys       keySchema
-	itemCount  int64 // approximate, updated by DynamoDB about every six hours
+	keyTypes   []types.ScalarAttributeType // of keys, in their order
+	itemCount  int64                       // approximate, updated by DynamoDB about every six hours
 	streamOn   bool
 	streamView types.StreamViewType
 }
@@ -85,6 +86,15 @@ func describe(ctx context.Context, api Scanner, name string) (tableInfo, error) 
 			info.keys = append(info.keys, aws.ToString(k.AttributeName))
 		}
 	}
+	for _, name := range info.keys {
+		var typ types.ScalarAttributeType
+		for _, d := range out.Table.AttributeDefinitions {
+			if aws.ToString(d.AttributeName) == name {
+				typ = d.AttributeType
+			}
+		}
+		info.keyTypes = append(info.keyTypes, typ)
+	}
 	if s := out.Table.StreamSpecification; s != nil && aws.ToBool(s.StreamEnabled) {
 		info.streamOn, info.streamView = true, s.StreamViewType
 	}
@@ -92,7 +102,7 @@ func describe(ctx context.Context, api Scanner, name string) (tableInfo, error) 
 }
 
 // describePair describes both tables and checks that their primary keys
-// have the same attribute names.
+// have the same attribute names and types.
 func describePair(ctx context.Context, src Scanner, srcTable string, dst Scanner, dstTable string) (tableInfo, tableInfo, error) {
 	s, err := describe(ctx, src, srcTable)
 	if err != nil {
@@ -102,8 +112,8 @@ func describePair(ctx context.Context, src Scanner, srcTable string, dst Scanner
 	if err != nil {
 		return s, d, err
 	}
-	if !slices.Equal(s.keys, d.keys) {
-		return s, d, fmt.Errorf("compare tables %s and %s: %w: %v and %v", srcTable, dstTable, ErrKeySchema, s.keys, d.keys)
+	if !s.export().SameKey(d.export()) {
+		return s, d, fmt.Errorf("compare tables %s and %s: %w: %s and %s", srcTable, dstTable, ErrKeySchema, s.export().KeyString(), d.export().KeyString())
 	}
 	return s, d, nil
 }
@@ -151,6 +161,8 @@ type TableInfo struct {
 	Name string
 	// Keys names the key attributes, partition key first.
 	Keys []string
+	// KeyTypes are the key attributes' types (S, N or B), in Keys' order.
+	KeyTypes []types.ScalarAttributeType
 	// ItemCount is DynamoDB's approximate item count (refreshed about every
 	// six hours).
 	ItemCount int64
@@ -166,7 +178,25 @@ func (t TableInfo) StreamReady() bool {
 }
 
 func (t tableInfo) export() TableInfo {
-	return TableInfo{Name: t.name, Keys: t.keys, ItemCount: t.itemCount, StreamEnabled: t.streamOn, StreamViewType: t.streamView}
+	return TableInfo{Name: t.name, Keys: t.keys, KeyTypes: t.keyTypes, ItemCount: t.itemCount, StreamEnabled: t.streamOn, StreamViewType: t.streamView}
+}
+
+// SameKey reports whether both tables have the same key attributes, of the
+// same types.
+func (t TableInfo) SameKey(o TableInfo) bool {
+	return slices.Equal(t.Keys, o.Keys) && slices.Equal(t.KeyTypes, o.KeyTypes)
+}
+
+// KeyString describes the key, e.g. "[pk (S), sk (N)]".
+func (t TableInfo) KeyString() string {
+	parts := make([]string, len(t.Keys))
+	for i, k := range t.Keys {
+		parts[i] = k
+		if i < len(t.KeyTypes) && t.KeyTypes[i] != "" {
+			parts[i] += " (" + string(t.KeyTypes[i]) + ")"
+		}
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
 }
 
 // Describe reads a table's key schema, item count and stream settings.
