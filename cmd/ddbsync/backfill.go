@@ -98,15 +98,7 @@ Safe order, while the source is being written to:
 Without a stream on the source, backfill refuses to start unless
 --allow-no-stream is given.
 
-Before any write it checks that both tables exist and have the same key,
-and prints a plan on stderr: the account (STS GetCallerIdentity; unknown
-with --endpoint-url), the tables, region and endpoint, and what will be
-written. Then --yes proceeds, a terminal is asked "Proceed? [y/N]", and
-anything else is refused (exit 2). --dry-run prints the plan and writes
-nothing. Refused unless overridden: a target that is the source
-(--allow-same-table) and a target with a stream of its own, usually the
-replicated source with the flags swapped (--allow-target-stream).
-A target that already has items is warned about in the plan (a resumed
+`+guardRailsHelp+`A target that already has items is warned about in the plan (a resumed
 backfill finds one): items with a source item's key are overwritten.
 With --dry-run it counts the items it would copy (a Scan, COUNT only).
 

@@ -26,6 +26,25 @@ const (
 	massChangeMinItems = 100
 )
 
+// The help text of the guard rails, shared by every writing command.
+const (
+	guardRailsHelp = `Before any write it checks that both tables exist and have the same key,
+and prints a plan on stderr: the account (STS GetCallerIdentity; unknown
+with --endpoint-url), the tables, region and endpoint, and what will be
+written. Then --yes proceeds, a terminal is asked "Proceed? [y/N]", and
+anything else is refused (exit 2). --dry-run prints the plan and writes
+nothing. Refused unless overridden: a target that is the source
+(--allow-same-table) and a target with a stream of its own, usually the
+replicated source with the flags swapped (--allow-target-stream).
+`
+	massChangeHelp = `The differences are all found first (their keys kept on disk past 10,000),
+then the plan gives the puts, overwrites and deletes, and a repair that
+would delete or overwrite more than --max-change-share of the target's
+items (and at least 100) is refused before its first write unless
+--allow-mass-change.
+`
+)
+
 // ErrDeclined is returned when the user answers no to "Proceed?".
 var ErrDeclined = errors.New("cancelled: nothing written")
 

@@ -116,13 +116,7 @@ their keys are unknown and redrive says so: run ddbsync verify --repair,
 which finds and fixes every difference. --drop-expired then removes those
 records.
 
-Before writing it checks that both tables exist with the same key, refuses
-a target that is the source or has a stream of its own (the tables swapped;
---allow-same-table, --allow-target-stream), prints the plan (account,
-tables, regions, endpoint, batches) on stderr and asks on a terminal; pass
---yes when stdin is not one. --dry-run prints the plan and what would be
-written, and writes nothing.
-
+`+guardRailsHelp+`
 Do not run it on the failure file of a ddbsync run that is still writing.
 
 Exit status: 0 when every batch was redriven, 1 when some are left (or the

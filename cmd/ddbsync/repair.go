@@ -77,20 +77,7 @@ throttling is retried with backoff and never dropped. A key counts as
 repaired once a later read finds both tables equal; changes after that
 travel through the stream.
 
-Before any write it checks that both tables exist and have the same key,
-and prints a plan on stderr: the account (STS GetCallerIdentity; unknown
-with --endpoint-url), the tables, region and endpoint, and what will be
-written. Then --yes proceeds, a terminal is asked "Proceed? [y/N]", and
-anything else is refused (exit 2). --dry-run prints the plan and writes
-nothing. Refused unless overridden: a target that is the source
-(--allow-same-table) and a target with a stream of its own, usually the
-replicated source with the flags swapped (--allow-target-stream).
-The differences are all found first (their keys kept on disk past 10,000),
-then the plan gives the puts, overwrites and deletes, and a repair that
-would delete or overwrite more than --max-change-share of the target's
-items (and at least 100) is refused before its first write unless
---allow-mass-change.
-With --from, the counts are the report's kinds and the share is of the
+`+guardRailsHelp+massChangeHelp+`With --from, the counts are the report's kinds and the share is of the
 target's approximate item count (DescribeTable); --from - reads the report
 from stdin, so it needs --yes.
 

@@ -123,20 +123,7 @@ item is re-read and put in the target, or the target item deleted if the
 source has none, with a condition that the target item is still as read, so
 a repair never overwrites a newer replicated value.
 
-Before any write it checks that both tables exist and have the same key,
-and prints a plan on stderr: the account (STS GetCallerIdentity; unknown
-with --endpoint-url), the tables, region and endpoint, and what will be
-written. Then --yes proceeds, a terminal is asked "Proceed? [y/N]", and
-anything else is refused (exit 2). --dry-run prints the plan and writes
-nothing. Refused unless overridden: a target that is the source
-(--allow-same-table) and a target with a stream of its own, usually the
-replicated source with the flags swapped (--allow-target-stream).
-The differences are all found first (their keys kept on disk past 10,000),
-then the plan gives the puts, overwrites and deletes, and a repair that
-would delete or overwrite more than --max-change-share of the target's
-items (and at least 100) is refused before its first write unless
---allow-mass-change.
-
+`+guardRailsHelp+massChangeHelp+`
 A verify that fails or is interrupted prints no counts that look final.
 
 Exit status: 0 when the tables are identical (or, with --repair, every

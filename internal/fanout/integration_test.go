@@ -4,13 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,7 +26,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/fanout"
 	"github.com/ddbsync/ddbsync/internal/lambdahandler"
-	"github.com/ddbsync/ddbsync/internal/localproc"
+	"github.com/ddbsync/ddbsync/internal/motoserver"
 	"github.com/ddbsync/ddbsync/internal/replattr"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/streampoll"
@@ -48,44 +44,6 @@ func TestMain(m *testing.M) { shared.Main(m) }
 func server(tb testing.TB) *ddblocal.Server {
 	tb.Helper()
 	return shared.Get(tb)
-}
-
-// startMoto starts moto_server (SNS and SQS) on a free loopback port and
-// returns its endpoint. Without moto_server on PATH the test is skipped,
-// unless CI is set, where it fails.
-func startMoto(tb testing.TB) string {
-	tb.Helper()
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("moto_server not on PATH (pip install 'moto[server]'): %v", err)
-		}
-		tb.Skipf("moto_server not on PATH (pip install 'moto[server]'); this test needs an SNS/SQS stand-in")
-	}
-	ports, err := localproc.FreePorts(1)
-	require.NoError(tb, err)
-	addr := "127.0.0.1:" + strconv.Itoa(ports[0])
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(ports[0]))
-	var logs localproc.LogBuffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	require.NoError(tb, cmd.Start())
-	tb.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // its own process group
-		_ = cmd.Wait()
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return "http://" + addr
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("moto_server not ready at %s: %v\n%s", addr, err, logs.String())
-		}
-		time.Sleep(20 * time.Millisecond) // polling for readiness, not synchronisation
-	}
 }
 
 // queueSetup is an SNS FIFO topic fanned out to an SQS FIFO queue with raw
@@ -205,7 +163,7 @@ func assertSameVisible(tb testing.TB, db *dynamodb.Client, source, target string
 // subscribed SQS FIFO queue into the apply handler, and compares the tables.
 func TestFanout_EndToEnd(t *testing.T) {
 	ctx := t.Context()
-	q := newQueueSetup(t, startMoto(t))
+	q := newQueueSetup(t, motoserver.Start(t))
 	srv := server(t)
 	keyID := ddblocal.AccessKeyID(t)
 	db := srv.DynamoDB(keyID)

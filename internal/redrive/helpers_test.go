@@ -3,13 +3,8 @@ package redrive_test
 import (
 	"context"
 	"errors"
-	"net"
-	"os"
-	"os/exec"
 	"strconv"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -19,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ddbsync/ddbsync/internal/ddblocal"
-	"github.com/ddbsync/ddbsync/internal/localproc"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/streampoll"
 	"github.com/ddbsync/ddbsync/internal/tablesync"
@@ -134,42 +128,4 @@ func rejecting(w tablesync.ItemWriter, ids ...string) *failWriter {
 		f.fail[kid] = true
 	}
 	return f
-}
-
-// startMoto starts moto_server (SQS) on a free loopback port and returns
-// its endpoint, as internal/fanout's tests do. Without moto_server on PATH
-// the test is skipped, unless CI is set, where it fails.
-func startMoto(tb testing.TB) string {
-	tb.Helper()
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("moto_server not on PATH (pip install 'moto[server]'): %v", err)
-		}
-		tb.Skipf("moto_server not on PATH (pip install 'moto[server]'); this test needs an SQS stand-in")
-	}
-	ports, err := localproc.FreePorts(1)
-	require.NoError(tb, err)
-	addr := "127.0.0.1:" + strconv.Itoa(ports[0])
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(ports[0]))
-	var logs localproc.LogBuffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	require.NoError(tb, cmd.Start())
-	tb.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // its own process group
-		_ = cmd.Wait()
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return "http://" + addr
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("moto_server not ready at %s: %v\n%s", addr, err, logs.String())
-		}
-		time.Sleep(20 * time.Millisecond) // polling for readiness, not synchronisation
-	}
 }
