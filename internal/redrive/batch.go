@@ -31,9 +31,11 @@ var (
 // Repairer brings one target item to the source's current value, as
 // *tablesync.Repairer does: it returns the write made (or, in a dry run,
 // the one it would make), and an error when the item is not equal to the
-// source's.
+// source's. seq is the newest sequence number of the key's records in the
+// batch: on a queue-path target, what the repair writes carries at least
+// it, so that no redelivered older message undoes the repair.
 type Repairer interface {
-	Repair(ctx context.Context, key tablesync.Item) (tablesync.Action, error)
+	RepairSeq(ctx context.Context, key tablesync.Item, seq string) (tablesync.Action, error)
 }
 
 var _ Repairer = (*tablesync.Repairer)(nil)
@@ -114,13 +116,13 @@ func Batch(ctx context.Context, streams StreamReader, rep Repairer, batch stream
 		return res, fmt.Errorf("redrive shard %s from %s: %w; run `ddbsync verify --repair` to find and fix the affected items",
 			batch.ShardID, batch.StartSequenceNumber, ErrExpired)
 	}
-	keys, err := recordKeys(recs)
+	keys, seqs, err := recordKeys(recs)
 	if err != nil {
 		return res, err
 	}
 	failed := 0
-	for _, key := range keys {
-		act, err := rep.Repair(ctx, key)
+	for i, key := range keys {
+		act, err := rep.RepairSeq(ctx, key, seqs[i])
 		if err != nil {
 			failed++
 		}
@@ -137,25 +139,32 @@ func Batch(ctx context.Context, streams StreamReader, rep Repairer, batch stream
 	return res, errors.Join(errs...)
 }
 
-// recordKeys returns the distinct keys of recs, in first-seen order.
-func recordKeys(recs []streamtypes.Record) ([]tablesync.Item, error) {
-	seen := map[string]bool{}
+// recordKeys returns the distinct keys of recs, in first-seen order, and
+// for each the sequence number of its last record (recs are in stream
+// order).
+func recordKeys(recs []streamtypes.Record) ([]tablesync.Item, []string, error) {
+	index := map[string]int{}
 	var keys []tablesync.Item
+	var seqs []string
 	for _, rec := range recs {
+		seq := aws.ToString(rec.Dynamodb.SequenceNumber)
 		key, err := attributevalue.FromDynamoDBStreamsMap(rec.Dynamodb.Keys)
 		if err != nil {
-			return nil, fmt.Errorf("convert record keys: %w", err)
+			return nil, nil, fmt.Errorf("convert record keys: %w", err)
 		}
 		id, ok := replicate.KeyID(key)
 		if !ok {
-			return nil, fmt.Errorf("record %s: %w", aws.ToString(rec.Dynamodb.SequenceNumber), tablesync.ErrBadKey)
+			return nil, nil, fmt.Errorf("record %s: %w", seq, tablesync.ErrBadKey)
 		}
-		if !seen[id] {
-			seen[id] = true
-			keys = append(keys, key)
+		if i, dup := index[id]; dup {
+			seqs[i] = seq
+			continue
 		}
+		index[id] = len(keys)
+		keys = append(keys, key)
+		seqs = append(seqs, seq)
 	}
-	return keys, nil
+	return keys, seqs, nil
 }
 
 // KeyJSON returns key as DynamoDB JSON, e.g. {"id":{"S":"A"}}, to name a

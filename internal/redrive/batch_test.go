@@ -9,12 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/lambdahandler"
 	"github.com/ddbsync/ddbsync/internal/redrive"
+	"github.com/ddbsync/ddbsync/internal/replattr"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/streampoll"
 	"github.com/ddbsync/ddbsync/internal/tablesync"
@@ -243,4 +245,46 @@ func TestBatch_PoisonBatchFromPoller(t *testing.T) {
 		require.NoError(t, err)
 		assert.True(t, vres.Identical(), vres.String())
 	})
+}
+
+// TestBatch_QueueTargetKeepsBatchSeq: on a queue-path target, the write a
+// redrive makes for a key carries the sequence number of the key's newest
+// record in the batch (when the target's own is older), so a redelivered
+// message older than the batch cannot undo the redrive: here a delete.
+func TestBatch_QueueTargetKeepsBatchSeq(t *testing.T) {
+	db, streams, arn := tables(t)
+	names := replattr.Names{}.WithDefaults()
+	put(t, db, "source", version("A", 1))
+	del(t, db, "source", "A")
+	low, err := dynamo.PadSeq("1")
+	require.NoError(t, err)
+	put(t, db, "target", with(version("A", 1), names.Seq, &types.AttributeValueMemberS{Value: low}))
+	batch := batchOf(t, streams, arn, 0, 1)
+
+	rep := tablesync.NewRepairer(db, "source", db, "target", tablesync.RepairOptions{Attrs: names})
+	_, err = redrive.Batch(t.Context(), streams, rep, batch, redrive.Options{})
+	require.NoError(t, err)
+
+	tomb := get(t, db, "target", "A")
+	require.True(t, names.IsTombstone(tomb), "the delete leaves a tombstone: %v", tomb)
+	want, err := dynamo.PadSeq(batch.EndSequenceNumber)
+	require.NoError(t, err)
+	assert.Equal(t, want, names.SeqOf(tomb), "the tombstone carries the batch's newest record of the key")
+
+	// A redelivered message older than the batch's delete changes nothing.
+	g := dynamo.NewSeqGuard(dynamo.NewTable(db, "target", dynamo.Options{}), names, dynamo.GuardOptions{})
+	id, _ := replicate.KeyID(keyOf("A"))
+	errs, _ := g.WriteBatch(t.Context(), []replicate.Write{{Op: replicate.OpPut, Key: keyOf("A"), KeyID: id, Item: version("A", 1), Seq: batch.StartSequenceNumber}})
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	assert.Nil(t, names.Visible(get(t, db, "target", "A")), "no resurrection")
+}
+
+func with(it item, name string, v types.AttributeValue) item {
+	out := item{name: v}
+	for k, val := range it {
+		out[k] = val
+	}
+	return out
 }

@@ -126,7 +126,7 @@ type cancelingRepairer struct {
 	cancel func()
 }
 
-func (c *cancelingRepairer) Repair(ctx context.Context, key tablesync.Item) (tablesync.Action, error) {
+func (c *cancelingRepairer) RepairSeq(ctx context.Context, key tablesync.Item, seq string) (tablesync.Action, error) {
 	c.cancel()
-	return c.Repairer.Repair(ctx, key)
+	return c.Repairer.RepairSeq(ctx, key, seq)
 }

@@ -203,7 +203,25 @@ func (r *Repairer) FailedKeys() []Item {
 // every round, and the context's error when stopped before the item was
 // seen equal.
 func (r *Repairer) Repair(ctx context.Context, key Item) (Action, error) {
-	act, err := r.repair(ctx, key)
+	return r.RepairSeq(ctx, key, "")
+}
+
+// RepairSeq is Repair for a key whose changes up to the stream sequence
+// number seq are known to be in the source's current value (redrive knows
+// that of the records of a failed batch): on a queue-path target, the item
+// or tombstone it writes carries the larger of seq and the stored sequence
+// number, so that no redelivered message older than seq can undo it. seq
+// may be "".
+func (r *Repairer) RepairSeq(ctx context.Context, key Item, seq string) (Action, error) {
+	var padded string
+	if seq != "" {
+		p, err := dynamo.PadSeq(seq)
+		if err != nil {
+			return ActionNone, fmt.Errorf("repair: sequence number: %w", err)
+		}
+		padded = p
+	}
+	act, err := r.repair(ctx, key, padded)
 	switch {
 	case err != nil:
 		r.failed.Add(1)
@@ -228,7 +246,7 @@ func (r *Repairer) Repair(ctx context.Context, key Item) (Action, error) {
 	return act, err
 }
 
-func (r *Repairer) repair(ctx context.Context, key Item) (Action, error) {
+func (r *Repairer) repair(ctx context.Context, key Item, minSeq string) (Action, error) {
 	if len(key) == 0 {
 		return ActionNone, fmt.Errorf("repair: %w: empty key", ErrBadKey)
 	}
@@ -268,7 +286,7 @@ func (r *Repairer) repair(ctx context.Context, key Item) (Action, error) {
 			return done, fmt.Errorf("repair item in %s: %w after %d writes: the target item may be older than the source's; repair it again once writes calm down",
 				r.dstTable, ErrStillChanging, r.opts.Rounds)
 		}
-		err = r.write(ctx, key, src, dst)
+		err = r.write(ctx, key, src, dst, minSeq)
 		var conflict *types.ConditionalCheckFailedException
 		switch {
 		case errors.As(err, &conflict):
@@ -298,10 +316,14 @@ func (r *Repairer) get(ctx context.Context, api ItemReader, table string, key It
 }
 
 // write makes the target item with key equal to src (nil: absent) on the
-// condition that it is still dst as read. Throttling is retried, never
-// dropped.
-func (r *Repairer) write(ctx context.Context, key, src, dst Item) error {
+// condition that it is still dst as read. On a queue-path target it keeps
+// the larger of the stored sequence number and minSeq (padded, or "").
+// Throttling is retried, never dropped.
+func (r *Repairer) write(ctx context.Context, key, src, dst Item, minSeq string) error {
 	seq := r.opts.Attrs.SeqOf(dst) // "" unless a queue-path target's item
+	if seq != "" && minSeq > seq {  // equal widths: string order is integer order
+		seq = minSeq
+	}
 	put := src
 	switch {
 	case src != nil && seq != "":
@@ -310,7 +332,7 @@ func (r *Repairer) write(ctx context.Context, key, src, dst Item) error {
 	case src == nil && seq != "":
 		put = r.opts.Attrs.Tombstone(key, seq, r.opts.Now().Add(r.opts.TombstoneRetention))
 	}
-	cond, names, values := condition(key, dst, r.opts.Attrs.Seq)
+	cond, names, values := condition(key, dst, r.opts.Attrs)
 	units := 1.0
 	if put != nil {
 		units = writeUnits(put)
@@ -346,13 +368,16 @@ func (r *Repairer) write(ctx context.Context, key, src, dst Item) error {
 
 // condition returns a condition expression that holds while the target
 // item is still as read: attribute_not_exists of a key attribute when it
-// was absent, else attribute_exists, then equality of the sequence
-// attribute seqAttr if the item has it, then of each other non-key
-// attribute in name order, as many as fit DynamoDB's limits
+// was absent, else attribute_exists, then for the queue path's sequence
+// attribute and tombstone marker their equality if the item has them and
+// attribute_not_exists if not (so that a guarded write made meanwhile is
+// never replaced by an unguarded one), then equality of each other
+// non-key attribute in name order, as many as fit DynamoDB's limits
 // (maxConditionBytes, maxConditionClauses, maxConditionValueBytes; an
 // attribute too large to fit is skipped). DynamoDB compares numbers as
 // numbers and sets as sets.
-func condition(key, item Item, seqAttr string) (string, map[string]string, map[string]types.AttributeValue) {
+func condition(key, item Item, attrs replattr.Names) (string, map[string]string, map[string]types.AttributeValue) {
+	attrs = attrs.WithDefaults()
 	keyNames := sortedNames(key)
 	names := map[string]string{"#k": keyNames[0]}
 	if item == nil {
@@ -377,11 +402,20 @@ func condition(key, item Item, seqAttr string) (string, map[string]string, map[s
 		clauses++
 		valueBytes += size
 	}
-	if _, ok := item[seqAttr]; ok {
-		add(len(item), seqAttr) // first: on a queue-path target it alone suffices
+	// First the queue path's attributes: on a queue-path target they alone
+	// suffice, and elsewhere their absence is cheap to check.
+	for i, name := range []string{attrs.Seq, attrs.Deleted} {
+		if _, ok := item[name]; ok {
+			add(len(item)+i, name)
+			continue
+		}
+		n := "#r" + strconv.Itoa(i)
+		b.WriteString(" AND attribute_not_exists(" + n + ")")
+		names[n] = name
+		clauses++
 	}
 	for i, name := range sortedNames(item) {
-		if _, isKey := key[name]; isKey || name == seqAttr {
+		if _, isKey := key[name]; isKey || name == attrs.Seq || name == attrs.Deleted {
 			continue
 		}
 		add(i, name)

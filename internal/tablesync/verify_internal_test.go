@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ddbsync/ddbsync/internal/dynamo"
+	"github.com/ddbsync/ddbsync/internal/replattr"
 )
 
 func sv(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
@@ -182,24 +183,25 @@ func TestCondition(t *testing.T) {
 			wantExpr: "attribute_not_exists(#k)", wantNames: map[string]string{"#k": "pk"},
 		},
 		"key only": {
-			item: Item{"pk": sv("a"), "sk": nv("1")}, wantExpr: "attribute_exists(#k)", wantNames: map[string]string{"#k": "pk"},
+			item: Item{"pk": sv("a"), "sk": nv("1")}, wantExpr: "attribute_exists(#k) AND attribute_not_exists(#r0) AND attribute_not_exists(#r1)",
+			wantNames: map[string]string{"#k": "pk", "#r0": "_ddbsync_seq", "#r1": "_ddbsync_deleted"},
 		},
 		"the sequence attribute first": {
 			item:       Item{"pk": sv("a"), "sk": nv("1"), "zeta": sv("z"), "_ddbsync_seq": sv("0010")},
-			wantExpr:   "attribute_exists(#k) AND #a4 = :v4 AND #a3 = :v3",
-			wantNames:  map[string]string{"#k": "pk", "#a4": "_ddbsync_seq", "#a3": "zeta"},
+			wantExpr:   "attribute_exists(#k) AND #a4 = :v4 AND attribute_not_exists(#r1) AND #a3 = :v3",
+			wantNames:  map[string]string{"#k": "pk", "#a4": "_ddbsync_seq", "#r1": "_ddbsync_deleted", "#a3": "zeta"},
 			wantValues: 2,
 		},
 		"every non-key attribute, in name order": {
 			item:       Item{"pk": sv("a"), "sk": nv("1"), "zeta": sv("z"), "alpha": nv("2")},
-			wantExpr:   "attribute_exists(#k) AND #a0 = :v0 AND #a3 = :v3",
-			wantNames:  map[string]string{"#k": "pk", "#a0": "alpha", "#a3": "zeta"},
+			wantExpr:   "attribute_exists(#k) AND attribute_not_exists(#r0) AND attribute_not_exists(#r1) AND #a0 = :v0 AND #a3 = :v3",
+			wantNames:  map[string]string{"#k": "pk", "#r0": "_ddbsync_seq", "#r1": "_ddbsync_deleted", "#a0": "alpha", "#a3": "zeta"},
 			wantValues: 2,
 		},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			expr, names, values := condition(key, tt.item, "_ddbsync_seq")
+			expr, names, values := condition(key, tt.item, replattr.Names{})
 			assert.Equal(t, tt.wantExpr, expr)
 			assert.Equal(t, tt.wantNames, names)
 			assert.Len(t, values, tt.wantValues)
@@ -211,18 +213,18 @@ func TestCondition(t *testing.T) {
 		for i := range 1000 {
 			big[string(rune('A'+i%26))+string(rune('a'+i/26))] = nv("1")
 		}
-		expr, names, values := condition(Item{"pk": sv("a")}, big, "_ddbsync_seq")
+		expr, names, values := condition(Item{"pk": sv("a")}, big, replattr.Names{})
 		assert.LessOrEqual(t, len(expr), maxConditionBytes)
 		assert.Greater(t, len(values), 100)
-		assert.Len(t, names, len(values)+1)
-		operators := strings.Count(expr, " AND ") + strings.Count(expr, " = ") + 1
+		assert.Len(t, names, len(values)+3)
+		operators := strings.Count(expr, " AND ") + strings.Count(expr, " = ") + strings.Count(expr, "attribute_")
 		assert.LessOrEqual(t, operators, 300, "DynamoDB's limit of operators and functions")
 	})
 
 	t.Run("large values are left out", func(t *testing.T) {
 		item := Item{"pk": sv("a"), "big": sv(strings.Repeat("x", maxConditionValueBytes)), "small": sv("s")}
-		expr, names, _ := condition(Item{"pk": sv("a")}, item, "_ddbsync_seq")
-		assert.Equal(t, "attribute_exists(#k) AND #a2 = :v2", expr)
+		expr, names, _ := condition(Item{"pk": sv("a")}, item, replattr.Names{})
+		assert.Equal(t, "attribute_exists(#k) AND attribute_not_exists(#r0) AND attribute_not_exists(#r1) AND #a2 = :v2", expr)
 		assert.Equal(t, "small", names["#a2"])
 	})
 }
