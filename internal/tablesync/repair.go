@@ -321,7 +321,7 @@ func (r *Repairer) get(ctx context.Context, api ItemReader, table string, key It
 // Throttling is retried, never dropped.
 func (r *Repairer) write(ctx context.Context, key, src, dst Item, minSeq string) error {
 	seq := r.opts.Attrs.SeqOf(dst) // "" unless a queue-path target's item
-	if seq != "" && minSeq > seq {  // equal widths: string order is integer order
+	if seq != "" && minSeq > seq { // equal widths: string order is integer order
 		seq = minSeq
 	}
 	put := src
