@@ -260,7 +260,7 @@ func TestRun_RecordsFailed(t *testing.T) {
 			assert.FileExists(t, failures)
 			for _, want := range append(tt.wantStderr,
 				"ddbsync run: 3 records in 1 batch went to the failure file "+failures+" after their retries",
-				"ddbsync redrive --failure-file "+failures,
+				"replay them with: ddbsync redrive --endpoint-url "+server(t).Endpoint+" --table source --target-table target --failure-file "+failures+";",
 				"last error: function reported record",
 				"ValidationException",
 			) {

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ddbsync/ddbsync/internal/atomicfile"
 	"github.com/ddbsync/ddbsync/internal/streampoll"
 )
 
@@ -97,7 +98,9 @@ func (l *lazyFile) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.f == nil {
-		f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		// Shared-locked while open, so that a redrive does not rewrite it
+		// under this run.
+		f, err := atomicfile.OpenAppend(l.path)
 		if err != nil {
 			return 0, fmt.Errorf("open failure file: %w", err)
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -192,7 +193,7 @@ func (c *RedriveCommand) Run(ctx context.Context, args []string) error {
 	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
 	defer cancel()
 	err = errors.Join(err, src.Close(closeCtx))
-	printTotals(c.Stdout, t, cfg.DryRun)
+	printTotals(c.Stdout, t, cfg.DryRun, err != nil)
 	if err != nil {
 		return err
 	}
@@ -232,12 +233,30 @@ func (c *RedriveCommand) confirm(ctx context.Context, cfg RedriveConfig, awsCfg 
 		plan.Print(c.Stderr)
 		return nil
 	}
-	where := "--failure-file " + shellQuote(cfg.FailureFile)
-	if cfg.QueueURL != "" {
-		where = "--queue-url " + shellQuote(cfg.QueueURL)
-	}
 	ask := confirmer{In: c.Stdin, Terminal: c.stdinTerminal, Out: c.Stderr}
-	return ask.confirm(plan, cfg.Yes, suggest("redrive", cfg.tableFlags, cfg.Table, cfg.TargetTable, where, "--yes"))
+	return ask.confirm(plan, cfg.Yes, suggest("redrive", cfg.tableFlags, cfg.Table, cfg.TargetTable, append(cfg.sourceArgs(), "--yes")...))
+}
+
+// sourceArgs are the flags that say where the failure records are, for a
+// hint that repeats the command.
+func (c RedriveConfig) sourceArgs() []string {
+	if c.QueueURL == "" {
+		return []string{"--failure-file", shellQuote(c.FailureFile)}
+	}
+	args := []string{"--queue-url", shellQuote(c.QueueURL)}
+	if c.SQSEndpoint != "" {
+		args = append(args, "--sqs-endpoint-url", shellQuote(c.SQSEndpoint))
+	}
+	if c.MaxMessages > 0 {
+		args = append(args, "--max-messages", strconv.Itoa(c.MaxMessages))
+	}
+	if c.VisibilityTimeout != redrive.DefaultVisibilityTimeout {
+		args = append(args, "--visibility-timeout", c.VisibilityTimeout.String())
+	}
+	if c.DropExpired {
+		args = append(args, "--drop-expired")
+	}
+	return args
 }
 
 // printOutcome prints one batch's outcome: counts, the keys that failed,
@@ -276,18 +295,22 @@ func printOutcome(w io.Writer, o redrive.Outcome, dryRun bool) {
 	for _, k := range res.Keys {
 		switch {
 		case k.Err != nil:
-			fmt.Fprintf(w, "  failed key %s: %v\n", redrive.KeyJSON(k.Key), k.Err)
+			fmt.Fprintf(w, "  failed key %s: %v\n", tablesync.KeyJSON(k.Key), k.Err)
 		case dryRun && k.Action != tablesync.ActionNone:
-			fmt.Fprintf(w, "  would %s %s\n", k.Action, redrive.KeyJSON(k.Key))
+			fmt.Fprintf(w, "  would %s %s\n", k.Action, tablesync.KeyJSON(k.Key))
 		}
 	}
 }
 
 // printTotals prints the summary line.
-func printTotals(w io.Writer, t redrive.Totals, dryRun bool) {
+func printTotals(w io.Writer, t redrive.Totals, dryRun, stopped bool) {
 	prefix, redriven, put, deleted := "redrive", "redriven", "put", "deleted"
 	if dryRun {
 		prefix, redriven, put, deleted = "redrive (dry run)", "would be redriven", "to put", "to delete"
+	}
+	if stopped {
+		// Interrupted or failed: the batches not reached are in no count.
+		prefix += ": not finished, so far"
 	}
 	fmt.Fprintf(w, "%s: %d batches %s, %d kept, %d expired, %d unreadable; %d records read, %d keys: %d %s, %d %s, %d unchanged, %d failed\n",
 		prefix, t.Redriven, redriven, t.Kept, t.Expired, t.Unreadable, t.Records,

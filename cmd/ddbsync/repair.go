@@ -239,6 +239,7 @@ func (j repairJob) run(ctx context.Context) error {
 	runErr := j.rep.RepairAll(ctx, keys, j.cfg.Concurrency, j.onKey)
 	s := j.rep.Stats()
 	done := s.Puts + s.Deletes + s.Unchanged + s.Failed
+	printFailedKeys(j.report, j.rep, total-done)
 	switch {
 	case runErr != nil && interrupted(parent, runErr):
 		// main reports it as "interrupted: ...".
@@ -360,4 +361,20 @@ func (s *diffSet) close() error {
 		return fmt.Errorf("remove differences file: %w", err)
 	}
 	return nil
+}
+
+// printFailedKeys names, keys only, each key the repair left different
+// from the source, and says how many keys it never reached (left as they
+// were).
+func printFailedKeys(w io.Writer, rep *tablesync.Repairer, untouched int64) {
+	keys := rep.FailedKeys()
+	for _, key := range keys {
+		fmt.Fprintf(w, "repair: not repaired %s\n", tablesync.KeyJSON(key))
+	}
+	if more := rep.Stats().Failed - int64(len(keys)); more > 0 {
+		fmt.Fprintf(w, "repair: and %d more keys not repaired\n", more)
+	}
+	if untouched > 0 {
+		fmt.Fprintf(w, "repair: %d keys not reached, left as they were\n", untouched)
+	}
 }

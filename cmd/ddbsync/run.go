@@ -365,24 +365,15 @@ func tooManyShards(err error) error {
 
 // redriveHint returns the command that replays the failure file.
 func redriveHint(cfg RunConfig) string {
-	hint := "ddbsync redrive --failure-file " + cfg.FailureFile
-	if cfg.Table != "" {
-		hint += " --table " + cfg.Table
-	} else {
-		hint += " --table SOURCE"
+	table, target := cfg.Table, cfg.TargetTable
+	if table == "" {
+		table = "SOURCE"
 	}
-	if cfg.TargetTable != "" {
-		hint += " --target-table " + cfg.TargetTable
-	} else {
-		hint += " --target-table TARGET"
+	if target == "" {
+		target = "TARGET"
 	}
-	if cfg.Endpoint != "" {
-		hint += " --endpoint-url " + cfg.Endpoint
-	}
-	if cfg.Region != "" {
-		hint += " --region " + cfg.Region
-	}
-	return hint
+	t := tableFlags{Endpoint: cfg.Endpoint, Region: cfg.Region, TargetRegion: cfg.TargetRegion}
+	return suggest("redrive", t, table, target, "--failure-file", shellQuote(cfg.FailureFile))
 }
 
 // invoker returns the function to invoke and a description of it for

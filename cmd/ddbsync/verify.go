@@ -281,7 +281,7 @@ func repairSummary(w io.Writer, s tablesync.RepairStats, dryRun bool, left int64
 		verb, s.Puts+s.Deletes, s.Puts, s.Deletes, s.Unchanged, s.Conflicts, s.Failed)
 	switch {
 	case s.Failed > 0:
-		return fmt.Errorf("%w: %d differences not repaired (see the warnings above); run again", ErrTablesDiffer, s.Failed)
+		return fmt.Errorf("%w: %d differences not repaired (the keys are named above); run again", ErrTablesDiffer, s.Failed)
 	case dryRun && left > 0:
 		return fmt.Errorf("%w: dry run, nothing written", ErrTablesDiffer)
 	}

@@ -55,3 +55,32 @@ func TestAppend(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// TestLock: a rewrite is refused while an appender holds the file, and an
+// appender that opens the file during a rewrite appends to the new file.
+func TestLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	w, err := atomicfile.OpenAppend(path)
+	require.NoError(t, err)
+	_, err = atomicfile.TryLock(path)
+	require.ErrorIs(t, err, atomicfile.ErrLocked)
+	require.NoError(t, w.Close())
+
+	l, err := atomicfile.TryLock(path)
+	require.NoError(t, err)
+	opened := make(chan *os.File)
+	go func() {
+		f, err := atomicfile.OpenAppend(path) // waits for the rewrite
+		assert.NoError(t, err)
+		opened <- f
+	}()
+	require.NoError(t, atomicfile.WriteFile(path, []byte("new\n")))
+	require.NoError(t, l.Close())
+	f := <-opened
+	_, err = f.WriteString("appended\n")
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "new\nappended\n", string(data))
+}

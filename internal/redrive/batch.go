@@ -166,13 +166,3 @@ func recordKeys(recs []streamtypes.Record) ([]tablesync.Item, []string, error) {
 	}
 	return keys, seqs, nil
 }
-
-// KeyJSON returns key as DynamoDB JSON, e.g. {"id":{"S":"A"}}, to name a
-// key in output. Pass keys only, never whole items.
-func KeyJSON(key tablesync.Item) string {
-	b, err := attributevalue.MarshalMapJSON(key)
-	if err != nil {
-		return fmt.Sprintf("(unprintable key: %v)", err)
-	}
-	return string(b)
-}

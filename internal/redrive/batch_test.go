@@ -105,7 +105,7 @@ func TestBatch(t *testing.T) {
 			var failed []string
 			for _, k := range res.Failed() {
 				assert.ErrorIs(t, k.Err, errRejected)
-				failed = append(failed, redrive.KeyJSON(k.Key))
+				failed = append(failed, tablesync.KeyJSON(k.Key))
 			}
 			wantFailed := []string(nil)
 			for _, id := range tt.wantFailed {
@@ -114,7 +114,7 @@ func TestBatch(t *testing.T) {
 			assert.Equal(t, wantFailed, failed)
 			assert.Len(t, res.Keys, len(tt.wantAction))
 			for _, k := range res.Keys {
-				id := redrive.KeyJSON(k.Key)
+				id := tablesync.KeyJSON(k.Key)
 				id = strings.TrimSuffix(strings.TrimPrefix(id, `{"id":{"S":"`), `"}}`)
 				assert.Equal(t, tt.wantAction[id], k.Action, "key %s", id)
 				want, listed := tt.wantTarget[id]
@@ -231,7 +231,7 @@ func TestBatch_PoisonBatchFromPoller(t *testing.T) {
 		res, err := redrive.Batch(t.Context(), streams, rep, rec.DDBStreamBatchInfo, redrive.Options{})
 		require.ErrorIs(t, err, redrive.ErrKeysFailed)
 		require.Len(t, res.Failed(), 1)
-		assert.Equal(t, `{"id":{"S":"P"}}`, redrive.KeyJSON(res.Failed()[0].Key))
+		assert.Equal(t, `{"id":{"S":"P"}}`, tablesync.KeyJSON(res.Failed()[0].Key))
 		assert.Equal(t, version("B", 2), get(t, db, "target", "B"), "B is not moved back to the batch's image")
 		assert.Nil(t, get(t, db, "target", "P"))
 	})

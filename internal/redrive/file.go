@@ -25,11 +25,13 @@ var ErrFileChanged = errors.New("failure file changed during redrive")
 // record per line. Close rewrites the file atomically without the lines
 // done, keeping the lines appended to it meanwhile, after appending the
 // lines done to FILE.done; the file is never deleted. A crash between the
-// two leaves a line in both files: redriving it again is harmless. Do not
-// read a file that ddbsync run is still writing: a line appended between
-// Close's last read and its rename would be lost.
+// two leaves a line in both files: redriving it again is harmless.
+// OpenFile locks the file until Close, and is refused while ddbsync run
+// has it open for appending (atomicfile.OpenAppend), whose later records
+// would otherwise go to the replaced file.
 type FileSource struct {
 	path  string
+	lock  *os.File // held from OpenFile to Close
 	data  []byte   // the content read
 	lines [][]byte // lines of data, each with its newline
 	done  []bool
@@ -38,14 +40,23 @@ type FileSource struct {
 
 var _ Source = (*FileSource)(nil)
 
-// OpenFile reads the failure file at path. The error wraps os.ErrNotExist
-// when there is none.
+// OpenFile locks and reads the failure file at path. The error wraps
+// os.ErrNotExist when there is none, and atomicfile.ErrLocked while a
+// ddbsync run is writing it.
 func OpenFile(path string) (*FileSource, error) {
-	data, err := os.ReadFile(path)
+	lock, err := atomicfile.TryLock(path)
+	if errors.Is(err, atomicfile.ErrLocked) {
+		return nil, fmt.Errorf("failure file %s: %w: a ddbsync run is still writing it; stop that run first", path, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read failure file: %w", err)
 	}
-	f := &FileSource{path: path, data: data}
+	data, err := io.ReadAll(lock)
+	if err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("read failure file: %w", err)
+	}
+	f := &FileSource{path: path, data: data, lock: lock}
 	for _, line := range bytes.SplitAfter(data, []byte("\n")) {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
@@ -90,6 +101,9 @@ func (f *FileSource) Keep(_ context.Context, m Message) error {
 // file changed otherwise meanwhile, it is left as is and Close returns
 // ErrFileChanged: its lines will be redriven again, which is harmless.
 func (f *FileSource) Close(context.Context) error {
+	if f.lock != nil {
+		defer f.lock.Close() // after the rename: the lock is on the file read
+	}
 	if !slices.Contains(f.done, true) {
 		return nil
 	}

@@ -120,3 +120,13 @@ func trimSpace(b []byte) []byte {
 	}
 	return b
 }
+
+// KeyJSON returns key as DynamoDB JSON, e.g. {"id":{"S":"A"}}, to name a
+// key in output. Pass keys only, never whole items.
+func KeyJSON(key Item) string {
+	b, err := attributevalue.MarshalMapJSON(key)
+	if err != nil {
+		return fmt.Sprintf("(unprintable key: %v)", err)
+	}
+	return string(b)
+}
