@@ -162,4 +162,3 @@ func peakRSS(exe string) (int64, bool) {
 	}
 	return 0, false
 }
-

@@ -126,16 +126,20 @@ func TestRawKeyID(t *testing.T) {
 
 // FuzzForward feeds arbitrary images to the raw scanner and compares it
 // with the SDK-based decoder (DecodeImage). Properties:
+//
 //   - CheckImage rejects exactly what DecodeImage rejects, always;
+//
 //   - an image it forwards, DecodeImage accepts, and the SDK's own
 //     re-encoding of the decoded item is the same JSON: forwarding the bytes
 //     sends what the typed path would;
+//
 //   - an image DecodeImage accepts but the scanner leaves out (one of the
 //     spellings listed in raw.go) decodes to an item whose re-encoding the
 //     scanner forwards: the difference is in spelling only;
+//
 //   - RawKeyID, when it answers, gives DecodeImage's item's KeyID.
 //
-//	go test -run '^$' -fuzz '^FuzzForward$' -fuzztime 20s ./internal/replicate/
+//     go test -run '^$' -fuzz '^FuzzForward$' -fuzztime 20s ./internal/replicate/
 func FuzzForward(f *testing.F) {
 	for _, seed := range imageSeeds(f) {
 		f.Add(seed)
