@@ -53,10 +53,12 @@ test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 10m $(PKGS)
 
-## bench: the speed figures (handler vs one-write-per-record baseline, decode, peak heap; backfill and verify)
+## bench: the speed figures (raw vs typed write path vs one-write-per-record baseline at 5 ms, CPU per batch
+## on one core, the bootstrap's batch time and peak RSS under the emulator; backfill and verify)
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./internal/lambdahandler/
-	$(GO) test -run '^$$' -bench 'DecodePlan|NoIO' -benchmem -cpu 1 ./internal/lambdahandler/
+	$(GO) test -run '^$$' -bench 'Handler_Batch10k|Paths_Batch10k|Baseline|PeakHeap' -benchmem -benchtime 3x -count 3 ./internal/lambdahandler/
+	$(GO) test -run '^$$' -bench 'DecodePlan|NoIO|HandlerCPU' -benchmem -cpu 1 -count 3 ./internal/lambdahandler/
+	$(GO) test -run '^$$' -bench 'Bootstrap_6MB' -benchtime 5x -count 3 ./internal/lambdahandler/
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/tablesync/
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/fanout/
 
@@ -77,3 +79,4 @@ FUZZTIME ?= 20s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeEvent$$' -fuzztime $(FUZZTIME) ./internal/lambdahandler/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeImage$$' -fuzztime $(FUZZTIME) ./internal/replicate/
+	$(GO) test -run '^$$' -fuzz '^FuzzForward$$' -fuzztime $(FUZZTIME) ./internal/replicate/

@@ -185,3 +185,29 @@ func (c Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// memoryLimitShare is the part of the function's memory given to the Go
+// runtime as its soft limit: low enough that the collector runs before the
+// heap doubles (the default GOGC pacing would let a 6 MB batch take about
+// 70 MB), high enough above a 10,000-record batch's live data (about 20 MB)
+// that the collector does not run continuously.
+const (
+	memoryLimitNum, memoryLimitDen = 3, 8
+	minLambdaMemoryMB              = 128
+)
+
+// memoryLimit returns the soft memory limit (runtime/debug.SetMemoryLimit)
+// derived from AWS_LAMBDA_FUNCTION_MEMORY_SIZE, in bytes: 3/8 of the
+// function's memory. ok is false, and nothing is to be set, when GOMEMLIMIT
+// or GOGC is set (an explicit setting wins) or the size is not a Lambda
+// memory size.
+func memoryLimit(getenv func(string) string) (limit int64, ok bool) {
+	if getenv("GOMEMLIMIT") != "" || getenv("GOGC") != "" {
+		return 0, false
+	}
+	mb, err := strconv.ParseInt(getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), 10, 64)
+	if err != nil || mb < minLambdaMemoryMB || mb > 1<<20 {
+		return 0, false
+	}
+	return mb << 20 * memoryLimitNum / memoryLimitDen, true
+}

@@ -113,3 +113,26 @@ func TestConfig_Names(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, replattr.Names{Seq: replattr.DefaultSeq, Deleted: replattr.DefaultDeleted, Expires: "ttl"}, c.Names())
 }
+
+func TestMemoryLimit(t *testing.T) {
+	tests := map[string]struct {
+		env    map[string]string
+		want   int64
+		wantOK bool
+	}{
+		"from the function's memory":  {env: map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128"}, want: 48 << 20, wantOK: true},
+		"large function":              {env: map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1769"}, want: 1769 << 20 * 3 / 8, wantOK: true},
+		"explicit GOMEMLIMIT wins":    {env: map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "GOMEMLIMIT": "100MiB"}},
+		"explicit GOGC wins":          {env: map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "GOGC": "50"}},
+		"outside Lambda":              {env: map[string]string{}},
+		"not a number":                {env: map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "lots"}},
+		"below Lambda's least memory": {env: map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "64"}},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, ok := memoryLimit(func(k string) string { return tt.env[k] })
+			assert.Equal(t, tt.wantOK, ok)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}

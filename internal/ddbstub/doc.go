@@ -6,7 +6,8 @@
 // JSON 1.0 protocol for three operations, chosen by the X-Amz-Target header:
 // DynamoDB_20120810.BatchWriteItem, PutItem and DeleteItem. It stores
 // nothing: after a fixed latency it answers {"UnprocessedItems":{}} or {},
-// and counts the calls and the write requests it acknowledged.
+// and counts the calls and the write requests it acknowledged. Every answer
+// carries X-Amz-Crc32, the CRC32 of its body, as DynamoDB's do.
 //
 // # Latency
 //

@@ -3,6 +3,11 @@ package ddbstub
 import (
 	"context"
 	"errors"
+	"hash/crc32"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -207,6 +212,34 @@ func TestRequestCounter_Scan(t *testing.T) {
 				bytewise.scan([]byte(tt.body[i : i+1]))
 			}
 			assert.Equal(t, tt.want, bytewise.n)
+		})
+	}
+}
+
+// TestServer_CRC32 checks that every answer carries X-Amz-Crc32, the CRC32
+// of its body, as DynamoDB's do: without it the SDK logs a checksum
+// warning per call.
+func TestServer_CRC32(t *testing.T) {
+	tests := map[string]Options{
+		"success":     {},
+		"unprocessed": {Answer: func(Call) Answer { return Answer{Unprocessed: 1} }},
+		"error":       {Answer: func(Call) Answer { return Answer{Err: Throttle()} }},
+	}
+	for name, opts := range tests {
+		t.Run(name, func(t *testing.T) {
+			s := New(opts)
+			t.Cleanup(s.Close)
+			body := `{"RequestItems":{"target":[{"PutRequest":{"Item":{"pk":{"S":"a"}}}}]}}`
+			req, err := http.NewRequest(http.MethodPost, s.URL(), strings.NewReader(body))
+			require.NoError(t, err)
+			req.Header.Set("X-Amz-Target", "DynamoDB_20120810.BatchWriteItem")
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			got, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			require.NotEmpty(t, resp.Header.Get("X-Amz-Crc32"), "X-Amz-Crc32 header")
+			assert.Equal(t, strconv.FormatUint(uint64(crc32.ChecksumIEEE(got)), 10), resp.Header.Get("X-Amz-Crc32"))
 		})
 	}
 }

@@ -35,4 +35,32 @@
 // ConditionalCheckFailedException means the change is stale: it is skipped
 // and reported as applied.
 // Table.WriteBatch is unchanged.
+//
+// # Raw writes
+//
+// A stream image in a Lambda event is already DynamoDB JSON, byte for byte
+// what BatchWriteItem's PutRequest.Item and DeleteRequest.Key carry. A Table
+// built over a *dynamodb.Client (and without Options.Typed) is a
+// replicate.RawWriter: writes that carry their JSON (Write.RawItem,
+// Write.RawKey, checked by replicate.CheckImage and RawKeyID) are sent as
+// is, not decoded and encoded again. The SDK client still does everything
+// else: it is called with a placeholder input naming the table and no
+// requests (so endpoint resolution, AWS_ENDPOINT_URL_DYNAMODB included, sees
+// the real table), and a middleware added for that call alone, last in the
+// Serialize step, replaces the serialized body with the raw one
+// (smithyhttp.Request.SetStream); the Finalize step then hashes and signs
+// that body, and the answer is decoded as usual, so typed errors, retries and
+// UnprocessedItems (matched back to the writes by KeyID) work unchanged. We
+// chose this over signing requests ourselves with the public v4 signer
+// because it keeps every SDK behaviour (endpoint rules, credential refresh,
+// clock skew, user agent, response checksums) without copying any of it.
+//
+// The mechanism depends on where the SDK serializes, so it guards itself:
+// the middleware checks that the body it replaces is exactly the
+// placeholder's serialization, and a second one, last in Finalize, that
+// the body about to be sent is still the raw one. Otherwise every call
+// fails with ErrSDKChanged and sends nothing (TestTable_WriteBatch_RawGuard
+// runs in make test). Writes without JSON, a chunk mixing both, the
+// per-item retry after a ValidationException, SeqGuard's conditional writes
+// and the tools keep the typed path.
 package dynamo

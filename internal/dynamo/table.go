@@ -30,15 +30,19 @@ type API interface {
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 }
 
-var _ replicate.Writer = (*Table)(nil)
+var _ replicate.RawWriter = (*Table)(nil)
 
 // Table writes to one DynamoDB table.
 type Table struct {
-	api         API
-	name        string
-	maxAttempts int
-	baseDelay   time.Duration
-	maxDelay    time.Duration
+	api        API
+	name       string
+	raw        bool
+	quotedName []byte
+	// placeholderBody is what the SDK serializes for a raw call's input.
+	placeholderBody []byte
+	maxAttempts     int
+	baseDelay       time.Duration
+	maxDelay        time.Duration
 }
 
 // Options configures a Table; zero fields take the defaults.
@@ -49,11 +53,19 @@ type Options struct {
 	BaseDelay time.Duration
 	// MaxDelay caps the backoff delay (default DefaultMaxDelay).
 	MaxDelay time.Duration
+	// Typed turns raw writes off: every write is sent as SDK attribute
+	// values, as before raw writes existed (for comparisons).
+	Typed bool
 }
 
 // NewTable returns a Table writing to the table called name through api.
 func NewTable(api API, name string, opts Options) *Table {
 	t := &Table{api: api, name: name, maxAttempts: opts.MaxAttempts, baseDelay: opts.BaseDelay, maxDelay: opts.MaxDelay}
+	// Raw bodies need the SDK client's middleware stack; fakes get SDK values.
+	_, client := api.(*dynamodb.Client)
+	t.raw = client && !opts.Typed
+	t.quotedName = quoteName(name)
+	t.placeholderBody = placeholderBody(t.quotedName)
 	if t.maxAttempts <= 0 {
 		t.maxAttempts = DefaultMaxAttempts
 	}
@@ -69,15 +81,39 @@ func NewTable(api API, name string, opts Options) *Table {
 // Name returns the table's name.
 func (t *Table) Name() string { return t.name }
 
+// Raw implements replicate.RawWriter: it reports whether WriteBatch sends
+// writes that carry their DynamoDB JSON as is (see "Raw writes" in the
+// package doc).
+func (t *Table) Raw() bool { return t.raw }
+
 // WriteBatch implements replicate.Writer with BatchWriteItem. Writes must
 // have distinct keys and number at most replicate.MaxBatchWrites.
 func (t *Table) WriteBatch(ctx context.Context, writes []replicate.Write) (errs []error, retries int) {
 	if len(writes) == 0 {
 		return nil, 0
 	}
-	todo := make([]int, len(writes)) // indices of writes not yet applied
-	for i := range todo {
-		todo[i] = i
+	todo := make([]int, 0, len(writes)) // indices of writes not yet applied
+	raw := t.rawEnabled(writes)
+	if !raw && t.hasRaw(writes) {
+		// Some writes came without JSON: send them all as SDK values.
+		typed := make([]replicate.Write, len(writes))
+		for i, w := range writes {
+			tw, err := typedWrite(w)
+			if err != nil {
+				errs = setErr(errs, len(writes), i, err)
+				continue
+			}
+			typed[i] = tw
+			todo = append(todo, i)
+		}
+		writes = typed
+		if len(todo) == 0 {
+			return errs, 0
+		}
+	} else {
+		for i := range writes {
+			todo = append(todo, i)
+		}
 	}
 	var lastErr error
 	for attempt := 0; ; attempt++ {
@@ -90,9 +126,15 @@ func (t *Table) WriteBatch(ctx context.Context, writes []replicate.Write) (errs 
 				return failAll(errs, writes, todo, fmt.Errorf("retry after %w: %w", lastErr, err)), retries
 			}
 		}
-		out, err := t.api.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
-			RequestItems: map[string][]types.WriteRequest{t.name: writeRequests(writes, todo)},
-		})
+		var out *dynamodb.BatchWriteItemOutput
+		var err error
+		if raw {
+			out, err = t.batchWriteRaw(ctx, t.rawBody(writes, todo))
+		} else {
+			out, err = t.api.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
+				RequestItems: map[string][]types.WriteRequest{t.name: writeRequests(writes, todo)},
+			})
+		}
 		switch {
 		case err == nil:
 			todo = t.unprocessed(writes, todo, out)
@@ -120,6 +162,9 @@ func (t *Table) WriteBatch(ctx context.Context, writes []replicate.Write) (errs 
 
 // writeOne writes w alone with PutItem or DeleteItem, retrying like WriteBatch.
 func (t *Table) writeOne(ctx context.Context, w replicate.Write) (retries int, err error) {
+	if w, err = typedWrite(w); err != nil {
+		return 0, err
+	}
 	var lastErr error
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
@@ -159,6 +204,13 @@ func (t *Table) unprocessed(writes []replicate.Write, todo []int, out *dynamodb.
 		byKey[writes[i].KeyID] = i
 	}
 	like := writes[todo[0]].Key
+	if like == nil {
+		key, err := replicate.DecodeImage(writes[todo[0]].RawKey)
+		if err != nil {
+			return todo
+		}
+		like = key
+	}
 	left := make([]int, 0, len(reqs))
 	for _, r := range reqs {
 		var key map[string]types.AttributeValue
@@ -216,6 +268,17 @@ func writeRequests(writes []replicate.Write, todo []int) []types.WriteRequest {
 		}
 	}
 	return reqs
+}
+
+// hasRaw reports whether any write carries its JSON without SDK values.
+func (t *Table) hasRaw(writes []replicate.Write) bool {
+	for i := range writes {
+		w := &writes[i]
+		if (w.Key == nil && w.RawKey != nil) || (w.Op == replicate.OpPut && w.Item == nil && w.RawItem != nil) {
+			return true
+		}
+	}
+	return false
 }
 
 func setErr(errs []error, n, i int, err error) []error {

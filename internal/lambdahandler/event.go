@@ -64,8 +64,11 @@ func (r *streamRecord) isTTL() bool {
 // valid sequence number is an error for the whole batch.
 //
 // The envelope is read with github.com/goccy/go-json, a drop-in for
-// encoding/json that reads a 6 MB event about 7 times faster; the images
-// themselves are converted by the SDK (replicate.DecodeImage).
+// encoding/json that reads a 6 MB event about 7 times faster. Keys are
+// checked and identified from their JSON (replicate.RawKeyID), falling back
+// to the SDK's conversion (replicate.DecodeImage) for any spelling outside
+// the forwarded subset, so the verdict and error are always the SDK path's;
+// images stay raw until written.
 func decodeEvent(payload []byte) (changes []replicate.Change, ttl int, err error) {
 	var ev streamEvent
 	if err := gojson.Unmarshal(payload, &ev); err != nil {
@@ -111,17 +114,23 @@ const minRecordsPerWorker = 512
 func toChange(r *streamRecord) replicate.Change {
 	sc := r.Change
 	c := replicate.Change{Seq: sc.SequenceNumber, Created: epochTime(sc.ApproximateCreationDateTime)}
-	key, err := replicate.DecodeImage(sc.Keys)
-	if err != nil {
-		c.Err = fmt.Errorf("record %s: %w: %w", c.Seq, ErrBadKeys, err)
-		return c
+	if id, ok := replicate.RawKeyID(sc.Keys); ok {
+		// The usual case: the key is checked and identified from its
+		// JSON, and decoded later only for a writer that needs it.
+		c.RawKey, c.KeyID = sc.Keys, id
+	} else {
+		key, err := replicate.DecodeImage(sc.Keys)
+		if err != nil {
+			c.Err = fmt.Errorf("record %s: %w: %w", c.Seq, ErrBadKeys, err)
+			return c
+		}
+		id, ok := replicate.KeyID(key)
+		if !ok {
+			c.Err = fmt.Errorf("record %s: %w: key attributes must be S, N or B", c.Seq, ErrBadKeys)
+			return c
+		}
+		c.Key, c.KeyID = key, id
 	}
-	id, ok := replicate.KeyID(key)
-	if !ok {
-		c.Err = fmt.Errorf("record %s: %w: key attributes must be S, N or B", c.Seq, ErrBadKeys)
-		return c
-	}
-	c.Key, c.KeyID = key, id
 	switch r.EventName {
 	case "INSERT", "MODIFY":
 		c.Op = replicate.OpPut

@@ -36,8 +36,11 @@ type Change struct {
 	Seq string
 	// Op is the write the record asks for.
 	Op Op
-	// Key holds the item's key attributes.
+	// Key holds the item's key attributes. It may be nil when RawKey is set.
 	Key map[string]types.AttributeValue
+	// RawKey is the item's key in DynamoDB JSON, set by an edge that checked
+	// it with [RawKeyID] instead of decoding it into Key.
+	RawKey []byte
 	// KeyID identifies the item: equal keys give equal KeyIDs. See [KeyID].
 	KeyID string
 	// NewImage is the item after the change, in DynamoDB JSON
@@ -62,6 +65,10 @@ type Write struct {
 	KeyID string
 	// Item is the full item to put (OpPut only).
 	Item map[string]types.AttributeValue
+	// RawItem and RawKey are the item (OpPut) and the key in DynamoDB JSON,
+	// checked by [CheckImage] and [RawKeyID]. A [RawWriter] receives them
+	// instead of Item and Key, which are then nil.
+	RawItem, RawKey []byte
 	// Seq is the sequence number of the change the write comes from. Plain
 	// table writers ignore it; a guarded writer (dynamo.SeqGuard) writes only
 	// if it is newer than the one stored with the item.

@@ -141,6 +141,14 @@ func validateSet(members []string, check func(string) error) error {
 // digits with an optional decimal point, and an optional exponent. Precision
 // and range limits are left to DynamoDB.
 func validateNumber(s string) error {
+	if !isNumber(s) {
+		return errors.New("number is not a decimal number (value not shown)")
+	}
+	return nil
+}
+
+// isNumber is validateNumber's test, for text of either kind.
+func isNumber[T string | []byte](s T) bool {
 	i, n := 0, len(s)
 	if i < n && (s[i] == '+' || s[i] == '-') {
 		i++
@@ -168,8 +176,5 @@ func validateNumber(s string) error {
 			digits = 0
 		}
 	}
-	if digits == 0 || i != n {
-		return errors.New("number is not a decimal number (value not shown)")
-	}
-	return nil
+	return digits > 0 && i == n
 }

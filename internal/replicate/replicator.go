@@ -43,6 +43,17 @@ type Writer interface {
 	WriteBatch(ctx context.Context, writes []Write) (errs []error, retries int)
 }
 
+// RawWriter is a Writer that also takes writes in DynamoDB JSON: a Write
+// with RawItem (puts) and RawKey set and Item and Key nil. The Replicator
+// sends such writes, without decoding the images, when Raw reports true;
+// an image outside the forwarded subset (see [CheckImage]) is still sent
+// decoded.
+type RawWriter interface {
+	Writer
+	// Raw reports whether WriteBatch takes raw writes.
+	Raw() bool
+}
+
 // Options configures a [Replicator]. Zero fields take the defaults.
 type Options struct {
 	// Concurrency bounds the chunks written at once (default DefaultConcurrency).
@@ -58,6 +69,7 @@ type Options struct {
 // Replicator applies batches of changes through a Writer.
 type Replicator struct {
 	writer Writer
+	raw    bool
 	opts   Options
 }
 
@@ -72,7 +84,8 @@ func New(w Writer, opts Options) *Replicator {
 	if opts.DeadlineMargin <= 0 {
 		opts.DeadlineMargin = DefaultDeadlineMargin
 	}
-	return &Replicator{writer: w, opts: opts}
+	rw, ok := w.(RawWriter)
+	return &Replicator{writer: w, raw: ok && rw.Raw(), opts: opts}
 }
 
 // Result says what Apply did.
@@ -292,14 +305,10 @@ func (r *Replicator) writeChunk(ctx context.Context, changes []Change, chunk []p
 			continue
 		}
 		c := &changes[p.last]
-		w := Write{Op: c.Op, Key: c.Key, KeyID: c.KeyID, Seq: c.Seq}
-		if c.Op == OpPut {
-			item, err := DecodeImage(c.NewImage)
-			if err != nil {
-				failKey(p, fmt.Errorf("decode NewImage of record %s: %w", c.Seq, err))
-				continue
-			}
-			w.Item = item
+		w, err := r.write(c)
+		if err != nil {
+			failKey(p, err)
+			continue
 		}
 		writes = append(writes, w)
 		idx = append(idx, i)
@@ -325,6 +334,41 @@ func (r *Replicator) writeChunk(ctx context.Context, changes []Change, chunk []p
 	return puts, deletes, retries
 }
 
+// write returns the write for change c: raw when the writer takes it and
+// the images are in the forwarded subset, otherwise decoded as always.
+func (r *Replicator) write(c *Change) (Write, error) {
+	w := Write{Op: c.Op, Key: c.Key, KeyID: c.KeyID, Seq: c.Seq}
+	if r.raw && c.RawKey != nil {
+		if c.Op != OpPut {
+			w.RawKey = c.RawKey
+			return w, nil
+		}
+		forward, err := CheckImage(c.NewImage)
+		if err != nil {
+			return Write{}, fmt.Errorf("decode NewImage of record %s: %w", c.Seq, err)
+		}
+		if forward {
+			w.RawKey, w.RawItem = c.RawKey, c.NewImage
+			return w, nil
+		}
+	}
+	if w.Key == nil && c.RawKey != nil {
+		key, err := DecodeImage(c.RawKey)
+		if err != nil {
+			return Write{}, fmt.Errorf("record %s: decode Keys: %w", c.Seq, err)
+		}
+		w.Key = key
+	}
+	if c.Op == OpPut {
+		item, err := DecodeImage(c.NewImage)
+		if err != nil {
+			return Write{}, fmt.Errorf("decode NewImage of record %s: %w", c.Seq, err)
+		}
+		w.Item = item
+	}
+	return w, nil
+}
+
 // checkSuperseded validates a record whose write is replaced by a later
 // change of the same key.
 func checkSuperseded(c *Change) error {
@@ -332,7 +376,7 @@ func checkSuperseded(c *Change) error {
 		return c.Err
 	}
 	if c.Op == OpPut {
-		if _, err := DecodeImage(c.NewImage); err != nil {
+		if _, err := CheckImage(c.NewImage); err != nil {
 			return fmt.Errorf("decode NewImage of record %s: %w", c.Seq, err)
 		}
 	}
