@@ -80,3 +80,12 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeEvent$$' -fuzztime $(FUZZTIME) ./internal/lambdahandler/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeImage$$' -fuzztime $(FUZZTIME) ./internal/replicate/
 	$(GO) test -run '^$$' -fuzz '^FuzzForward$$' -fuzztime $(FUZZTIME) ./internal/replicate/
+
+## ddblocal: start DynamoDB Local (the pinned jar) on a loopback port and print its endpoint; Ctrl-C stops it
+.PHONY: ddblocal man
+ddblocal: deps
+	-$(GO) run ./cmd/ddbsync local ddb
+
+## man: the man pages of ddbsync and its commands, in bin/man
+man:
+	$(GO) run -ldflags "-X main.Version=$(VERSION)" ./cmd/ddbsync man --dir bin/man

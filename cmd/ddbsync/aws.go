@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -12,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 )
@@ -19,20 +21,40 @@ import (
 // accountTimeout bounds the STS call that names the account in a plan.
 const accountTimeout = 5 * time.Second
 
+// credentialsTimeout bounds the first look-up of the credentials.
+const credentialsTimeout = 10 * time.Second
+
 // loadAWSConfig loads the SDK configuration from the default chain
 // (environment, shared config and credentials files, SSO, IMDS), with
-// region overriding the configured one.
-func loadAWSConfig(ctx context.Context, region string) (aws.Config, error) {
-	var opts []func(*config.LoadOptions) error
+// region overriding the configured one and profile the default profile.
+// It retrieves the credentials once, so that a missing one is reported
+// with what was tried and how to configure it (exit 3), not as the last
+// provider's error. SDK log lines (warnings) are discarded.
+func loadAWSConfig(ctx context.Context, region, profile string) (aws.Config, error) {
+	opts := []func(*config.LoadOptions) error{config.WithLogger(logging.Nop{})}
 	if region != "" {
 		opts = append(opts, config.WithRegion(region))
 	}
+	if profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(profile))
+	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return aws.Config{}, fmt.Errorf("load AWS config: %w", err)
+		return aws.Config{}, &awsError{err: fmt.Errorf("load AWS config: %w", err)}
 	}
 	if cfg.Region == "" {
-		return aws.Config{}, &usageError{err: errors.New("no AWS region: pass --region or set AWS_REGION"), hint: "ddbsync run --region us-east-1 ..."}
+		return aws.Config{}, &awsError{err: errors.New("no AWS region: pass --region, set AWS_REGION or DDBSYNC_REGION, or set region in the profile (aws configure set region us-east-1)")}
+	}
+	if ctx.Err() != nil {
+		return cfg, nil // interrupted: the command's first call says so, as it would have
+	}
+	rctx, cancel := context.WithTimeout(ctx, credentialsTimeout)
+	defer cancel()
+	if _, err := cfg.Credentials.Retrieve(rctx); err != nil {
+		if ctx.Err() != nil {
+			return cfg, nil
+		}
+		return aws.Config{}, noCredentials(profile, err)
 	}
 	return cfg, nil
 }
@@ -74,12 +96,14 @@ func endpointOf(flag string) string {
 	return "AWS"
 }
 
-// locate returns where the tables of t are, with cfg's region as default.
-func locate(cfg aws.Config, t tableFlags) location {
+// locate returns where the tables of t are, with cfg's region as default;
+// the account is asked of STS once, when first needed.
+func locate(ctx context.Context, cfg aws.Config, t tableFlags) location {
 	loc := location{Region: cfg.Region, TargetRegion: cfg.Region, Endpoint: endpointOf(t.Endpoint)}
 	if t.TargetRegion != "" {
 		loc.TargetRegion = t.TargetRegion
 	}
+	loc.Account = sync.OnceValue(func() string { return accountOf(ctx, cfg, loc.Endpoint) })
 	return loc
 }
 

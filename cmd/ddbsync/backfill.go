@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +16,8 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/replattr"
@@ -48,7 +49,7 @@ type BackfillConfig struct {
 	AllowNoStream bool
 }
 
-func (c *BackfillConfig) flags(fs *flag.FlagSet) {
+func (c *BackfillConfig) flags(fs *pflag.FlagSet) {
 	c.tableFlags.bind(fs)
 	c.scanFlags.bind(fs)
 	c.writeFlags.bind(fs, "print the plan and count the items that would be copied (a Scan of the source), but\nwrite nothing")
@@ -75,9 +76,7 @@ func (c BackfillConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-func backfillUsage(fs *flag.FlagSet) func(io.Writer) {
-	return func(w io.Writer) {
-		fmt.Fprint(w, `Usage: ddbsync backfill --table SOURCE --target-table TARGET [flags]
+var backfillHelp = `Usage: ddbsync backfill --table SOURCE --target-table TARGET [flags]
 
 Copies every item of the source table into the target: a parallel Scan
 (--segments; --segment-range lets several machines split one table) and
@@ -98,42 +97,50 @@ Safe order, while the source is being written to:
 Without a stream on the source, backfill refuses to start unless
 --allow-no-stream is given.
 
-`+guardRailsHelp+`A target that already has items is warned about in the plan (a resumed
+` + guardRailsHelp + `A target that already has items is warned about in the plan (a resumed
 backfill finds one): items with a source item's key are overwritten.
 With --dry-run it counts the items it would copy (a Scan, COUNT only).
 
-Exit status: 0 when every item was copied (or a dry run counted them), 1 on
-failure (resume with the same --checkpoint), 2 for a wrong command line, a
-refusal, or no --yes without a terminal.
-
+` + exitStatusHelp("the copy failed (resume with the same --checkpoint), or the plan was declined") + `
 Examples:
   ddbsync backfill --table orders --target-table orders-copy --dry-run
   ddbsync backfill --table orders --target-table orders-copy --checkpoint orders.ckpt --yes
   ddbsync backfill --table orders --target-table orders-copy --segments 64 \
       --segment-range 0-31 --max-wcu 2000 --checkpoint orders-0-31.ckpt
-
-Flags:
-`)
-		printFlags(w, fs)
-	}
-}
+`
 
 // Run parses args and copies the table.
 func (c *BackfillCommand) Run(ctx context.Context, args []string) error {
+	return runOne(ctx, c.Stdout, c.Stderr, c.command, args)
+}
+
+// command returns `ddbsync backfill` bound to the global flags g.
+func (c *BackfillCommand) command(g *globalFlags) *cobra.Command {
 	cfg := BackfillConfig{}
-	fs := flag.NewFlagSet("backfill", flag.ContinueOnError)
-	cfg.flags(fs)
-	if err := parseFlags(fs, args, c.Stdout, backfillUsage(fs)); err != nil {
-		return err
+	cmd := &cobra.Command{
+		Use:         "backfill",
+		Short:       "copy every item of the source into the target, resumably",
+		Args:        noArgs,
+		Annotations: map[string]string{annotationHelp: backfillHelp},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.global(g)
+			return c.run(cmd.Context(), cfg)
+		},
 	}
+	cfg.flags(cmd.Flags())
+	return cmd
+}
+
+// run copies the table with the parsed configuration.
+func (c *BackfillCommand) run(ctx context.Context, cfg BackfillConfig) error {
 	if err := cfg.Validate(); err != nil {
 		return &usageError{err: err, hint: "ddbsync backfill --help"}
 	}
-	awsCfg, err := loadConfig(ctx, c.awsConfig, cfg.Region)
+	awsCfg, err := loadConfig(ctx, c.awsConfig, cfg.Region, cfg.Profile)
 	if err != nil {
 		return err
 	}
-	loc := locate(awsCfg, cfg.tableFlags)
+	loc := locate(ctx, awsCfg, cfg.tableFlags)
 	src := newReadClient(awsCfg, cfg.Endpoint, "", cfg.callsInFlight())
 	dstAPI := newWriteClient(awsCfg, cfg.Endpoint, cfg.targetRegion(), cfg.callsInFlight())
 	info, dstInfo, err := describeTables(ctx, src, dstAPI, cfg.tableFlags, cfg.writeFlags, loc, "backfill")
@@ -146,14 +153,14 @@ func (c *BackfillCommand) Run(ctx context.Context, args []string) error {
 			what = "a " + string(info.StreamViewType) + " stream, without new images,"
 		}
 		if !cfg.AllowNoStream {
-			return fmt.Errorf("source table %s has %s so changes made during the backfill would be lost: "+
-				"enable a NEW_AND_OLD_IMAGES stream and start the replicator first, or pass --allow-no-stream for a one-time copy", cfg.Table, what)
+			return &awsError{err: fmt.Errorf("source table %s has %s so changes made during the backfill would be lost: "+
+				"enable a NEW_AND_OLD_IMAGES stream and start the replicator first, or pass --allow-no-stream for a one-time copy", cfg.Table, what)}
 		}
 		fmt.Fprintf(c.Stderr, "ddbsync backfill: warning: source table %s has %s: changes made during or after this copy will not reach %s\n",
 			cfg.Table, what, cfg.TargetTable)
 	}
 	plan := backfillPlan(cfg, info, dstInfo, loc)
-	plan.Account = accountOf(ctx, awsCfg, loc.Endpoint)
+	plan.Account = loc.account()
 	if cfg.DryRun {
 		plan.Print(c.Stderr)
 		n, err := countItems(ctx, src, cfg.Table, cfg.segments())
@@ -264,27 +271,36 @@ func countItems(ctx context.Context, api tablesync.Scanner, table string, segs t
 // tableFlags name the two tables and where they are.
 type tableFlags struct {
 	Table, TargetTable             string
+	Profile                        string
 	Endpoint, Region, TargetRegion string
 	ProgressInterval               time.Duration
 	Quiet                          bool
+	Output                         string
 	// The attributes the queue path keeps in target items.
 	SeqAttribute, TombstoneAttribute, TombstoneTTLAttribute string
 }
 
-func (t *tableFlags) bind(fs *flag.FlagSet) {
-	fs.StringVar(&t.Table, "table", "", "`NAME` of the source table (required)")
-	fs.StringVar(&t.TargetTable, "target-table", "", "`NAME` of the target table (required)")
-	fs.StringVar(&t.Endpoint, "endpoint-url", "", "`URL` of DynamoDB, e.g. DynamoDB Local's http://127.0.0.1:8000 (default: AWS, or\nAWS_ENDPOINT_URL_DYNAMODB)")
-	fs.StringVar(&t.Region, "region", "", "AWS `REGION` (default: AWS_REGION or the profile's region)")
-	fs.StringVar(&t.TargetRegion, "target-region", "", "`REGION` of the target table (default: --region)")
-	fs.DurationVar(&t.ProgressInterval, "progress-interval", 0, "how often to refresh the progress line on stderr (default: 1s on a terminal, else 5s)")
-	fs.BoolVar(&t.Quiet, "quiet", false, "no progress line")
+func (t *tableFlags) bind(fs *pflag.FlagSet) {
+	t.bindTables(fs)
+	fs.DurationVar(&t.ProgressInterval, "progress-interval", 0, "how often to refresh the progress line on stderr, with its rate and ETA (default: 1s\non a terminal; when piped, no progress line unless this is set)")
 	t.bindAttrs(fs)
+}
+
+// bindTables adds --table, --target-table and --target-region.
+func (t *tableFlags) bindTables(fs *pflag.FlagSet) {
+	fs.StringVar(&t.Table, "table", "", "`NAME` of the source table (required; --table-name is the same)")
+	fs.StringVar(&t.TargetTable, "target-table", "", "`NAME` of the target table (required)")
+	fs.StringVar(&t.TargetRegion, "target-region", "", "`REGION` of the target table (default: --region)")
+}
+
+// global copies the global flags into t.
+func (t *tableFlags) global(g *globalFlags) {
+	t.Profile, t.Endpoint, t.Region, t.Quiet, t.Output = g.Profile, g.Endpoint, g.Region, g.Quiet, g.Output
 }
 
 // attrs returns the names of the queue path's attributes.
 // bindAttrs adds the flags of the queue path's attribute names.
-func (t *tableFlags) bindAttrs(fs *flag.FlagSet) {
+func (t *tableFlags) bindAttrs(fs *pflag.FlagSet) {
 	fs.StringVar(&t.SeqAttribute, "seq-attribute", replattr.DefaultSeq, "`NAME` of the sequence attribute the queue path keeps in target items (the Lambda's\nSEQ_ATTRIBUTE)")
 	fs.StringVar(&t.TombstoneAttribute, "tombstone-attribute", replattr.DefaultDeleted, "`NAME` of the attribute that marks a queue-path tombstone (a deleted item's marker)")
 	fs.StringVar(&t.TombstoneTTLAttribute, "tombstone-ttl-attribute", replattr.DefaultExpires, "`NAME` of a tombstone's expiry attribute, for DynamoDB TTL")
@@ -334,7 +350,7 @@ func (t tableFlags) progress(w io.Writer) tablesync.Progress {
 	case tty:
 		interval = time.Second
 	default:
-		interval = 5 * time.Second
+		return tablesync.Progress{} // piped: no progress unless asked for
 	}
 	return tablesync.Progress{W: w, Redraw: tty, Interval: interval}
 }
@@ -352,7 +368,7 @@ type scanFlags struct {
 	PageSize     int
 }
 
-func (s *scanFlags) bind(fs *flag.FlagSet) {
+func (s *scanFlags) bind(fs *pflag.FlagSet) {
 	fs.IntVar(&s.Segments, "segments", tablesync.DefaultSegments, "parallel Scan segments (TotalSegments), 1 to "+strconv.Itoa(tablesync.MaxSegments))
 	fs.StringVar(&s.SegmentRange, "segment-range", "", "read only segments `A-B` (inclusive, of --segments), to split a table between machines\n(default: all)")
 	fs.IntVar(&s.Concurrency, "concurrency", 0, "segments read at once (default: --segments, at most "+strconv.Itoa(tablesync.DefaultConcurrency)+")")
@@ -418,10 +434,11 @@ func parseSegmentRange(v string, total int) ([]int, error) {
 	return only, nil
 }
 
-// loadConfig loads the AWS configuration with load, or the default chain.
-func loadConfig(ctx context.Context, load func(context.Context, string) (aws.Config, error), region string) (aws.Config, error) {
+// loadConfig loads the AWS configuration with load, or the default chain
+// for profile.
+func loadConfig(ctx context.Context, load func(context.Context, string) (aws.Config, error), region, profile string) (aws.Config, error) {
 	if load == nil {
-		load = loadAWSConfig
+		return loadAWSConfig(ctx, region, profile)
 	}
 	return load(ctx, region)
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -45,8 +45,8 @@ var syncCommands = map[string]syncCommand{
 }
 
 // syncFlags returns each command's FlagSet, as its Run builds it.
-func syncFlags(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+func syncFlags(name string) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	switch name {
 	case "backfill":
 		(&BackfillConfig{}).flags(fs)
@@ -83,7 +83,7 @@ func TestSyncCommands_Help(t *testing.T) {
 			golden(t, filepath.Join(name, "help.golden"), out.String())
 
 			n := 0
-			syncFlags(name).VisitAll(func(f *flag.Flag) {
+			syncFlags(name).VisitAll(func(f *pflag.Flag) {
 				n++
 				assert.Contains(t, out.String(), "\n  --"+f.Name, "flag %s", f.Name)
 				assert.NotEmpty(t, f.Usage, "flag %s", f.Name)
@@ -114,7 +114,7 @@ func TestSyncCommands_UsageErrors(t *testing.T) {
 		"not a range":             {"backfill", []string{"--table", "a", "--target-table", "b", "--segment-range", "x"}, []string{`"x" is not A-B`}},
 		"too many segments":       {"backfill", []string{"--table", "a", "--target-table", "b", "--segments", "0"}, []string{"--segments: 0 must be 1 to"}},
 		"negative wcu":            {"backfill", []string{"--table", "a", "--target-table", "b", "--max-wcu", "-1"}, []string{"--max-wcu"}},
-		"bad output":              {"verify", []string{"--table", "a", "--target-table", "b", "--output", "csv"}, []string{`--output: "csv" must be text or jsonl`}},
+		"bad output":              {"verify", []string{"--table", "a", "--target-table", "b", "--output", "csv"}, []string{`--output: "csv" must be text, json or jsonl`}},
 		"values need jsonl":       {"verify", []string{"--table", "a", "--target-table", "b", "--show-values"}, []string{"--show-values: needs --output jsonl"}},
 		"no rechecks":             {"verify", []string{"--table", "a", "--target-table", "b", "--rechecks", "0"}, []string{"--rechecks"}},
 		"repair extra argument":   {"repair", []string{"--table", "a", "--target-table", "b", "now"}, []string{`unexpected argument "now"`}},
@@ -224,7 +224,7 @@ func TestBackfillCommand(t *testing.T) {
 		keyID := ddblocal.AccessKeyID(t)
 		syncTables(t, keyID, 3, true)
 		code, stdout, stderr := localCmd(t, keyID, "backfill", "--table", "orders", "--target-table", "orders-copy")
-		assert.Equal(t, exitError, code)
+		assert.Equal(t, exitAWS, code, "a configuration error")
 		assert.Empty(t, stdout)
 		assert.Contains(t, stderr, "source table orders has no stream")
 		assert.Contains(t, stderr, "--allow-no-stream")
@@ -279,7 +279,7 @@ func TestBackfillCommand_Guards(t *testing.T) {
 		var out, errOut bytes.Buffer
 		err := (&BackfillCommand{Stdout: &out, Stderr: &errOut}).Run(t.Context(), []string{
 			"--endpoint-url", "http://127.0.0.1:1", "--region", "us-east-1", "--table", "a", "--target-table", "b", "--yes"})
-		assert.Equal(t, exitError, exitCode(&errOut, "backfill", err))
+		assert.Equal(t, exitAWS, exitCode(&errOut, "backfill", err), "an unreachable endpoint")
 		assert.Empty(t, out.String())
 		assert.Contains(t, errOut.String(), "check table a in region us-east-1 at endpoint http://127.0.0.1:1")
 	})

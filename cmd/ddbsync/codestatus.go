@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -12,6 +11,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/smithy-go/logging"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ddbsync/ddbsync/internal/artifact"
 	"github.com/ddbsync/ddbsync/internal/codestatus"
@@ -31,11 +33,12 @@ type CodeStatusCommand struct {
 type CodeStatusConfig struct {
 	Stack    string
 	Regions  string
+	Profile  string
 	Function string
 	Dir      string
 }
 
-func (c *CodeStatusConfig) flags(fs *flag.FlagSet) {
+func (c *CodeStatusConfig) flags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Stack, "stack", "", "`NAME` of the CloudFormation stack (required), the same in every region")
 	fs.StringVar(&c.Regions, "region", "", "comma-separated `REGIONS` to check; default: the AWS configuration's region")
 	fs.StringVar(&c.Function, "function", "", "check only the function with this `LOGICAL_ID` (such as ReplicatorFunction)")
@@ -65,9 +68,7 @@ func (c CodeStatusConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-func codeStatusUsage(fs *flag.FlagSet) func(io.Writer) {
-	return func(w io.Writer) {
-		fmt.Fprint(w, `Usage: ddbsync code-status --stack NAME [--region R1,R2] [--function LOGICAL_ID] [flags]
+var codeStatusHelp = `Usage: ddbsync code-status --stack NAME [--region R1,R2] [--function LOGICAL_ID] [flags]
 
 Tells whether the Lambda functions of a stack run the code of this working
 tree and commit, in each region. For every AWS::Lambda::Function of the
@@ -88,27 +89,37 @@ Verdicts, one line per function and region:
 Needs cloudformation:ListStackResources and lambda:GetFunction, make, git
 and Go. The same commit always builds the same bytes (make verify-build).
 
-Exit status: 0 when every line is MATCH, 1 otherwise, 2 for a wrong command
-line.
-
+` + exitStatusHelp("a line is not MATCH") + `
 Examples:
   ddbsync code-status --stack ddbsync-prod --region us-east-1,eu-west-1
   ddbsync code-status --stack ddbsync-dev --function ReplicatorFunction
-
-Flags:
-`)
-		printFlags(w, fs)
-	}
-}
+`
 
 // Run parses args, checks the stack in each region and prints the report.
 func (c *CodeStatusCommand) Run(ctx context.Context, args []string) error {
+	return runOne(ctx, c.Stdout, c.Stderr, c.command, args)
+}
+
+// command returns `ddbsync code-status` bound to the global flags g; its
+// own --region takes a list.
+func (c *CodeStatusCommand) command(g *globalFlags) *cobra.Command {
 	cfg := CodeStatusConfig{}
-	fs := flag.NewFlagSet("code-status", flag.ContinueOnError)
-	cfg.flags(fs)
-	if err := parseFlags(fs, args, c.Stdout, codeStatusUsage(fs)); err != nil {
-		return err
+	cmd := &cobra.Command{
+		Use:         "code-status",
+		Short:       "compare the deployed Lambda code with this commit's build",
+		Args:        noArgs,
+		Annotations: map[string]string{annotationHelp: codeStatusHelp},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.Profile = g.Profile
+			return c.run(cmd.Context(), cfg)
+		},
 	}
+	cfg.flags(cmd.Flags())
+	return cmd
+}
+
+// run checks the stack with the parsed configuration.
+func (c *CodeStatusCommand) run(ctx context.Context, cfg CodeStatusConfig) error {
 	if err := cfg.Validate(); err != nil {
 		return &usageError{err: err, hint: "ddbsync code-status --help"}
 	}
@@ -116,7 +127,11 @@ func (c *CodeStatusCommand) Run(ctx context.Context, args []string) error {
 	load := c.awsConfig
 	if load == nil {
 		load = func(ctx context.Context, region string) (aws.Config, error) {
-			return config.LoadDefaultConfig(ctx, config.WithRegion(region))
+			opts := []func(*config.LoadOptions) error{config.WithRegion(region), config.WithLogger(logging.Nop{})}
+			if cfg.Profile != "" {
+				opts = append(opts, config.WithSharedConfigProfile(cfg.Profile))
+			}
+			return config.LoadDefaultConfig(ctx, opts...)
 		}
 	}
 	first := ""
@@ -125,7 +140,7 @@ func (c *CodeStatusCommand) Run(ctx context.Context, args []string) error {
 	}
 	awsCfg, err := load(ctx, first)
 	if err != nil {
-		return fmt.Errorf("load AWS config: %w", err)
+		return &awsError{err: fmt.Errorf("load AWS config: %w", err)}
 	}
 	if len(regions) == 0 {
 		if awsCfg.Region == "" {

@@ -68,7 +68,7 @@ func TestCodeStatusCommand_UsageErrors(t *testing.T) {
 		"no stack":       {args: []string{"--region", "us-east-1"}, want: "--stack: is required"},
 		"empty regions":  {args: []string{"--stack", "s", "--region", " , "}, want: `--region: " , " names no region`},
 		"extra argument": {args: []string{"--stack", "s", "prod"}, want: `unexpected argument "prod"`},
-		"unknown flag":   {args: []string{"--stak", "s"}, want: "flag provided but not defined: -stak"},
+		"unknown flag":   {args: []string{"--stak", "s"}, want: "unknown flag: --stak (did you mean --stack?)"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

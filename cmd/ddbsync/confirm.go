@@ -4,13 +4,13 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/spf13/pflag"
 
 	"github.com/ddbsync/ddbsync/internal/replattr"
 	"github.com/ddbsync/ddbsync/internal/tablesync"
@@ -147,7 +147,7 @@ type writeFlags struct {
 }
 
 // bind adds the flags; dryRun documents --dry-run for the command.
-func (w *writeFlags) bind(fs *flag.FlagSet, dryRun string) {
+func (w *writeFlags) bind(fs *pflag.FlagSet, dryRun string) {
 	fs.BoolVar(&w.Yes, "yes", false, "write without asking: after the plan, proceed (needed when stdin is not a terminal)")
 	fs.BoolVar(&w.DryRun, "dry-run", false, dryRun)
 	fs.BoolVar(&w.AllowSameTable, "allow-same-table", false, "write even though --target-table is --table in the same region (refused by default)")
@@ -155,7 +155,7 @@ func (w *writeFlags) bind(fs *flag.FlagSet, dryRun string) {
 }
 
 // bindRepair adds the mass-change flags of the commands that repair.
-func (w *writeFlags) bindRepair(fs *flag.FlagSet) {
+func (w *writeFlags) bindRepair(fs *pflag.FlagSet) {
 	fs.BoolVar(&w.AllowMassChange, "allow-mass-change", false, "repair even though it would delete or overwrite more than --max-change-share of the target")
 	fs.Float64Var(&w.MaxChangeShare, "max-change-share", defaultMaxChangeShare, fmt.Sprintf("`SHARE` (0 to 1) of the target's items that a repair may delete or overwrite; more is\nrefused before any write, unless --allow-mass-change (changes below %d items are never refused)", massChangeMinItems))
 }
@@ -196,6 +196,16 @@ func (t tableFlags) sameTable() bool {
 // location is where the tables are, for plans and errors.
 type location struct {
 	Region, TargetRegion, Endpoint string
+	// Account names the AWS account (STS, asked once); nil: unknown.
+	Account func() string
+}
+
+// account names the AWS account of the tables.
+func (l location) account() string {
+	if l.Account == nil {
+		return "unknown"
+	}
+	return l.Account()
 }
 
 // where describes a table for an error message.
@@ -221,7 +231,7 @@ func describeTables(ctx context.Context, src, dst tablesync.Scanner, t tableFlag
 			if target {
 				role = "target"
 			}
-			return info, fmt.Errorf("%s %s does not exist: %w", role, loc.where(table, target), err)
+			return info, &awsError{err: fmt.Errorf("%s %s does not exist (account %s): %w", role, loc.where(table, target), loc.account(), err)}
 		case err != nil:
 			return info, fmt.Errorf("check %s: %w", loc.where(table, target), err)
 		}
@@ -236,8 +246,8 @@ func describeTables(ctx context.Context, src, dst tablesync.Scanner, t tableFlag
 		return s, d, err
 	}
 	if !s.SameKey(d) {
-		return s, d, fmt.Errorf("check key schema: %w: %s has key %s, %s has key %s",
-			tablesync.ErrKeySchema, loc.where(t.Table, false), s.KeyString(), loc.where(t.TargetTable, true), d.KeyString())
+		return s, d, &awsError{err: fmt.Errorf("check key schema: %w: %s has key %s, %s has key %s",
+			tablesync.ErrKeySchema, loc.where(t.Table, false), s.KeyString(), loc.where(t.TargetTable, true), d.KeyString())}
 	}
 	if d.StreamEnabled && !w.AllowTargetStream {
 		reason := fmt.Sprintf("target table %s has a stream (%s), as the replicated source has", t.TargetTable, d.StreamViewType)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -168,7 +168,7 @@ func TestTableFlags_Attrs(t *testing.T) {
 	for name, tt := range tests {
 		for _, cmd := range []string{"backfill", "verify", "repair"} {
 			t.Run(name+"/"+cmd, func(t *testing.T) {
-				fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+				fs := pflag.NewFlagSet(cmd, pflag.ContinueOnError)
 				var tf *tableFlags
 				var validate func() error
 				switch cmd {
@@ -356,9 +356,9 @@ func TestWriteCommands_CheckTables(t *testing.T) {
 		wantCode int
 		want     string
 	}{
-		"missing target":      {"nope", exitError, "target table nope in region us-east-1 at endpoint " + endpoint + " does not exist"},
-		"other key":           {"other-key", exitError, "key schemas differ: table src in region us-east-1 at endpoint " + endpoint + " has key [id (S)], table other-key"},
-		"key of another type": {"number-key", exitError, "key schemas differ: table src in region us-east-1 at endpoint " + endpoint + " has key [id (S)], table number-key in region us-east-1 at endpoint " + endpoint + " has key [id (N)]"},
+		"missing target":      {"nope", exitAWS, "target table nope in region us-east-1 at endpoint " + endpoint + " does not exist"},
+		"other key":           {"other-key", exitAWS, "key schemas differ: table src in region us-east-1 at endpoint " + endpoint + " has key [id (S)], table other-key"},
+		"key of another type": {"number-key", exitAWS, "key schemas differ: table src in region us-east-1 at endpoint " + endpoint + " has key [id (S)], table number-key in region us-east-1 at endpoint " + endpoint + " has key [id (N)]"},
 		"target streamed":     {"streamed", exitUsage, "refused: target table streamed has a stream (NEW_AND_OLD_IMAGES)"},
 	}
 	for name, tt := range tests {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/spf13/cobra"
 
 	"github.com/ddbsync/ddbsync/internal/ddblocal"
 	"github.com/ddbsync/ddbsync/internal/demo"
@@ -48,17 +48,31 @@ type demoSnapshot struct {
 
 // Run runs the demo.
 func (c *DemoCommand) Run(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	ops := fs.Int("ops", 1000, "number of writes to the source table")
-	keys := fs.Int("keys", 100, "number of distinct item keys (a small keyspace repeats keys within batches)")
-	seed := fs.Uint64("seed", 1, "seed of the random workload")
-	usage := func(w io.Writer) {
-		fmt.Fprint(w, "Usage: ddbsync demo [flags]\n\nRuns DynamoDB Local, replicates a random workload with ddbsync run and compares the tables.\n\nFlags:\n")
-		printFlags(w, fs)
+	return runOne(ctx, c.Stdout, c.Stderr, c.command, args)
+}
+
+// command returns the hidden `ddbsync demo`.
+func (c *DemoCommand) command(*globalFlags) *cobra.Command {
+	var ops, keys int
+	var seed uint64
+	cmd := &cobra.Command{
+		Use:    "demo",
+		Short:  "replicate a random workload on DynamoDB Local (make demo)",
+		Hidden: true,
+		Args:   noArgs,
+		Annotations: map[string]string{annotationHelp: "Usage: ddbsync demo [flags]\n\n" +
+			"Runs DynamoDB Local, replicates a random workload with ddbsync run and compares the tables.\n\n" +
+			exitStatusHelp("the tables differ after replication")},
+		RunE: func(cmd *cobra.Command, _ []string) error { return c.run(cmd.Context(), ops, keys, seed) },
 	}
-	if err := parseFlags(fs, args, c.Stdout, usage); err != nil {
-		return err
-	}
+	cmd.Flags().IntVar(&ops, "ops", 1000, "number of writes to the source table")
+	cmd.Flags().IntVar(&keys, "keys", 100, "number of distinct item keys (a small keyspace repeats keys within batches)")
+	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the random workload")
+	return cmd
+}
+
+func (c *DemoCommand) run(ctx context.Context, opsN, keysN int, seedN uint64) error {
+	ops, keys, seed := &opsN, &keysN, &seedN
 	if *ops < 1 || *keys < 1 {
 		return &usageError{err: errors.New("--ops and --keys must be positive"), hint: "ddbsync demo --help"}
 	}
@@ -144,7 +158,7 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	if !after.cmp.Identical() {
-		return fmt.Errorf("the tables differ: %s", after.cmp)
+		return fmt.Errorf("%w: %s", ErrTablesDiffer, after.cmp)
 	}
 	fmt.Fprintln(c.Stdout, "\nThe copy is identical to the source. DynamoDB Local is stopped; nothing is left running.")
 	return nil

@@ -197,7 +197,7 @@ func TestRun_ExitWhenIdle(t *testing.T) {
 				[]string{"--endpoint-url", s.Endpoint, "--table", "keys-only", "--target-table", "target"})
 			return exitCode(&errOut, "run", err), out.String(), errOut.String()
 		}()
-		assert.Equal(t, exitError, code)
+		assert.Equal(t, exitAWS, code, "a configuration error")
 		assert.Contains(t, stderr, "view type KEYS_ONLY")
 		assert.Contains(t, stderr, "StreamViewType=NEW_AND_OLD_IMAGES")
 	})

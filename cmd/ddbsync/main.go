@@ -13,13 +13,16 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/spf13/pflag"
 )
 
-// Exit codes.
+// Exit codes, the same for every command.
 const (
 	exitOK          = 0
-	exitError       = 1 // the command failed
-	exitUsage       = 2 // the command line is wrong
+	exitError       = 1 // differences found, records failed, a plan declined
+	exitUsage       = 2 // the command line is wrong, or a guard rail refused
+	exitAWS         = 3 // AWS, permission or configuration error
 	exitInterrupted = 130
 )
 
@@ -30,8 +33,12 @@ var commands = []struct{ name, summary string }{
 	{"verify", "compare the tables (numbers as decimals, sets as sets); --repair fixes what differs"},
 	{"repair", "make the target equal to the source, safely while replication runs"},
 	{"redrive", "replay the batches in the failure file or queue once their cause is fixed"},
+	{"status", "show a deployed stack's replication: mapping state, iterator age, lag, failure queue, code"},
 	{"code-status", "compare the deployed Lambda code with this commit's build"},
-	{"help", "show this help"},
+	{"local", "run local stand-ins by hand: ddbsync local ddb starts DynamoDB Local"},
+	{"completion", "print the shell completion script (bash, zsh, fish or powershell)"},
+	{"version", "print the version"},
+	{"help", "show this help, or a command's with ddbsync help COMMAND"},
 }
 
 func main() {
@@ -43,34 +50,35 @@ func main() {
 	os.Exit(Main(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// allCommands builds every command of the CLI writing to stdout and stderr.
+func allCommands(stdout, stderr io.Writer) []commandBuilder {
+	return []commandBuilder{
+		(&RunCommand{Stdout: stdout, Stderr: stderr}).command,
+		(&BackfillCommand{Stdout: stdout, Stderr: stderr}).command,
+		(&VerifyCommand{Stdout: stdout, Stderr: stderr}).command,
+		(&RepairCommand{Stdout: stdout, Stderr: stderr}).command,
+		(&RedriveCommand{Stdout: stdout, Stderr: stderr}).command,
+		(&StatusCommand{Stdout: stdout, Stderr: stderr}).command,
+		(&CodeStatusCommand{Stdout: stdout, Stderr: stderr}).command,
+		(&LocalCommand{Stdout: stdout, Stderr: stderr}).command,
+		(&DemoCommand{Stdout: stdout, Stderr: stderr}).command,
+		newManCommand,
+	}
+}
+
 // Main runs the command named by args[0] and returns the exit code.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		Usage(stderr)
 		return exitUsage
 	}
-	name, rest := args[0], args[1:]
-	var err error
-	switch name {
-	case "run":
-		err = (&RunCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, rest)
-	case "backfill":
-		err = (&BackfillCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, rest)
-	case "verify":
-		err = (&VerifyCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, rest)
-	case "repair":
-		err = (&RepairCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, rest)
-	case "redrive":
-		err = (&RedriveCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, rest)
-	case "code-status":
-		err = (&CodeStatusCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, rest)
-	case "demo": // hidden: what `make demo` runs
-		err = (&DemoCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, rest)
-	case "help", "-h", "-help", "--help":
-		Usage(stdout)
-		return exitOK
-	default:
-		err = &usageError{err: fmt.Errorf("unknown command %q", name), hint: "ddbsync help"}
+	quietSDKLogs()
+	root, _ := newRoot(stdout, stderr, allCommands(stdout, stderr)...)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	name := args[0]
+	if cmd != nil && cmd != root {
+		name = strings.TrimPrefix(cmd.CommandPath(), "ddbsync ")
 	}
 	if ctx.Err() != nil {
 		err = &interruptedError{err: err}
@@ -85,7 +93,14 @@ func Usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
-	fmt.Fprint(w, "\nRun \"ddbsync <command> --help\" for a command's flags.\n")
+	fmt.Fprint(w, "\nGlobal flags, for every command (each also as DDBSYNC_<NAME>, e.g. DDBSYNC_PROFILE):\n")
+	g := globalFlags{}
+	fs := pflag.NewFlagSet("ddbsync", pflag.ContinueOnError)
+	g.bind(fs)
+	printFlags(w, fs)
+	fmt.Fprint(w, "  --version\n        print the version\n")
+	fmt.Fprint(w, "\n"+exitStatusHelp("differences found (verify, repair), records failed (run), batches left (redrive),\n       code drift (code-status, status), or the plan was declined"))
+	fmt.Fprint(w, "\nRun \"ddbsync help <command>\" or \"ddbsync <command> --help\" for a command's flags.\n")
 }
 
 // usageError is a mistake on the command line; hint is a command to try.
@@ -112,8 +127,9 @@ func (e *interruptedError) Error() string {
 func (e *interruptedError) Unwrap() error { return e.err }
 
 // exitCode reports err on stderr and returns the exit code for it: a usage
-// error first, then an interruption (or a cancelled context), then any
-// other error.
+// error first, then an interruption (or a cancelled context), then a result
+// (differences, failed records: 1), then an AWS or configuration error (3,
+// with what to do about it), then any other error (1).
 func exitCode(stderr io.Writer, name string, err error) int {
 	var uerr *usageError
 	var ierr *interruptedError
@@ -129,45 +145,13 @@ func exitCode(stderr io.Writer, name string, err error) int {
 		}
 		fmt.Fprintf(stderr, "ddbsync %s: %v\n", name, ierr)
 		return exitInterrupted
+	case outcome(err):
+		fmt.Fprintf(stderr, "ddbsync %s: %v\n", name, err)
+		return exitError
+	case isAWSError(err):
+		fmt.Fprintf(stderr, "ddbsync %s: %v\n", name, explain(err))
+		return exitAWS
 	}
 	fmt.Fprintf(stderr, "ddbsync %s: %v\n", name, err)
 	return exitError
-}
-
-// printFlags documents every flag of fs, as flag.PrintDefaults does but
-// with the "--name" spelling used everywhere else.
-func printFlags(w io.Writer, fs *flag.FlagSet) {
-	fs.VisitAll(func(f *flag.Flag) {
-		arg, usage := flag.UnquoteUsage(f)
-		if arg != "" {
-			arg = " " + strings.ToUpper(arg)
-		}
-		fmt.Fprintf(w, "  --%s%s\n", f.Name, arg)
-		for _, line := range strings.Split(usage, "\n") {
-			fmt.Fprintf(w, "        %s\n", line)
-		}
-		switch f.DefValue {
-		case "", "0", "0s", "false", "[]":
-		default:
-			fmt.Fprintf(w, "        (default %s)\n", f.DefValue)
-		}
-	})
-}
-
-// parseFlags parses args into fs, printing usage to stdout for -h/--help.
-// Errors are usage errors hinting at `ddbsync <name> --help`.
-func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer, usage func(io.Writer)) error {
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	err := fs.Parse(args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		usage(stdout)
-		return err
-	case err != nil:
-		return &usageError{err: err, hint: "ddbsync " + fs.Name() + " --help"}
-	case fs.NArg() > 0:
-		return &usageError{err: fmt.Errorf("unexpected argument %q", fs.Arg(0)), hint: "ddbsync " + fs.Name() + " --help"}
-	}
-	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -91,10 +92,11 @@ func TestMain_Help(t *testing.T) {
 // names every flag the command accepts.
 func TestRunCommand_HelpDocumentsEveryFlag(t *testing.T) {
 	_, stdout, _ := runMain(t, "run", "--help")
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
 	(&RunConfig{}).flags(fs)
+	(&globalFlags{}).bind(fs) // --region, --endpoint-url, --quiet, ...
 	n := 0
-	fs.VisitAll(func(f *flag.Flag) {
+	fs.VisitAll(func(f *pflag.Flag) {
 		n++
 		assert.Contains(t, stdout, "\n  --"+f.Name, "flag %s", f.Name)
 		assert.NotEmpty(t, f.Usage, "flag %s", f.Name)
@@ -109,7 +111,7 @@ func TestMain_UsageErrors(t *testing.T) {
 	}{
 		"no command":      {nil, []string{"Usage:\n  ddbsync <command>"}},
 		"unknown command": {[]string{"sync"}, []string{`ddbsync sync: unknown command "sync"`, "Try: ddbsync help"}},
-		"unknown flag":    {[]string{"run", "--tabel", "x"}, []string{"flag provided but not defined: -tabel", "Try: ddbsync run --help"}},
+		"unknown flag":    {[]string{"run", "--tabel", "x"}, []string{"unknown flag: --tabel (did you mean --table?)", "Try: ddbsync run --help"}},
 		"missing flags":   {[]string{"run"}, []string{"--table: is required", "--target-table: is required", "Try: ddbsync run --help"}},
 		"extra argument":  {[]string{"run", "--table", "a", "--target-table", "b", "now"}, []string{`unexpected argument "now"`}},
 		"bad resume":      {[]string{"run", "--table", "a", "--target-table", "b", "--resume", "shard-1"}, []string{`"shard-1" is not SHARD=SEQUENCE_NUMBER`}},
@@ -190,7 +192,7 @@ func TestMain_Interrupted(t *testing.T) {
 
 func TestRunConfig_Validate(t *testing.T) {
 	valid := func() RunConfig {
-		fs := flag.NewFlagSet("run", flag.ContinueOnError)
+		fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
 		c := RunConfig{}
 		c.flags(fs)
 		require.NoError(t, fs.Parse([]string{"--table", "src", "--target-table", "dst"}))

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ddbsync/ddbsync/internal/redrive"
 	"github.com/ddbsync/ddbsync/internal/tablesync"
@@ -51,11 +52,9 @@ type RedriveConfig struct {
 	DropExpired           bool
 }
 
-func (c *RedriveConfig) flags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Table, "table", "", "`NAME` of the source table, whose stream the batches come from (required)")
+func (c *RedriveConfig) flags(fs *pflag.FlagSet) {
+	fs.StringVar(&c.Table, "table", "", "`NAME` of the source table, whose stream the batches come from (required;\n--table-name is the same)")
 	fs.StringVar(&c.TargetTable, "target-table", "", "`NAME` of the target table (required)")
-	fs.StringVar(&c.Endpoint, "endpoint-url", "", "`URL` of DynamoDB and DynamoDB Streams, e.g. DynamoDB Local's http://127.0.0.1:8000")
-	fs.StringVar(&c.Region, "region", "", "AWS `REGION` (default: AWS_REGION or the profile's region)")
 	fs.StringVar(&c.TargetRegion, "target-region", "", "`REGION` of the target table (default: --region)")
 	c.tableFlags.bindAttrs(fs)
 	c.writeFlags.bind(fs, "read the batches and compare their keys, print what would be put or deleted,\nand write nothing: not the target, not the file or the queue")
@@ -95,9 +94,7 @@ func (c RedriveConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-func redriveUsage(fs *flag.FlagSet) func(io.Writer) {
-	return func(w io.Writer) {
-		fmt.Fprint(w, `Usage: ddbsync redrive --table SOURCE --target-table TARGET [--failure-file FILE | --queue-url URL] [flags]
+var redriveHelp = `Usage: ddbsync redrive --table SOURCE --target-table TARGET [--failure-file FILE | --queue-url URL] [flags]
 
 Repairs the keys of the batches that exhausted their retries. Lambda (and
 ddbsync run) sends only a batch's metadata to the on-failure destination:
@@ -117,36 +114,44 @@ their keys are unknown and redrive says so: run ddbsync verify --repair,
 which finds and fixes every difference. --drop-expired then removes those
 records.
 
-`+guardRailsHelp+`
+` + guardRailsHelp + `
 Do not run it on the failure file of a ddbsync run that is still writing.
 
-Exit status: 0 when every batch was redriven, 1 when some are left (or the
-plan was declined), 2 for a wrong command line or a refusal, 130 when
-interrupted (the batch in flight is kept).
-
+` + exitStatusHelp("batches are left (kept for another redrive, or expired), or the plan was\n       declined; when interrupted (130) the batch in flight is kept") + `
 Examples:
   ddbsync redrive --table orders --target-table orders-copy --failure-file ddbsync-failures.jsonl --dry-run
   ddbsync redrive --table orders --target-table orders-copy --yes \
       --queue-url https://sqs.us-east-1.amazonaws.com/123456789012/orders-replicator-failures
-
-Flags:
-`)
-		printFlags(w, fs)
-	}
-}
+`
 
 // Run parses args and redrives every failed batch.
 func (c *RedriveCommand) Run(ctx context.Context, args []string) error {
+	return runOne(ctx, c.Stdout, c.Stderr, c.command, args)
+}
+
+// command returns `ddbsync redrive` bound to the global flags g.
+func (c *RedriveCommand) command(g *globalFlags) *cobra.Command {
 	cfg := RedriveConfig{}
-	fs := flag.NewFlagSet("redrive", flag.ContinueOnError)
-	cfg.flags(fs)
-	if err := parseFlags(fs, args, c.Stdout, redriveUsage(fs)); err != nil {
-		return err
+	cmd := &cobra.Command{
+		Use:         "redrive",
+		Short:       "replay the batches in the failure file or queue once their cause is fixed",
+		Args:        noArgs,
+		Annotations: map[string]string{annotationHelp: redriveHelp},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.global(g)
+			return c.run(cmd.Context(), cfg)
+		},
 	}
+	cfg.flags(cmd.Flags())
+	return cmd
+}
+
+// run redrives with the parsed configuration.
+func (c *RedriveCommand) run(ctx context.Context, cfg RedriveConfig) error {
 	if err := cfg.Validate(); err != nil {
 		return &usageError{err: err, hint: "ddbsync redrive --help"}
 	}
-	awsCfg, err := loadConfig(ctx, c.awsConfig, cfg.Region)
+	awsCfg, err := loadConfig(ctx, c.awsConfig, cfg.Region, cfg.Profile)
 	if err != nil {
 		return err
 	}
@@ -215,13 +220,13 @@ func (c *RedriveCommand) Run(ctx context.Context, args []string) error {
 // replicated source) and shows the plan; it returns nil when the redrive
 // may write (in a dry run, after the plan).
 func (c *RedriveCommand) confirm(ctx context.Context, cfg RedriveConfig, awsCfg aws.Config, from string) error {
-	loc := locate(awsCfg, cfg.tableFlags)
+	loc := locate(ctx, awsCfg, cfg.tableFlags)
 	src, dst := newDynamoDB(awsCfg, cfg.Endpoint, ""), newDynamoDB(awsCfg, cfg.Endpoint, cfg.TargetRegion)
 	if _, _, err := describeTables(ctx, src, dst, cfg.tableFlags, cfg.writeFlags, loc, "redrive"); err != nil {
 		return err
 	}
 	plan := Plan{
-		Command: "redrive", Source: cfg.Table, Target: cfg.TargetTable, Account: accountOf(ctx, awsCfg, loc.Endpoint),
+		Command: "redrive", Source: cfg.Table, Target: cfg.TargetTable, Account: loc.account(),
 		Region: loc.Region, TargetRegion: loc.TargetRegion, Endpoint: loc.Endpoint,
 		Actions: []string{
 			"read " + from + " back from the stream of table " + cfg.Table,

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +12,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ddbsync/ddbsync/internal/tablesync"
 )
@@ -37,14 +38,14 @@ type RepairConfig struct {
 	From string
 }
 
-func (c *RepairConfig) flags(fs *flag.FlagSet) {
+func (c *RepairConfig) flags(fs *pflag.FlagSet) {
+	c.Output = outputText // the global --output sets it
 	c.tableFlags.bind(fs)
 	c.scanFlags.bind(fs)
 	fs.Float64Var(&c.MaxRCU, "max-rcu", 0, "most read capacity units a second to consume on each table while verifying; 0: no limit")
 	fs.Float64Var(&c.MaxWCU, "max-wcu", 0, "most write capacity units a second to consume on the target; 0: no limit")
 	fs.IntVar(&c.Rechecks, "rechecks", tablesync.DefaultRechecks, "consistent re-reads that must confirm a difference (as verify)")
 	fs.DurationVar(&c.RecheckDelay, "recheck-delay", tablesync.DefaultRecheckDelay, "wait before each re-read after the first; 0: none (as verify)")
-	fs.StringVar(&c.Output, "output", outputText, "`FORMAT` of the differences on stdout, as verify: text (counts only) or jsonl")
 	fs.BoolVar(&c.ShowValues, "show-values", false, "with --output jsonl, add both items' values to each line")
 	fs.StringVar(&c.From, "from", "", "repair only the keys of this `FILE` of JSON lines written by verify --output jsonl\n(- for stdin), instead of scanning both tables; --concurrency keys at once")
 	c.writeFlags.bind(fs, "read and compare, print the plan, but write nothing: report what would be put or deleted")
@@ -57,9 +58,7 @@ func (c RepairConfig) Validate() error {
 	return c.VerifyConfig.Validate()
 }
 
-func repairUsage(fs *flag.FlagSet) func(io.Writer) {
-	return func(w io.Writer) {
-		fmt.Fprint(w, `Usage: ddbsync repair --table SOURCE --target-table TARGET [--from FILE] [flags]
+var repairHelp = `Usage: ddbsync repair --table SOURCE --target-table TARGET [--from FILE] [flags]
 
 Makes the target equal to the source, the source of truth: for every
 difference that verify finds (this is verify --repair), or with --from for
@@ -77,33 +76,41 @@ throttling is retried with backoff and never dropped. A key counts as
 repaired once a later read finds both tables equal; changes after that
 travel through the stream.
 
-`+guardRailsHelp+massChangeHelp+`With --from, the counts are the report's kinds and the share is of the
+` + guardRailsHelp + massChangeHelp + `With --from, the counts are the report's kinds and the share is of the
 target's approximate item count (DescribeTable); --from - reads the report
 from stdin, so it needs --yes.
 
-Exit status: 0 when every difference was repaired, 1 otherwise (or in a dry
-run that found differences), 2 for a wrong command line, a refusal, or no
---yes without a terminal.
-
+` + exitStatusHelp("a difference is left (or a dry run found differences), or the plan was\n       declined") + `
 Examples:
   ddbsync repair --table orders --target-table orders-copy --dry-run
   ddbsync verify --table orders --target-table orders-copy --output jsonl > diffs.jsonl
   ddbsync repair --table orders --target-table orders-copy --from diffs.jsonl --yes
-
-Flags:
-`)
-		printFlags(w, fs)
-	}
-}
+`
 
 // Run parses args and repairs.
 func (c *RepairCommand) Run(ctx context.Context, args []string) error {
+	return runOne(ctx, c.Stdout, c.Stderr, c.command, args)
+}
+
+// command returns `ddbsync repair` bound to the global flags g.
+func (c *RepairCommand) command(g *globalFlags) *cobra.Command {
 	cfg := RepairConfig{}
-	fs := flag.NewFlagSet("repair", flag.ContinueOnError)
-	cfg.flags(fs)
-	if err := parseFlags(fs, args, c.Stdout, repairUsage(fs)); err != nil {
-		return err
+	cmd := &cobra.Command{
+		Use:         "repair",
+		Short:       "make the target equal to the source, safely while replication runs",
+		Args:        noArgs,
+		Annotations: map[string]string{annotationHelp: repairHelp},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.global(g)
+			return c.run(cmd.Context(), cfg)
+		},
 	}
+	cfg.flags(cmd.Flags())
+	return cmd
+}
+
+// run repairs with the parsed configuration.
+func (c *RepairCommand) run(ctx context.Context, cfg RepairConfig) error {
 	cfg.Repair = true
 	if err := cfg.Validate(); err != nil {
 		return &usageError{err: err, hint: "ddbsync repair --help"}
@@ -135,11 +142,11 @@ func (c *RepairCommand) repairFrom(ctx context.Context, cfg RepairConfig, ask co
 		defer f.Close()
 		in = f
 	}
-	awsCfg, err := loadConfig(ctx, c.awsConfig, cfg.Region)
+	awsCfg, err := loadConfig(ctx, c.awsConfig, cfg.Region, cfg.Profile)
 	if err != nil {
 		return err
 	}
-	loc := locate(awsCfg, cfg.tableFlags)
+	loc := locate(ctx, awsCfg, cfg.tableFlags)
 	src, dst := newDynamoDB(awsCfg, cfg.Endpoint, ""), newDynamoDB(awsCfg, cfg.Endpoint, cfg.targetRegion())
 	_, dstInfo, err := describeTables(ctx, src, dst, cfg.tableFlags, cfg.writeFlags, loc, "repair")
 	if err != nil {
@@ -166,7 +173,7 @@ func (c *RepairCommand) repairFrom(ctx context.Context, cfg RepairConfig, ask co
 		cmd: "repair", from: cfg.From, cfg: cfg.VerifyConfig, loc: loc, set: set, rep: rep, ask: ask,
 		report: c.Stdout, stderr: c.Stderr, onKey: report,
 		base: dstInfo.ItemCount, baseWhat: "items of target table " + cfg.TargetTable + " (DynamoDB's approximate count)",
-		account: func() string { return accountOf(ctx, awsCfg, loc.Endpoint) },
+		account: loc.account,
 	}.run(ctx)
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +15,8 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/lambdahandler"
@@ -93,6 +94,7 @@ type RunCommand struct {
 // RunConfig is the configuration of `ddbsync run`, from its flags.
 type RunConfig struct {
 	Table, StreamARN, TargetTable  string
+	Profile                        string
 	Endpoint, Region, TargetRegion string
 	Start                          string
 	Resume                         map[string]string
@@ -181,14 +183,12 @@ func (c RunConfig) Validate() error {
 
 // flags binds the configuration to a FlagSet; fs.PrintDefaults is the
 // reference of every flag.
-func (c *RunConfig) flags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Table, "table", "", "`NAME` of the source table, whose stream to read (or --stream-arn)")
+func (c *RunConfig) flags(fs *pflag.FlagSet) {
+	fs.StringVar(&c.Table, "table", "", "`NAME` of the source table, whose stream to read (or --stream-arn); --table-name is\nthe same")
 	fs.StringVar(&c.StreamARN, "stream-arn", "", "source stream `ARN` (instead of --table)")
 	fs.StringVar(&c.TargetTable, "target-table", "", "`NAME` of the table to replicate into (in process; with --invoke-url the function's\nTARGET_TABLE_NAME applies)")
-	fs.StringVar(&c.Endpoint, "endpoint-url", "", "`URL` of DynamoDB and DynamoDB Streams, e.g. DynamoDB Local's http://127.0.0.1:8000\n(default: AWS, or AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_DYNAMODB_STREAMS)")
-	fs.StringVar(&c.Region, "region", "", "AWS `REGION` (default: AWS_REGION or the profile's region)")
 	fs.StringVar(&c.TargetRegion, "target-region", "", "`REGION` of the target table (default: --region)")
-	fs.StringVar(&c.Start, "start", "trim-horizon", "`POSITION` to start from: trim-horizon (every record in the stream) or latest (new records only)")
+	fs.StringVar(&c.Start, "start", "trim-horizon", "`POSITION` to start from: trim-horizon (every record in the stream) or latest (new\nrecords only); the AWS spellings TRIM_HORIZON and LATEST are the same")
 	fs.Func("resume", "continue a shard after the record `SHARD=SEQ` (repeatable); ddbsync run prints these when it stops", c.parseResume)
 	fs.IntVar(&c.BatchSize, "batch-size", streampoll.DefaultBatchSize, "most records per batch, as Lambda's BatchSize (1 to 10000)")
 	fs.DurationVar(&c.BatchWindow, "batch-window", 0, "how long to gather records into a batch, as Lambda's MaximumBatchingWindowInSeconds (0 to 5m)")
@@ -203,7 +203,18 @@ func (c *RunConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.PollInterval, "poll-interval", streampoll.DefaultPollInterval, "longest wait between reads of a shard with no new records (Lambda polls 4 times a second)")
 	fs.DurationVar(&c.ProgressInterval, "progress-interval", defaultProgressInterval, "how often to print a progress line on stderr")
 	fs.DurationVar(&c.ExitWhenIdle, "exit-when-idle", 0, "stop once no record has arrived for this long (default: run until interrupted)")
-	fs.BoolVar(&c.Quiet, "quiet", false, "print no progress lines, only warnings, errors and the final position")
+}
+
+// normalizeStart accepts the AWS spellings of --start (LATEST,
+// TRIM_HORIZON) and any case.
+func normalizeStart(v string) string {
+	switch strings.ToLower(strings.ReplaceAll(v, "_", "-")) {
+	case "trim-horizon":
+		return "trim-horizon"
+	case "latest":
+		return "latest"
+	}
+	return v
 }
 
 func (c *RunConfig) parseResume(v string) error {
@@ -218,10 +229,8 @@ func (c *RunConfig) parseResume(v string) error {
 	return nil
 }
 
-// runUsage documents `ddbsync run`; the flag list is generated.
-func runUsage(fs *flag.FlagSet) func(io.Writer) {
-	return func(w io.Writer) {
-		fmt.Fprint(w, `Usage: ddbsync run --table SOURCE --target-table TARGET [flags]
+// runHelp documents `ddbsync run`; the flag list is generated.
+var runHelp = `Usage: ddbsync run --table SOURCE --target-table TARGET [flags]
 
 Reads the source table's DynamoDB stream and applies it to the target table,
 as the Lambda event source mapping does on AWS: the same event JSON, batch
@@ -249,32 +258,48 @@ Examples:
       --table orders --target-table orders-copy --exit-when-idle 5s
   ddbsync run --table orders --invoke-url http://127.0.0.1:9000
 
-Exit status:
-  0    stopped by itself (--exit-when-idle, or the stream was disabled and read
-       to its end) with every record applied
-  1    records failed: batches went to --failure-file after their retries (the
-       count, the file and the last error are printed, even with --quiet); or
-       the run failed (the tables, the stream or the failure file could not be
-       used)
-  2    usage error, including --start latest with more open shards than
-       --max-shards
-  130  interrupted (Ctrl-C, SIGTERM): the summary says so, and the positions
-       printed are where to resume
+Without a terminal (piped) no progress lines are printed unless
+--progress-interval is given; --quiet prints none.
 
-Flags:
-`)
-		printFlags(w, fs)
-	}
-}
+` + exitStatusHelp(`records failed: batches went to --failure-file after their retries (the
+       count, the file and the last error are printed, even with --quiet); or
+       the run failed (the failure file could not be written). Exit 0 is a run
+       that stopped by itself (--exit-when-idle, or the stream was disabled
+       and read to its end) with every record applied; exit 2 includes
+       --start latest with more open shards than --max-shards`)
 
 // Run parses args and replicates until interrupted, idle (--exit-when-idle)
 // or failed.
 func (c *RunCommand) Run(ctx context.Context, args []string) error {
+	return runOne(ctx, c.Stdout, c.Stderr, c.command, args)
+}
+
+// command returns `ddbsync run` bound to the global flags g.
+func (c *RunCommand) command(g *globalFlags) *cobra.Command {
 	cfg := RunConfig{}
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	cfg.flags(fs)
-	if err := parseFlags(fs, args, c.Stdout, runUsage(fs)); err != nil {
-		return err
+	cmd := &cobra.Command{
+		Use:         "run",
+		Short:       "replicate the source table's stream to the target, locally",
+		Args:        noArgs,
+		Annotations: map[string]string{annotationHelp: runHelp},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.Profile, cfg.Endpoint, cfg.Region, cfg.Quiet = g.Profile, g.Endpoint, g.Region, g.Quiet
+			cfg.Start = normalizeStart(cfg.Start)
+			if !cmd.Flags().Changed("progress-interval") && !isTerminal(c.Stderr) {
+				cfg.ProgressInterval = 0 // no progress lines when piped
+			}
+			return c.run(cmd.Context(), cfg)
+		},
+	}
+	cfg.flags(cmd.Flags())
+	return cmd
+}
+
+// run replicates with the parsed configuration.
+func (c *RunCommand) run(ctx context.Context, cfg RunConfig) error {
+	quietProgress := cfg.ProgressInterval == 0
+	if quietProgress {
+		cfg.ProgressInterval = defaultProgressInterval
 	}
 	if err := cfg.Validate(); err != nil {
 		return &usageError{err: err, hint: "ddbsync run --help"}
@@ -286,17 +311,14 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	load := c.awsConfig
-	if load == nil {
-		load = loadAWSConfig
-	}
-	awsCfg, err := load(ctx, cfg.Region)
+	awsCfg, err := loadConfig(ctx, c.awsConfig, cfg.Region, cfg.Profile)
 	if err != nil {
 		return err
 	}
 	streamARN := cfg.StreamARN
 	if cfg.Table != "" {
-		if streamARN, err = tableStream(ctx, newDynamoDB(awsCfg, cfg.Endpoint, ""), cfg.Table); err != nil {
+		loc := locate(ctx, awsCfg, tableFlags{Endpoint: cfg.Endpoint})
+		if streamARN, err = tableStream(ctx, newDynamoDB(awsCfg, cfg.Endpoint, ""), cfg.Table, loc); err != nil {
 			return err
 		}
 	}
@@ -332,7 +354,7 @@ func (c *RunCommand) Run(ctx context.Context, args []string) error {
 	if c.started != nil {
 		c.started(p)
 	}
-	prog := startProgress(stderr, p, cfg.ProgressInterval, cfg.Quiet)
+	prog := startProgress(stderr, p, cfg.ProgressInterval, cfg.Quiet || quietProgress)
 	runErr := p.Run(ctx)
 	prog.stop()
 	closeErr := failures.Close()
@@ -408,19 +430,23 @@ func (c *RunCommand) invoker(cfg RunConfig, awsCfg aws.Config, logger *slog.Logg
 
 // tableStream returns the ARN of the table's stream, checking that its
 // records carry the new image the replicator writes.
-func tableStream(ctx context.Context, api *dynamodb.Client, table string) (string, error) {
+func tableStream(ctx context.Context, api *dynamodb.Client, table string, loc location) (string, error) {
 	out, err := api.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
-	if err != nil {
-		return "", fmt.Errorf("describe table %s: %w", table, err)
+	var notFound *types.ResourceNotFoundException
+	switch {
+	case errors.As(err, &notFound):
+		return "", &awsError{err: fmt.Errorf("source %s does not exist (account %s): %w", loc.where(table, false), loc.account(), err)}
+	case err != nil:
+		return "", fmt.Errorf("describe %s: %w", loc.where(table, false), err)
 	}
 	spec := out.Table.StreamSpecification
 	enable := fmt.Sprintf("enable one with: aws dynamodb update-table --table-name %s "+
 		"--stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES", table)
 	if spec == nil || !aws.ToBool(spec.StreamEnabled) || out.Table.LatestStreamArn == nil {
-		return "", fmt.Errorf("table %s has no stream; %s", table, enable)
+		return "", &awsError{err: fmt.Errorf("table %s has no stream; %s", table, enable)}
 	}
 	if v := spec.StreamViewType; v != types.StreamViewTypeNewAndOldImages && v != types.StreamViewTypeNewImage {
-		return "", fmt.Errorf("table %s's stream has view type %s, without the new image the replicator writes; %s", table, v, enable)
+		return "", &awsError{err: fmt.Errorf("table %s's stream has view type %s, without the new image the replicator writes; %s", table, v, enable)}
 	}
 	return aws.ToString(out.Table.LatestStreamArn), nil
 }

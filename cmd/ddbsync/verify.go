@@ -3,21 +3,16 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ddbsync/ddbsync/internal/tablesync"
-)
-
-// Output formats of verify.
-const (
-	outputText  = "text"
-	outputJSONL = "jsonl"
 )
 
 // ErrTablesDiffer is returned by verify when differences remain.
@@ -45,19 +40,18 @@ type VerifyConfig struct {
 	MaxRCU       float64
 	Rechecks     int
 	RecheckDelay time.Duration
-	Output       string
 	ShowValues   bool
 	Repair       bool
 	MaxWCU       float64
 }
 
-func (c *VerifyConfig) flags(fs *flag.FlagSet) {
+func (c *VerifyConfig) flags(fs *pflag.FlagSet) {
+	c.Output = outputText // the global --output sets it
 	c.tableFlags.bind(fs)
 	c.scanFlags.bind(fs)
 	fs.Float64Var(&c.MaxRCU, "max-rcu", 0, "most read capacity units a second to consume on each table; 0: no limit")
 	fs.IntVar(&c.Rechecks, "rechecks", tablesync.DefaultRechecks, "strongly consistent re-reads of both tables that must confirm a difference before it\nis reported (replication in flight settles meanwhile)")
 	fs.DurationVar(&c.RecheckDelay, "recheck-delay", tablesync.DefaultRecheckDelay, "wait before each re-read after the first; 0: none")
-	fs.StringVar(&c.Output, "output", outputText, "`FORMAT` of the report on stdout: text (counts) or jsonl (one JSON line per difference\nwith its key and the names of the differing attributes; the counts go to stderr)")
 	fs.BoolVar(&c.ShowValues, "show-values", false, "with --output jsonl, add both items' values (\"source\", \"target\") to each line")
 	fs.BoolVar(&c.Repair, "repair", false, "fix each difference from the source (see ddbsync repair --help); safe while the\nreplicator runs")
 	fs.Float64Var(&c.MaxWCU, "max-wcu", 0, "with --repair, most write capacity units a second to consume on the target; 0: no limit")
@@ -91,8 +85,8 @@ func (c VerifyConfig) Validate() error {
 	if c.RecheckDelay < 0 || c.RecheckDelay > time.Minute {
 		bad("recheck-delay", "%s must be 0 to 1m", c.RecheckDelay)
 	}
-	if c.Output != outputText && c.Output != outputJSONL {
-		bad("output", "%q must be text or jsonl", c.Output)
+	if c.Output != outputText && c.Output != outputJSON && c.Output != outputJSONL {
+		bad("output", "%q must be text, json or jsonl", c.Output)
 	}
 	if c.ShowValues && c.Output != outputJSONL {
 		bad("show-values", "needs --output jsonl")
@@ -100,9 +94,7 @@ func (c VerifyConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-func verifyUsage(fs *flag.FlagSet) func(io.Writer) {
-	return func(w io.Writer) {
-		fmt.Fprint(w, `Usage: ddbsync verify --table SOURCE --target-table TARGET [flags]
+var verifyHelp = `Usage: ddbsync verify --table SOURCE --target-table TARGET [flags]
 
 Compares the two tables without changing anything (unless --repair): scans
 the source and looks each item up in the target (BatchGetItem, 100 keys a
@@ -113,7 +105,8 @@ strongly consistent reads (--rechecks, --recheck-delay), so changes still
 in flight through the replicator are not reported as drift.
 
 The report gives the counts of missing (source only), extra (target only)
-and different items; with --output jsonl, one line per difference:
+and different items; with --output json, one JSON object with them; with
+--output jsonl, one line per difference (the counts go to stderr):
   {"kind":"different","key":{"pk":{"S":"a"}},"attributes":["price"]}
 Values appear only with --show-values. ddbsync repair --from reads these
 lines back.
@@ -123,33 +116,41 @@ item is re-read and put in the target, or the target item deleted if the
 source has none, with a condition that the target item is still as read, so
 a repair never overwrites a newer replicated value.
 
-`+guardRailsHelp+massChangeHelp+`
+` + guardRailsHelp + massChangeHelp + `
 A verify that fails or is interrupted prints no counts that look final.
 
-Exit status: 0 when the tables are identical (or, with --repair, every
-difference was repaired), 1 when they differ or the check failed, 2 for a
-wrong command line, a refusal, or --repair without --yes and a terminal.
-
+` + exitStatusHelp("the tables differ (with --repair: a difference is left), the check failed, or\n       the plan was declined") + `
 Examples:
   ddbsync verify --table orders --target-table orders-copy
   ddbsync verify --table orders --target-table orders-copy --output jsonl > diffs.jsonl
   ddbsync verify --table orders --target-table orders-copy --repair --dry-run
   ddbsync verify --table orders --target-table orders-copy --repair --max-wcu 500 --yes
-
-Flags:
-`)
-		printFlags(w, fs)
-	}
-}
+`
 
 // Run parses args, compares the tables and, with --repair, fixes them.
 func (c *VerifyCommand) Run(ctx context.Context, args []string) error {
+	return runOne(ctx, c.Stdout, c.Stderr, c.command, args)
+}
+
+// command returns `ddbsync verify` bound to the global flags g.
+func (c *VerifyCommand) command(g *globalFlags) *cobra.Command {
 	cfg := VerifyConfig{}
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	cfg.flags(fs)
-	if err := parseFlags(fs, args, c.Stdout, verifyUsage(fs)); err != nil {
-		return err
+	cmd := &cobra.Command{
+		Use:         "verify",
+		Short:       "compare the tables; --repair fixes what differs",
+		Args:        noArgs,
+		Annotations: map[string]string{annotationHelp: verifyHelp},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.global(g)
+			return c.run(cmd.Context(), cfg)
+		},
 	}
+	cfg.flags(cmd.Flags())
+	return cmd
+}
+
+// run verifies with the parsed configuration.
+func (c *VerifyCommand) run(ctx context.Context, cfg VerifyConfig) error {
 	if err := cfg.Validate(); err != nil {
 		return &usageError{err: err, hint: "ddbsync verify --help"}
 	}
@@ -173,11 +174,11 @@ type tableVerifier struct {
 }
 
 func (v tableVerifier) run(ctx context.Context, cfg VerifyConfig) error {
-	awsCfg, err := loadConfig(ctx, v.load, cfg.Region)
+	awsCfg, err := loadConfig(ctx, v.load, cfg.Region, cfg.Profile)
 	if err != nil {
 		return err
 	}
-	loc := locate(awsCfg, cfg.tableFlags)
+	loc := locate(ctx, awsCfg, cfg.tableFlags)
 	src := newReadClient(awsCfg, cfg.Endpoint, "", cfg.callsInFlight())
 	dst := newReadClient(awsCfg, cfg.Endpoint, cfg.targetRegion(), cfg.callsInFlight())
 	guards := cfg.writeFlags
@@ -190,7 +191,7 @@ func (v tableVerifier) run(ctx context.Context, cfg VerifyConfig) error {
 		return notFinished(ctx, tablesync.VerifyResult{}, err)
 	}
 	report := v.stdout
-	if cfg.Output == outputJSONL {
+	if cfg.Output != outputText {
 		report = v.stderr
 	}
 	var mu sync.Mutex // serialises the JSON lines
@@ -240,6 +241,11 @@ func (v tableVerifier) run(ctx context.Context, cfg VerifyConfig) error {
 		return notFinished(ctx, res, err)
 	}
 	fmt.Fprintf(report, "verify: %s (source %s, target %s) in %s\n", res, cfg.Table, cfg.TargetTable, res.Elapsed.Round(time.Millisecond))
+	if cfg.Output == outputJSON {
+		if err := writeJSON(v.stdout, newVerifyReport(cfg, res)); err != nil {
+			return err
+		}
+	}
 	if set != nil {
 		rep := tablesync.NewRepairer(src, cfg.Table, dst, cfg.TargetTable, tablesync.RepairOptions{
 			DryRun: cfg.DryRun, MaxWCU: cfg.MaxWCU, Logger: cfg.logger(v.stderr), Attrs: cfg.attrs(),
@@ -247,7 +253,7 @@ func (v tableVerifier) run(ctx context.Context, cfg VerifyConfig) error {
 		return repairJob{
 			cmd: v.cmd, cfg: cfg, loc: loc, set: set, rep: rep, ask: v.ask, report: report, stderr: v.stderr,
 			base: res.TargetItems, baseWhat: "items scanned in target table " + cfg.TargetTable,
-			account: func() string { return accountOf(ctx, awsCfg, loc.Endpoint) },
+			account: loc.account,
 		}.run(ctx)
 	}
 	if !res.Identical() {
@@ -286,4 +292,25 @@ func repairSummary(w io.Writer, s tablesync.RepairStats, dryRun bool, left int64
 		return fmt.Errorf("%w: dry run, nothing written", ErrTablesDiffer)
 	}
 	return nil
+}
+
+// verifyReport is verify's result with --output json; the field order is
+// the key order.
+type verifyReport struct {
+	Source      string `json:"source"`
+	Target      string `json:"target"`
+	SourceItems int64  `json:"source_items"`
+	TargetItems int64  `json:"target_items"`
+	Missing     int64  `json:"missing"`
+	Extra       int64  `json:"extra"`
+	Different   int64  `json:"different"`
+	Identical   bool   `json:"identical"`
+	ElapsedMS   int64  `json:"elapsed_ms"`
+}
+
+func newVerifyReport(cfg VerifyConfig, res tablesync.VerifyResult) verifyReport {
+	return verifyReport{
+		Source: cfg.Table, Target: cfg.TargetTable, SourceItems: res.SourceItems, TargetItems: res.TargetItems,
+		Missing: res.Missing, Extra: res.Extra, Different: res.Different, Identical: res.Identical(), ElapsedMS: res.Elapsed.Milliseconds(),
+	}
 }

@@ -1,17 +1,9 @@
 package main
 
-import "runtime/debug"
+import "github.com/ddbsync/ddbsync/internal/buildversion"
 
 // Version is the build's version, set with -ldflags "-X main.Version=…" by
 // the Makefile; otherwise it falls back to the module version.
 var Version = ""
 
-func version() string {
-	if Version != "" {
-		return Version
-	}
-	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
-		return info.Main.Version
-	}
-	return "dev"
-}
+func version() string { return buildversion.Of(Version) }

@@ -2,8 +2,6 @@ package ddblocal
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,10 +12,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -197,44 +192,6 @@ func (s *Server) Close() error {
 
 // Logs returns everything the server has written to stdout and stderr.
 func (s *Server) Logs() string { return s.logs.String() }
-
-// StartTB starts a server with default [Options] for a test and closes it
-// in tb.Cleanup. It calls tb.Fatal if the server cannot start: these tests
-// must run everywhere, CI included, so it never skips.
-func StartTB(tb testing.TB) *Server {
-	tb.Helper()
-	s, err := Start(tb.Context(), Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			tb.Errorf("%v\nserver output:\n%s", err, s.Logs())
-		}
-	})
-	return s
-}
-
-// AccessKeyID returns an access key id unique to the test tb, for the
-// client helpers: the letters and digits of tb.Name() (at most 40) followed
-// by 8 hex digits of its hash. Raw test names do not work: DynamoDB Local
-// rejects ids with some characters ("_", "-", ".") and cuts ids at "/", so
-// the subtests "TestX/a" and "TestX/b" would share one database.
-func AccessKeyID(tb testing.TB) string {
-	tb.Helper()
-	name := tb.Name()
-	var b strings.Builder
-	for _, r := range name {
-		if b.Len() == maxKeyIDPrefix {
-			break
-		}
-		if r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
-			b.WriteRune(r)
-		}
-	}
-	sum := sha256.Sum256([]byte(name))
-	return b.String() + hex.EncodeToString(sum[:4])
-}
 
 // AWSConfig returns an SDK config for this server: region [Region] and
 // static credentials (accessKeyID, [SecretAccessKey]). It sets no endpoint;

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"sync"
-	"testing"
 )
 
 // Shared is one DynamoDB Local for all the tests of a test binary, started
@@ -26,7 +25,7 @@ type Shared struct {
 // Get returns the server, starting it on first use. It fails tb (never
 // skips) if the server cannot start: these tests run everywhere, CI
 // included.
-func (s *Shared) Get(tb testing.TB) *Server {
+func (s *Shared) Get(tb TB) *Server {
 	tb.Helper()
 	s.once.Do(func() { s.srv, s.err = Start(context.Background(), Options{}) })
 	if s.err != nil {
@@ -35,9 +34,9 @@ func (s *Shared) Get(tb testing.TB) *Server {
 	return s.srv
 }
 
-// Main runs the tests, stops the server if a test started it, and exits;
+// Main runs the tests (m is the *testing.M of TestMain), stops the server if a test started it, and exits;
 // a server that does not stop cleanly fails the run.
-func (s *Shared) Main(m *testing.M) {
+func (s *Shared) Main(m interface{ Run() int }) {
 	code := m.Run()
 	if s.srv != nil {
 		if err := s.srv.Close(); err != nil {
