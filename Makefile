@@ -2,10 +2,22 @@
 # the Lambda Runtime Interface Emulator) into .local-aws/ on first use.
 
 GO        ?= go
-ARCH      ?= arm64
-VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-GOFLAGS_BUILD = -trimpath -tags lambda.norpc -buildvcs=false -ldflags "-s -w -buildid= -X main.Version=$(VERSION)"
 PKGS      ?= ./...
+# Tools the Makefile installs (golangci-lint), like the test harnesses' downloads.
+TOOLS_BIN ?= $(CURDIR)/.local-aws/bin
+GOLANGCI_LINT_VERSION = v2.15.0
+GOLANGCI_LINT = $(TOOLS_BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+
+# ARCH: the function's architecture, as Lambda (arm64, x86_64) or Go (arm64,
+# amd64) names it. Default arm64, template.yaml's default Architecture.
+ARCH      ?= arm64
+goarch     = $(or $(goarch_$(strip $(1))),$(error ARCH=$(1) is not a Lambda architecture: use arm64 or x86_64))
+goarch_arm64  = arm64
+goarch_x86_64 = amd64
+goarch_amd64  = amd64
+
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+goflags_build = -trimpath -tags lambda.norpc -buildvcs=false -ldflags "-s -w -buildid= -X main.Version=$(1)"
 
 .PHONY: all build build-ReplicatorFunction build-PublisherFunction build-ApplyFunction test bench demo lint clean deps fuzz
 
@@ -13,12 +25,40 @@ all: build
 
 ## build: the Lambda bootstrap for $(ARCH) in bin/bootstrap
 build:
-	CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) $(GO) build $(GOFLAGS_BUILD) -o bin/bootstrap ./cmd/replicator
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(call goarch,$(ARCH)) $(GO) build $(call goflags_build,$(VERSION)) -o bin/bootstrap ./cmd/replicator
 
 ## build-ReplicatorFunction: what `sam build` calls (BuildMethod: makefile); the
-## other two are the functions of template-queue.yaml, the same binary
+## other two are the functions of template-queue.yaml, the same binary.
+##
+## SAM's makefile builder passes ARTIFACTS_DIR and nothing else: not the
+## function's Architecture. It writes that to .aws-sam/build.toml (the build
+## graph, one definition per function with its resolved `architecture`)
+## before it builds, two levels above ARTIFACTS_DIR (.aws-sam/build/<Id> or
+## .aws-sam/cache/<uuid>). The build reads it there, so `sam build
+## --parameter-overrides Architecture=x86_64` builds amd64 with no ARCH; an
+## ARCH that contradicts it stops the build. Without a build graph (make run
+## by hand, ddbsync code-status), ARCH decides.
+##
+## VERSION defaults to dev here, whatever the checkout: samconfig.toml builds
+## in the source tree (build_in_source, so nothing is copied, .local-aws/
+## included), and a plain `sam build` must stamp what code-status expects.
+SAM_BUILD_GRAPH ?= $(abspath $(ARTIFACTS_DIR)/../../build.toml)
+# sam_arch: the architecture build.toml gives the function $(1), or nothing.
+sam_arch = $(if $(wildcard $(SAM_BUILD_GRAPH)),$(shell awk -v fn='"$(1)"' ' \
+	/^\[/ { if (found && arch != "") exit; arch = ""; found = 0 }; \
+	/^architecture *=/ { v = $$0; sub(/^[^=]*= *"/, "", v); sub(/".*/, "", v); arch = v }; \
+	/^functions *=/ && index($$0, fn) { found = 1 }; \
+	END { if (found && arch != "") print arch }' '$(SAM_BUILD_GRAPH)'))
+sam_goarch = $(strip \
+	$(if $(filter command line environment environment override,$(origin ARCH)), \
+		$(if $(2),$(if $(filter $(call goarch,$(ARCH)),$(call goarch,$(2))),,$(error ARCH=$(ARCH) contradicts Architecture $(2) that sam build gives $(1) in $(SAM_BUILD_GRAPH): drop ARCH or make them agree))) \
+		$(call goarch,$(ARCH)), \
+		$(call goarch,$(or $(2),$(ARCH)))))
+SAM_VERSION = $(if $(filter command line environment environment override,$(origin VERSION)),$(VERSION),dev)
+
 build-ReplicatorFunction build-PublisherFunction build-ApplyFunction:
-	CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) $(GO) build $(GOFLAGS_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./cmd/replicator
+	$(if $(strip $(ARTIFACTS_DIR)),,$(error ARTIFACTS_DIR is empty: sam build sets it; by hand, run make $@ ARTIFACTS_DIR=<dir> (or make build for bin/bootstrap)))
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(call sam_goarch,$(patsubst build-%,%,$@),$(call sam_arch,$(patsubst build-%,%,$@))) $(GO) build $(call goflags_build,$(SAM_VERSION)) -o $(ARTIFACTS_DIR)/bootstrap ./cmd/replicator
 
 ## package: bin/replicator.zip, a deterministic zip of bin/bootstrap (fixed time, mode 0755), with its CodeSha256
 .PHONY: package verify-build
@@ -66,10 +106,15 @@ bench: deps
 demo: deps
 	$(GO) run ./cmd/ddbsync demo
 
-## lint: formatting and vet
-lint:
+## lint: formatting, vet and golangci-lint (.golangci.yml), installed pinned on first use
+lint: $(GOLANGCI_LINT)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet ./...
+	$(GOLANGCI_LINT) run ./...
+
+$(GOLANGCI_LINT):
+	mkdir -p $(TOOLS_BIN)
+	tmp=$$(mktemp -d) && GOBIN=$$tmp $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION) && mv $$tmp/golangci-lint $@ && rmdir $$tmp
 
 clean:
 	rm -rf bin .aws-sam

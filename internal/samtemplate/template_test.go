@@ -233,7 +233,7 @@ func TestTemplate_EveryParameterUsed(t *testing.T) {
 // architecture the template allows: a static linux binary named bootstrap,
 // without the RPC mode (lambda.norpc) that only the go1.x runtime used.
 func TestTemplate_MakefileBuild(t *testing.T) {
-	make := needTool(t, "make", "apt-get install make")
+	makeBin := needTool(t, "make", "apt-get install make")
 	tmpl := loadYAML(t, templateFile)
 	arch := field(tmpl, "Parameters", "Architecture")
 	require.NotNil(t, arch)
@@ -242,7 +242,7 @@ func TestTemplate_MakefileBuild(t *testing.T) {
 
 	dryRun := func(tb testing.TB, target string, vars ...string) string {
 		tb.Helper()
-		cmd := exec.CommandContext(tb.Context(), make, append([]string{"-n", "-C", root, target, "ARTIFACTS_DIR=/artifacts"}, vars...)...)
+		cmd := exec.CommandContext(tb.Context(), makeBin, append([]string{"-n", "-C", root, target, "ARTIFACTS_DIR=/artifacts"}, vars...)...)
 		out, err := cmd.CombinedOutput()
 		require.NoError(tb, err, "make -n %s:\n%s", target, out)
 		return string(out)
