@@ -35,11 +35,19 @@ type ApplyResult struct {
 	FailedIDs []string
 	// Reread counts keys-only messages re-read from the source.
 	Reread int
+	// StaleSkipped counts the writes the stale-write guard refused (0
+	// without Applier.Stale). They count in Puts and Deletes too, as done.
+	StaleSkipped int
 }
 
 // Applier applies batches of messages to the target through a replicator
 // whose writer is a stale-write guard (dynamo.SeqGuard).
 type Applier struct {
+	// Stale, if set, counts the guard's refused writes, for
+	// ApplyResult.StaleSkipped: the counter of the guard's table. Calls of
+	// Apply sharing it must not overlap (Lambda runs one at a time).
+	Stale *StaleCounter
+
 	rep         *replicate.Replicator
 	source      SourceAPI
 	sourceTable string
@@ -83,7 +91,14 @@ func (a *Applier) Apply(ctx context.Context, msgs []Message) ApplyResult {
 		sorted[j] = changes[i]
 	}
 	plan := replicate.NewPlan(sorted)
+	var staleBefore int64
+	if a.Stale != nil {
+		staleBefore = a.Stale.Count()
+	}
 	res := ApplyResult{Result: a.rep.Write(ctx, plan), Reread: reread}
+	if a.Stale != nil {
+		res.StaleSkipped = int(a.Stale.Count() - staleBefore)
+	}
 
 	failed := make([]bool, len(msgs))
 	for j, i := range order {

@@ -107,6 +107,8 @@ type PublishResult struct {
 	FailedRecords int
 	// FirstError is the error of the earliest failed record, for logs.
 	FirstError error
+	// NewestCreated is the newest record creation time in the batch.
+	NewestCreated time.Time
 }
 
 // message is one record ready to send.
@@ -148,6 +150,9 @@ func (p *Publisher) Publish(ctx context.Context, records []Record) PublishResult
 	for i := range records {
 		r := &records[i]
 		c := &r.Change
+		if c.Created.After(res.NewestCreated) {
+			res.NewestCreated = c.Created
+		}
 		if c.KeyID == "" {
 			res.FailedRecords++
 			err := c.Err

@@ -158,10 +158,7 @@ func (h *Handler) report(ctx context.Context, start time.Time, ttl int, res repl
 	}
 	h.opts.Logger.LogAttrs(ctx, level, "batch applied", attrs...)
 
-	if h.opts.Metrics == nil {
-		return
-	}
-	err := emf.Write(h.opts.Metrics, now, map[string]string{"TargetTable": h.opts.TargetTable}, []emf.Metric{
+	h.writeMetrics(ctx, now, fanout.DimensionTargetTable, h.opts.TargetTable, []emf.Metric{
 		{Name: "RecordsReceived", Unit: emf.Count, Value: float64(res.Received)},
 		{Name: "ItemsPut", Unit: emf.Count, Value: float64(res.Puts)},
 		{Name: "ItemsDeleted", Unit: emf.Count, Value: float64(res.Deletes)},
@@ -169,7 +166,16 @@ func (h *Handler) report(ctx context.Context, start time.Time, ttl int, res repl
 		{Name: "WriteRetries", Unit: emf.Count, Value: float64(res.Retries)},
 		{Name: "ReplicationLagMs", Unit: emf.Milliseconds, Value: float64(lag.Milliseconds())},
 	})
-	if err != nil {
+}
+
+// writeMetrics writes one EMF line with the dimension dim=value to
+// Options.Metrics, if set: the direct path's per target table, publish
+// mode's per topic, apply mode's per target table.
+func (h *Handler) writeMetrics(ctx context.Context, now time.Time, dim, value string, metrics []emf.Metric) {
+	if h.opts.Metrics == nil {
+		return
+	}
+	if err := emf.Write(h.opts.Metrics, now, map[string]string{dim: value}, metrics); err != nil {
 		h.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "metrics not written", slog.String(keyError, err.Error()))
 	}
 }

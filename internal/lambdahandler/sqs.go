@@ -91,6 +91,7 @@ func (h *Handler) HandleSQS(ctx context.Context, payload []byte) (events.SQSEven
 		attrs = append(attrs, slog.String(keyError, res.FirstError.Error()))
 	}
 	h.opts.Logger.LogAttrs(ctx, level, "messages applied", attrs...)
+	h.writeMetrics(ctx, h.opts.Now(), fanout.DimensionTargetTable, h.opts.TargetTable, res.Metrics(h.opts.Now()))
 	return resp, nil
 }
 
@@ -125,6 +126,7 @@ func (h *Handler) publish(ctx context.Context, ev *streamEvent, changes []replic
 		attrs = append(attrs, slog.String(keyFailedSeq, res.FailedSeq), slog.String(keyError, res.FirstError.Error()))
 	}
 	h.opts.Logger.LogAttrs(ctx, level, "batch published", attrs...)
+	h.writeMetrics(ctx, h.opts.Now(), fanout.DimensionTopic, fanout.TopicName(h.opts.Publisher.TopicARN()), res.Metrics(h.opts.Now()))
 	return res.FailedSeq
 }
 
