@@ -52,14 +52,14 @@ func main() {
 	opts := lambdahandler.Options{TargetTable: cfg.TargetTable, Logger: logger, Metrics: os.Stdout}
 	var rep *replicate.Replicator
 	if cfg.TargetTable != "" {
-		table := dynamo.NewTable(client, cfg.TargetTable, dynamo.Options{
-			MaxAttempts: cfg.MaxAttempts, BaseDelay: cfg.BaseDelay, MaxDelay: cfg.MaxDelay,
-		})
+		tableOpts := dynamo.Options{MaxAttempts: cfg.MaxAttempts, BaseDelay: cfg.BaseDelay, MaxDelay: cfg.MaxDelay}
 		repOpts := replicate.Options{Concurrency: cfg.Concurrency, DeadlineMargin: cfg.DeadlineMargin}
-		rep = replicate.New(table, repOpts)
+		rep = replicate.New(dynamo.NewTable(client, cfg.TargetTable, tableOpts), repOpts)
 		// Keys-only messages are re-read from the source table, in the function's own region.
-		guard := dynamo.NewSeqGuard(table, cfg.Names(), dynamo.GuardOptions{TombstoneRetention: cfg.TombstoneRetention})
+		stale := fanout.NewStaleCounter(client) // the guard's refused writes, for the StaleSkipped metric
+		guard := dynamo.NewSeqGuard(dynamo.NewTable(stale, cfg.TargetTable, tableOpts), cfg.Names(), dynamo.GuardOptions{TombstoneRetention: cfg.TombstoneRetention})
 		opts.Applier = fanout.NewApplier(replicate.New(guard, repOpts), dynamodb.NewFromConfig(awsCfg), cfg.SourceTable)
+		opts.Applier.Stale = stale
 	}
 	if cfg.TopicARN != "" {
 		opts.Publisher = fanout.NewPublisher(sns.NewFromConfig(awsCfg, func(o *sns.Options) {
