@@ -60,6 +60,8 @@ func TestTemplate_EventSource(t *testing.T) {
 		assert.Equal(t, "true", expr(field(props, "BisectBatchOnFunctionError")))
 		assert.Equal(t, streamExpr, expr(field(props, "Stream")))
 		assert.Equal(t, queueExpr, expr(field(props, "DestinationConfig", "OnFailure", "Destination")))
+		assert.Equal(t, []string{"EventCount"}, scalars(field(props, "MetricsConfig", "Metrics")),
+			"the mapping's own metrics: polled, filtered, failed and dropped events")
 	})
 
 	// Each setting is a parameter whose constraints keep it in a safe range.
@@ -102,6 +104,26 @@ func TestTemplate_EventSource(t *testing.T) {
 	}
 }
 
+// period returns an alarm's Period in seconds times its EvaluationPeriods:
+// how long after the threshold is crossed it fires, at the latest.
+func period(tb testing.TB, alarm *yaml.Node) int {
+	tb.Helper()
+	return int(number(tb, alarm, "Period") * number(tb, alarm, "EvaluationPeriods"))
+}
+
+// optional returns n, or the value of n = !If [Cond, value, !Ref
+// AWS::NoValue]: a list element present only under a condition.
+func optional(tb testing.TB, n *yaml.Node) *yaml.Node {
+	tb.Helper()
+	name, arg, ok := intrinsic(n)
+	if !ok || name != "If" {
+		return n
+	}
+	require.Len(tb, arg.Content, 3, "!If [Cond, value, !Ref AWS::NoValue]")
+	require.Equal(tb, "!Ref AWS::NoValue", expr(arg.Content[2]))
+	return arg.Content[1]
+}
+
 // number returns a numeric field of a parameter, failing if it is missing.
 func number(tb testing.TB, p *yaml.Node, key string) float64 {
 	tb.Helper()
@@ -127,6 +149,8 @@ func TestTemplate_FailureQueue(t *testing.T) {
 // wildcardAllowed lists the only statements whose resource may hold a
 // "*", with the reason; the expression must be exactly this.
 var wildcardAllowed = map[string]struct{ resource, why string }{
+	"xray:PutTraceSegments":    {resource: "*", why: "X-Ray has no resource-level permissions"},
+	"xray:PutTelemetryRecords": {resource: "*", why: "X-Ray has no resource-level permissions"},
 	"dynamodb:ListStreams": {
 		resource: `!Sub[${SourceTableArn}/stream/*, {SourceTableArn: !Select[0, !Split[/stream/, ` + streamExpr + `]]}]`,
 		why: "ListStreams is authorized on the table's streams, <table ARN>/stream/*, not on one stream label " +
@@ -161,6 +185,8 @@ func TestTemplate_IAMLeastPrivilege(t *testing.T) {
 		"sqs:SendMessage":           queueExpr,
 		"logs:CreateLogStream":      "!GetAtt " + strings.TrimPrefix(logGroup, "!Ref ") + ".Arn",
 		"logs:PutLogEvents":         "!GetAtt " + strings.TrimPrefix(logGroup, "!Ref ") + ".Arn",
+		"xray:PutTraceSegments":     "*", // only with Tracing Active, see TestTemplate_Function
+		"xray:PutTelemetryRecords":  "*",
 	}
 	const targetExpr = `!If[CreateTargetTable, !GetAtt TargetTable.Arn, !Sub[arn:${AWS::Partition}:dynamodb:${Region}:${AWS::AccountId}:table/${TargetTableName}, {Region: !If[HasTargetRegion, !Ref TargetRegion, !Ref AWS::Region]}]]`
 	for _, a := range writes {
@@ -181,7 +207,7 @@ func TestTemplate_IAMLeastPrivilege(t *testing.T) {
 		}
 		if ps := field(res, "Properties", "Policies"); ps != nil {
 			for _, p := range ps.Content {
-				docs = append(docs, field(p, "PolicyDocument"))
+				docs = append(docs, field(optional(t, p), "PolicyDocument"))
 			}
 		}
 		for _, doc := range docs {
@@ -290,6 +316,40 @@ func TestTemplate_Function(t *testing.T) {
 	t.Run("JSON logs", func(t *testing.T) {
 		assert.Equal(t, "JSON", expr(field(props, "LoggingConfig", "LogFormat")))
 	})
+	t.Run("log level", func(t *testing.T) {
+		assert.Equal(t, "!Ref LogLevel", expr(field(props, "LoggingConfig", "ApplicationLogLevel")))
+		p := field(tmpl, "Parameters", "LogLevel")
+		require.NotNil(t, p)
+		assert.Equal(t, "INFO", field(p, "Default").Value)
+		// Lambda files a JSON line without "level" as INFO: the EMF metric
+		// lines. A WARN filter would drop them, and the alarms on them.
+		assert.Subset(t, []string{"TRACE", "DEBUG", "INFO"}, scalars(field(p, "AllowedValues")))
+		assert.Contains(t, scalars(field(p, "AllowedValues")), "DEBUG")
+	})
+	t.Run("tracing", func(t *testing.T) {
+		assert.Equal(t, "!If[HasTracing, Active, !Ref AWS::NoValue]", expr(field(props, "Tracing")))
+		assert.Equal(t, "!Equals[!Ref Tracing, Active]", expr(field(tmpl, "Conditions", "HasTracing")))
+		assert.Equal(t, "Disabled", field(tmpl, "Parameters", "Tracing", "Default").Value)
+		// With an explicit role, SAM adds no X-Ray policy: the role's own
+		// policy, present exactly when tracing is on.
+		var xray []string
+		for _, p := range field(tmpl, "Resources", "ReplicatorRole", "Properties", "Policies").Content {
+			if name, arg, ok := intrinsic(p); ok && name == "If" {
+				require.Len(t, arg.Content, 3)
+				assert.Equal(t, "HasTracing", arg.Content[0].Value)
+				assert.Equal(t, "!Ref AWS::NoValue", expr(arg.Content[2]))
+				for _, st := range field(arg.Content[1], "PolicyDocument", "Statement").Content {
+					xray = append(xray, scalars(field(st, "Action"))...)
+				}
+			}
+		}
+		assert.ElementsMatch(t, []string{"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, xray)
+	})
+	t.Run("reserved concurrency", func(t *testing.T) {
+		assert.Equal(t, "!If[HasReservedConcurrency, !Ref ReservedConcurrency, !Ref AWS::NoValue]", expr(field(props, "ReservedConcurrentExecutions")))
+		assert.Equal(t, "!Not[!Equals[!Ref ReservedConcurrency, 0]]", expr(field(tmpl, "Conditions", "HasReservedConcurrency")))
+		assert.Equal(t, "0", field(tmpl, "Parameters", "ReservedConcurrency", "Default").Value, "0: none reserved (0 reserved would stop it)")
+	})
 	t.Run("environment", func(t *testing.T) {
 		read := envVarsRead(t)
 		notRead := map[string]string{ // set but not read by the function, and why
@@ -336,6 +396,8 @@ func TestTemplate_Operations(t *testing.T) {
 			"AWS/Lambda/IteratorAge":                     "{Name: FunctionName, Value: !Ref " + functionID + "}",
 			"AWS/Lambda/Errors":                          "{Name: FunctionName, Value: !Ref " + functionID + "}",
 			"AWS/SQS/ApproximateNumberOfMessagesVisible": "{Name: QueueName, Value: !GetAtt FailureQueue.QueueName}",
+			"AWS/SQS/ApproximateAgeOfOldestMessage":      "{Name: QueueName, Value: !GetAtt FailureQueue.QueueName}",
+			emf.Namespace + "/RecordsFailed":             "{Name: TargetTable, Value: !If[CreateTargetTable, !Ref TargetTable, !Ref TargetTableName]}",
 		}
 		got := map[string]string{}
 		for i, res := range resources {
@@ -350,6 +412,18 @@ func TestTemplate_Operations(t *testing.T) {
 		topic := field(tmpl, "Resources", "AlarmTopic")
 		assert.Equal(t, "HasAlarmEmail", field(topic, "Condition").Value)
 		assert.Equal(t, "[{Protocol: email, Endpoint: !Ref AlarmEmail}]", expr(field(topic, "Properties", "Subscription")))
+	})
+	t.Run("failure queue age alarm before the stream expires", func(t *testing.T) {
+		age := field(tmpl, "Resources", "FailureQueueAgeAlarm", "Properties")
+		require.NotNil(t, age, "FailureQueueAgeAlarm")
+		assert.Equal(t, "!Ref FailureQueueAgeAlarmSeconds", expr(field(age, "Threshold")))
+		p := field(tmpl, "Parameters", "FailureQueueAgeAlarmSeconds")
+		recordAge := number(t, field(tmpl, "Parameters", "MaximumRecordAgeInSeconds"), "Default")
+		// A record reaches the queue at most MaximumRecordAgeInSeconds after
+		// it was written, and leaves the stream 24 h after: the alarm must
+		// leave at least half a day to redrive.
+		assert.LessOrEqual(t, number(t, p, "Default")+recordAge+float64(period(t, age)), 12*3600.0)
+		assert.LessOrEqual(t, number(t, p, "MaxValue"), 12*3600.0)
 	})
 	t.Run("dashboard", func(t *testing.T) {
 		var body string
