@@ -43,11 +43,20 @@ func loadSamconfig(tb testing.TB) samconfig {
 
 func TestSamconfig(t *testing.T) {
 	cfg := loadSamconfig(t)
-	tmpl := loadYAML(t, templateFile)
 	assert.Equal(t, 0.1, cfg.Version)
+	envs := map[string]string{ // environment → the template it deploys
+		"default": templateFile, "dev": templateFile, "prod": templateFile,
+		"queue-dev": queueTemplateFile, "queue-prod": queueTemplateFile,
+	}
+	var names []string
+	for name := range cfg.Envs {
+		names = append(names, name)
+	}
+	assert.ElementsMatch(t, names, []string{"default", "dev", "prod", "queue-dev", "queue-prod"})
 	stacks := map[string]string{}
-	for _, env := range []string{"default", "dev", "prod"} {
+	for env, template := range envs {
 		t.Run(env, func(t *testing.T) {
+			tmpl := loadYAML(t, template)
 			e, ok := cfg.Envs[env]
 			require.True(t, ok, "environment %s", env)
 			stack, _ := e["global"]["stack_name"].(string)
@@ -55,26 +64,43 @@ func TestSamconfig(t *testing.T) {
 			assert.NotContains(t, stacks, stack, "stack names differ between environments")
 			stacks[stack] = env
 
-			assert.Equal(t, true, e["build"]["cached"], "build cached")
-			assert.Equal(t, true, e["build"]["parallel"], "build parallel")
+			build := e["build"]
+			assert.Equal(t, true, build["cached"], "build cached")
+			assert.Equal(t, true, build["parallel"], "build parallel")
+			assert.Equal(t, true, build["build_in_source"],
+				"sam build runs the Makefile in place: it never copies .local-aws/ (or anything) to a scratch directory")
+			if template == templateFile {
+				assert.Nil(t, build["template_file"])
+			} else {
+				assert.Equal(t, template, build["template_file"], "sam build builds the queue template")
+				assert.Equal(t, template, e["validate"]["template_file"])
+			}
+			assert.Nil(t, e["global"]["template_file"], "sam deploy takes the built template, not the source")
+			assert.Nil(t, e["deploy"]["template_file"], "sam deploy takes the built template, not the source")
 			deploy := e["deploy"]
 			assert.Equal(t, "CAPABILITY_IAM", deploy["capabilities"], "the stack creates an IAM role")
 			assert.Equal(t, true, deploy["resolve_s3"], "SAM manages its artifact bucket")
 			if env == "default" {
 				assert.Equal(t, true, deploy["confirm_changeset"], "sam deploy --guided shows the change set")
-			} else {
-				assert.NotEmpty(t, deploy["region"], "the pipeline reads the region")
-				assert.Equal(t, false, deploy["confirm_changeset"], "the pipeline cannot answer a prompt")
-			}
-			if env == "default" {
 				return // sam deploy --guided rewrites it, overrides as one string
 			}
-			overrides, ok := deploy["parameter_overrides"].([]any)
-			require.True(t, ok, "parameter_overrides is a list, read by the pipeline")
+			assert.NotEmpty(t, deploy["region"], "the pipeline reads the region")
+			assert.Equal(t, false, deploy["confirm_changeset"], "the pipeline cannot answer a prompt")
+			assert.Nil(t, deploy["parameter_overrides"], "overrides are global: sam build must see the same Architecture")
+			overrides, ok := e["global"]["parameter_overrides"].([]any)
+			require.True(t, ok, "global parameter_overrides is a list, read by the pipeline")
+			given := map[string]bool{}
 			for _, o := range overrides {
 				s, ok := o.(string)
 				require.True(t, ok, "parameter_overrides holds strings: %v", o)
 				checkOverride(t, tmpl, s)
+				name, _, _ := strings.Cut(s, "=")
+				given[name] = true
+			}
+			for _, p := range []string{"SourceStreamArn", "TargetTableName"} {
+				if field(tmpl, "Parameters", p) != nil && field(tmpl, "Parameters", p, "Default") == nil {
+					assert.True(t, given[p], "%s is required by %s", p, template)
+				}
 			}
 		})
 	}

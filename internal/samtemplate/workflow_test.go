@@ -16,7 +16,10 @@ import (
 
 const (
 	workflowFile  = ".github/workflows/deploy.yml"
+	ciFile        = ".github/workflows/ci.yml"
 	buildspecFile = "buildspec.yml"
+	samconfigEnv  = "scripts/samconfig-env.py"
+	testRequires  = "scripts/test-requirements.txt"
 	testSHA       = "0123456789abcdef0123456789abcdef01234567"
 )
 
@@ -131,17 +134,18 @@ func TestWorkflow_Deploy(t *testing.T) {
 			want              []string
 		}{
 			"dev": {samEnv: "dev", want: []string{
-				"sam [build] [--config-env] [dev] ARCH=arm64 VERSION=" + testSHA,
+				"sam [build] [--config-env] [dev] ARCH= VERSION=" + testSHA,
 				"sam [deploy] [--config-env] [dev] [--no-progressbar] [--parameter-overrides] [LogRetentionInDays=14] [IteratorAgeAlarmMs=300000] [CommitSha=" + testSHA + "]",
 				"go [run] [./cmd/ddbsync] [code-status] [--stack] [ddbsync-dev] [--region] [us-east-1]",
 			}},
 			"prod": {samEnv: "prod", want: []string{
-				"sam [build] [--config-env] [prod] ARCH=arm64 VERSION=" + testSHA,
+				"sam [build] [--config-env] [prod] ARCH= VERSION=" + testSHA,
 				"sam [deploy] [--config-env] [prod] [--no-progressbar] [--parameter-overrides] [SourceStreamArn=arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/2026-01-01T00:00:00.000] [TargetTableName=orders-replica] [TargetRegion=us-west-2] [MemorySize=512] [Timeout=120] [BatchSize=500] [MaximumRecordAgeInSeconds=3600] [LogRetentionInDays=90] [AlarmEmail=oncall@example.com] [CommitSha=" + testSHA + "]",
 				"go [run] [./cmd/ddbsync] [code-status] [--stack] [ddbsync-prod] [--region] [us-east-1]",
 			}},
-			"x86_64 builds amd64": {samEnv: "x", samconfig: "version = 0.1\n[x.global.parameters]\nstack_name = \"s\"\n[x.deploy.parameters]\nregion = \"eu-west-1\"\nparameter_overrides = [\"Architecture=x86_64\"]\n", want: []string{
-				"sam [build] [--config-env] [x] ARCH=amd64 VERSION=" + testSHA,
+			// No ARCH from the pipeline: the Makefile reads the Architecture sam build resolved.
+			"x86_64": {samEnv: "x", samconfig: "version = 0.1\n[x.global.parameters]\nstack_name = \"s\"\nparameter_overrides = [\"Architecture=x86_64\"]\n[x.deploy.parameters]\nregion = \"eu-west-1\"\n", want: []string{
+				"sam [build] [--config-env] [x] ARCH= VERSION=" + testSHA,
 				"sam [deploy] [--config-env] [x] [--no-progressbar] [--parameter-overrides] [Architecture=x86_64] [CommitSha=" + testSHA + "]",
 				"go [run] [./cmd/ddbsync] [code-status] [--stack] [s] [--region] [eu-west-1]",
 			}},
@@ -186,7 +190,7 @@ func TestBuildspec(t *testing.T) {
 	script := "set -e\nexport SAM_ENV=prod CODEBUILD_RESOLVED_SOURCE_VERSION=" + testSHA + "\n" + build
 	sh.run(t, script, nil)
 	assert.Equal(t, []string{
-		"sam [build] [--config-env] [prod] ARCH=arm64 VERSION=" + testSHA,
+		"sam [build] [--config-env] [prod] ARCH= VERSION=" + testSHA,
 		"sam [deploy] [--config-env] [prod] [--no-progressbar] [--parameter-overrides] [SourceStreamArn=arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/2026-01-01T00:00:00.000] [TargetTableName=orders-replica] [TargetRegion=us-west-2] [MemorySize=512] [Timeout=120] [BatchSize=500] [MaximumRecordAgeInSeconds=3600] [LogRetentionInDays=90] [AlarmEmail=oncall@example.com] [CommitSha=" + testSHA + "]",
 		"go [run] [./cmd/ddbsync] [code-status] [--stack] [ddbsync-prod] [--region] [us-east-1]",
 	}, sh.calls(t))
@@ -210,6 +214,10 @@ func newShell(tb testing.TB, samconfig string) *shell {
 		samconfig = string(b)
 	}
 	require.NoError(tb, os.WriteFile(filepath.Join(s.dir, "samconfig.toml"), []byte(samconfig), 0o644))
+	script, err := os.ReadFile(filepath.Join(root, samconfigEnv))
+	require.NoError(tb, err)
+	require.NoError(tb, os.MkdirAll(filepath.Join(s.dir, "scripts"), 0o755))
+	require.NoError(tb, os.WriteFile(filepath.Join(s.dir, samconfigEnv), script, 0o755))
 	for _, tool := range []string{"sam", "go"} {
 		extra := ""
 		if tool == "sam" {
@@ -260,4 +268,105 @@ func (s *shell) calls(tb testing.TB) []string {
 	b, err := os.ReadFile(s.log)
 	require.NoError(tb, err)
 	return strings.Split(strings.TrimSpace(string(b)), "\n")
+}
+
+// actionPin is a step's uses: an action pinned by a full commit SHA.
+var actionPin = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+@[0-9a-f]{40}$`)
+
+// TestWorkflows_Hygiene checks both GitHub workflows and the buildspec:
+// actions pinned by commit, every tool make test needs installed before
+// it, and samconfig.toml read by the one script, never inline.
+func TestWorkflows_Hygiene(t *testing.T) {
+	reqs, err := os.ReadFile(filepath.Join(root, testRequires))
+	require.NoError(t, err)
+	assert.Regexp(t, `(?m)^cfn-lint==[0-9.]+\s`, string(reqs), "cfn-lint, pinned")
+	assert.Regexp(t, `(?m)^moto\[server\]==[0-9.]+\s`, string(reqs), "moto_server (internal/fanout's SNS/SQS), pinned")
+	install := "pip install -r " + testRequires
+
+	for _, file := range []string{workflowFile, ciFile} {
+		t.Run(file, func(t *testing.T) {
+			wf := loadYAML(t, file)
+			text, err := os.ReadFile(filepath.Join(root, file))
+			require.NoError(t, err)
+			assert.NotContains(t, string(text), "tomllib", "samconfig.toml is read by %s only", samconfigEnv)
+			_, jobs := entries(field(wf, "jobs"))
+			for _, j := range jobs {
+				st := steps(j)
+				for _, s := range st {
+					if s.uses != "" {
+						assert.Regexp(t, actionPin, s.uses, "pinned by commit SHA")
+					}
+				}
+				if at := index(st, "make "); at >= 0 && strings.Contains(st[at].run, "test") {
+					i := index(st, install)
+					assert.True(t, i >= 0 && i < at, "%s installs %s before make test", file, testRequires)
+				}
+				if at := index(st, "Read samconfig.toml"); at >= 0 {
+					assert.Contains(t, st[at].run, "python3 "+samconfigEnv)
+				}
+			}
+		})
+	}
+	t.Run(ciFile, func(t *testing.T) {
+		wf := loadYAML(t, ciFile)
+		assert.NotNil(t, field(wf, "on", "pull_request"), "every pull request")
+		_, jobs := entries(field(wf, "jobs"))
+		require.Len(t, jobs, 1)
+		st := steps(jobs[0])
+		assert.GreaterOrEqual(t, index(st, "make lint test"), 0)
+		assert.Equal(t, -1, index(st, "configure-aws-credentials"), "no AWS access on pull requests")
+		assert.Nil(t, field(wf, "permissions", "id-token"))
+	})
+	t.Run(buildspecFile, func(t *testing.T) {
+		bs := loadYAML(t, buildspecFile)
+		cmds := strings.Join(scalars(field(bs, "phases", "install", "commands")), "\n")
+		assert.Contains(t, cmds, install)
+		text, err := os.ReadFile(filepath.Join(root, buildspecFile))
+		require.NoError(t, err)
+		assert.NotContains(t, string(text), "tomllib")
+		assert.Contains(t, strings.Join(scalars(field(bs, "phases", "build", "commands")), "\n"), "python3 "+samconfigEnv)
+	})
+}
+
+// TestSamconfigEnv runs scripts/samconfig-env.py on small samconfig files.
+func TestSamconfigEnv(t *testing.T) {
+	needTool(t, "python3", "apt-get install python3 (3.11+, for tomllib)")
+	script, err := filepath.Abs(filepath.Join(root, samconfigEnv))
+	require.NoError(t, err)
+	base := "version = 0.1\n[e.global.parameters]\nstack_name = \"st\"\n[e.deploy.parameters]\nregion = \"eu-west-1\"\n"
+	tests := map[string]struct {
+		samconfig, env string
+		out, overrides string
+		failure        string
+	}{
+		"no overrides": {samconfig: base, env: "e", out: "SAM_STACK=st\nSAM_REGION=eu-west-1\nSAM_TEMPLATE=template.yaml\n"},
+		"global list": {samconfig: strings.Replace(base, "stack_name = \"st\"\n", "stack_name = \"st\"\nparameter_overrides = [\"A=1\", \"B=x\"]\n", 1), env: "e",
+			out: "SAM_STACK=st\nSAM_REGION=eu-west-1\nSAM_TEMPLATE=template.yaml\n", overrides: "A=1\nB=x\n"},
+		"deploy string, queue template": {samconfig: base + "parameter_overrides = \"A=1 B=2\"\n[e.build.parameters]\ntemplate_file = \"template-queue.yaml\"\n", env: "e",
+			out: "SAM_STACK=st\nSAM_REGION=eu-west-1\nSAM_TEMPLATE=template-queue.yaml\n", overrides: "A=1\nB=2\n"},
+		"CommitSha refused":   {samconfig: base + "parameter_overrides = [\"CommitSha=abc\"]\n", env: "e", failure: "CommitSha is the pipeline's"},
+		"unknown environment": {samconfig: base, env: "prod", failure: "no environment 'prod'"},
+		"no region":           {samconfig: "version = 0.1\n[e.global.parameters]\nstack_name = \"st\"\n", env: "e", failure: "e has no region"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "samconfig.toml"), []byte(tt.samconfig), 0o644))
+			cmd := exec.CommandContext(t.Context(), "python3", script, tt.env)
+			cmd.Dir = dir
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			if tt.failure != "" {
+				require.Error(t, err)
+				assert.Contains(t, stderr.String(), tt.failure)
+				return
+			}
+			require.NoError(t, err, stderr.String())
+			assert.Equal(t, tt.out, stdout.String())
+			b, err := os.ReadFile(filepath.Join(dir, ".aws-sam", "parameter-overrides.txt"))
+			require.NoError(t, err)
+			assert.Equal(t, tt.overrides, string(b))
+		})
+	}
 }
