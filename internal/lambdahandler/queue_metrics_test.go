@@ -88,3 +88,14 @@ func TestHandler_Invoke_ApplyMetrics(t *testing.T) {
 		assert.EqualValues(t, v, lines[0][m], m)
 	}
 }
+
+// TestHandler_Invoke_SampleSQSEvent applies events/sqs-apply.json, the
+// event `sam local invoke ApplyFunction -e` sends: every message applies.
+func TestHandler_Invoke_SampleSQSEvent(t *testing.T) {
+	table := replicatetest.NewMemWriter()
+	h := New(nil, Options{Applier: fanout.NewApplier(replicate.New(table, replicate.Options{}), nil, "")})
+	out, err := h.Invoke(t.Context(), readFile(t, "../../events/sqs-apply.json"))
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"batchItemFailures":[]}`, string(out))
+	assert.ElementsMatch(t, []string{"customer#1", "customer#2"}, pks(table), "two puts; the remove's item never existed")
+}
