@@ -31,7 +31,10 @@
 // take its LATEST iterator later (an iterator expires after 15 minutes) and
 // skip what was written meanwhile. [Options.Resume] restarts
 // shards after a reported position with AFTER_SEQUENCE_NUMBER; the
-// ancestors of a resumed shard count as drained. An expired iterator is
+// ancestors of a resumed shard count as drained. [Options.StartAt] (with
+// TRIM_HORIZON) starts each shard at its first record created at or after
+// a time, as AT_TIMESTAMP would: the hand-over from an export at T starts
+// at T minus an overlap (docs/export-backfill.md). An expired iterator is
 // renewed after the last record read (a LATEST iterator that expires before
 // any record was read stops Run with an error).
 //

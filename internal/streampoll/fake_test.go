@@ -54,6 +54,9 @@ type fakeStream struct {
 	pageSize int
 	// iterators records each GetShardIterator call as "shard TYPE seq".
 	iterators []string
+	// created sets the ApproximateCreationDateTime of some records, by
+	// sequence number (default: the same time for all).
+	created map[int]time.Time
 }
 
 func newFakeStream(shards ...*fakeShard) *fakeStream {
@@ -153,7 +156,11 @@ func (s *fakeStream) records(_ context.Context, in *dynamodbstreams.GetRecordsIn
 	end := min(len(sh.seqs), pos+int(aws.ToInt32(in.Limit)))
 	out := &dynamodbstreams.GetRecordsOutput{}
 	for _, seq := range sh.seqs[pos:end] {
-		out.Records = append(out.Records, streamRecordFor(seq))
+		rec := streamRecordFor(seq)
+		if t, ok := s.created[seq]; ok {
+			rec.Dynamodb.ApproximateCreationDateTime = &t
+		}
+		out.Records = append(out.Records, rec)
 	}
 	if !sh.closed || end < len(sh.seqs) {
 		out.NextShardIterator = aws.String(fmt.Sprintf("%s/%d", id, end))

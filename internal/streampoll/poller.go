@@ -103,6 +103,17 @@ type Options struct {
 	StreamARN string
 	// Start is where to start in existing shards (default TrimHorizon).
 	Start StartingPosition
+	// StartAt, if not zero, starts each shard at its first record created
+	// (ApproximateCreationDateTime) at or after StartAt, like an
+	// AT_TIMESTAMP position: older records before it are skipped, counted
+	// in Stats.Skipped and move the position, without invoking the
+	// function; every record from the first one kept on is delivered.
+	// This is the local form of a hand-over from an export at T (StartAt
+	// T minus the overlap, see docs/export-backfill.md); on Lambda, an
+	// event filter on dynamodb.ApproximateCreationDateTime does the same.
+	// It needs Start TrimHorizon. Records without a creation time are
+	// kept.
+	StartAt time.Time
 	// Resume maps shard ids to the last sequence number processed (as
 	// reported by Positions): those shards restart after it, and their
 	// ancestors are not read.
@@ -218,6 +229,9 @@ func New(api API, inv Invoker, opts Options) *Poller {
 func (p *Poller) Run(ctx context.Context) error {
 	if p.opts.StreamARN == "" {
 		return errors.New("run poller: no stream ARN")
+	}
+	if !p.opts.StartAt.IsZero() && p.opts.Start != TrimHorizon {
+		return fmt.Errorf("run poller: StartAt needs Start %s, not %s", TrimHorizon, p.opts.Start)
 	}
 	if err := p.discover(ctx, true); err != nil {
 		return err

@@ -38,6 +38,7 @@ type shardReader struct {
 	readErr  bool      // the last GetRecords call failed (and was handled)
 	wait     time.Duration
 	errWait  time.Duration
+	started  bool // a record at or after Options.StartAt was kept
 }
 
 func (r *shardReader) run(ctx context.Context) (bool, error) {
@@ -115,20 +116,41 @@ func (r *shardReader) read(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	now := p.opts.Now()
+	kept := 0
 	for _, rec := range out.Records {
 		conv, err := convertRecord(rec, p.opts.StreamARN, now)
 		if err != nil {
 			return 0, fmt.Errorf("read shard %s: %w", r.sh.id, err)
 		}
+		r.lastRead = conv.seq
+		if r.skip(conv) {
+			continue
+		}
+		kept++
 		if len(r.buf) == 0 {
 			r.bufSince = now
 		}
 		r.buf = append(r.buf, conv)
-		r.lastRead = conv.seq
 	}
-	p.pending.Add(int64(len(out.Records)))
+	p.pending.Add(int64(kept))
 	p.touch()
 	return len(out.Records), nil
+}
+
+// skip reports whether rec comes before Options.StartAt in a shard where
+// no record was kept yet; such a record is done at once: the shard's
+// position moves past it.
+func (r *shardReader) skip(rec *record) bool {
+	p := r.p
+	if r.started || p.opts.StartAt.IsZero() || rec.created.IsZero() || !rec.created.Before(p.opts.StartAt) {
+		r.started = true
+		return false
+	}
+	p.count(func(s *Stats) {
+		r.sh.position = rec.seq
+		s.Skipped++
+	})
+	return true
 }
 
 // recover handles a failed GetRecords: an expired iterator is renewed after

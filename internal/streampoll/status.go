@@ -34,6 +34,9 @@ func (p *Poller) Positions() []Position {
 type Stats struct {
 	// Records counts the records processed: applied, or recorded as failed.
 	Records int64
+	// Skipped counts the records skipped because they were created before
+	// Options.StartAt.
+	Skipped int64
 	// Invocations counts the calls of the function, retries included.
 	Invocations int64
 	// Retries counts the invocations that re-sent failed records.

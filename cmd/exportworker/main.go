@@ -1,0 +1,70 @@
+// Command exportworker is the Lambda function of template-backfill.yaml:
+// each invocation verifies one data file of a DynamoDB export and loads it
+// into the target table (see internal/exportload/worker). It is a second
+// small main beside cmd/replicator because its event, configuration and
+// permissions (S3 reads, no stream) are not the replicator's.
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/ddbsync/ddbsync/internal/dynamo"
+	"github.com/ddbsync/ddbsync/internal/exportload"
+	"github.com/ddbsync/ddbsync/internal/exportload/worker"
+	"github.com/ddbsync/ddbsync/internal/tablesync"
+)
+
+func main() {
+	logger := lambdacontext.NewLogger()
+	cfg, err := configFromEnv(os.Getenv)
+	if err != nil {
+		fail("invalid configuration", err)
+	}
+	ctx := context.Background()
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		fail("load AWS config", err)
+	}
+	db := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+		if cfg.TargetRegion != "" {
+			o.Region = cfg.TargetRegion
+		}
+		o.Retryer = aws.NopRetryer{} // dynamo.Table retries, within the deadline
+		o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+			t.MaxIdleConnsPerHost = cfg.Concurrency
+		})
+	})
+	info, err := tablesync.Describe(ctx, db, cfg.TargetTable)
+	if err != nil {
+		fail("describe target table", err)
+	}
+	s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = cfg.S3PathStyle })
+	loader := &exportload.FileLoader{
+		S3:          s3c,
+		Writer:      dynamo.NewTable(db, cfg.TargetTable, dynamo.Options{MaxAttempts: cfg.MaxAttempts, BaseDelay: cfg.BaseDelay, MaxDelay: cfg.MaxDelay}),
+		Keys:        info.Keys,
+		Concurrency: cfg.Concurrency,
+		StopMargin:  cfg.StopMargin,
+		Logger:      logger,
+	}
+	h := worker.New(loader, logger)
+	logger.Info("export worker starting", "version", version(), "table", cfg.TargetTable)
+	lambda.Start(h.Handle)
+}
+
+// fail reports an init error and exits: Lambda records the init failure.
+func fail(what string, err error) {
+	fmt.Fprintf(os.Stderr, "ddbsync export worker: %s: %v\n", what, err)
+	os.Exit(1)
+}
