@@ -19,7 +19,7 @@ goarch_amd64  = amd64
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 goflags_build = -trimpath -tags lambda.norpc -buildvcs=false -ldflags "-s -w -buildid= -X main.Version=$(1)"
 
-.PHONY: all build build-ReplicatorFunction build-PublisherFunction build-ApplyFunction test bench demo lint clean deps fuzz
+.PHONY: all build build-ReplicatorFunction build-PublisherFunction build-ApplyFunction build-ExportWorkerFunction test bench demo lint clean deps fuzz
 
 all: build
 
@@ -59,6 +59,11 @@ SAM_VERSION = $(if $(filter command line environment environment override,$(orig
 build-ReplicatorFunction build-PublisherFunction build-ApplyFunction:
 	$(if $(strip $(ARTIFACTS_DIR)),,$(error ARTIFACTS_DIR is empty: sam build sets it; by hand, run make $@ ARTIFACTS_DIR=<dir> (or make build for bin/bootstrap)))
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(call sam_goarch,$(patsubst build-%,%,$@),$(call sam_arch,$(patsubst build-%,%,$@))) $(GO) build $(call goflags_build,$(SAM_VERSION)) -o $(ARTIFACTS_DIR)/bootstrap ./cmd/replicator
+
+## build-ExportWorkerFunction: the export loader worker of template-backfill.yaml (cmd/exportworker)
+build-ExportWorkerFunction:
+	$(if $(strip $(ARTIFACTS_DIR)),,$(error ARTIFACTS_DIR is empty: sam build sets it; by hand, run make $@ ARTIFACTS_DIR=<dir>))
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(call sam_goarch,$(patsubst build-%,%,$@),$(call sam_arch,$(patsubst build-%,%,$@))) $(GO) build $(call goflags_build,$(SAM_VERSION)) -o $(ARTIFACTS_DIR)/bootstrap ./cmd/exportworker
 
 ## package: bin/replicator.zip, a deterministic zip of bin/bootstrap (fixed time, mode 0755), with its CodeSha256
 .PHONY: package verify-build
