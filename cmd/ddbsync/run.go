@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/spf13/cobra"
@@ -408,20 +407,7 @@ func (c *RunCommand) invoker(cfg RunConfig, awsCfg aws.Config, logger *slog.Logg
 		}
 		return inv, "function at " + inv.URL(), nil
 	}
-	region := cfg.TargetRegion
-	client := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
-		if region != "" {
-			o.Region = region
-		}
-		if cfg.Endpoint != "" {
-			o.BaseEndpoint = aws.String(cfg.Endpoint)
-			o.DisableValidateResponseChecksum = true // DynamoDB Local's errors have no CRC32
-		}
-		o.Retryer = aws.NopRetryer{} // dynamo.Table retries
-		o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-			t.MaxIdleConnsPerHost = cfg.Concurrency
-		})
-	})
+	client := dynamo.NewClient(awsCfg, dynamo.ClientOptions{Region: cfg.TargetRegion, Endpoint: cfg.Endpoint, Conns: cfg.Concurrency})
 	table := dynamo.NewTable(client, cfg.TargetTable, dynamo.Options{MaxAttempts: cfg.WriteAttempts})
 	rep := replicate.New(table, replicate.Options{Concurrency: cfg.Concurrency})
 	h := lambdahandler.New(rep, lambdahandler.Options{TargetTable: cfg.TargetTable, Logger: logger})

@@ -8,15 +8,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ddbsync/ddbsync/internal/dynamo"
@@ -36,15 +32,7 @@ func main() {
 	if err != nil {
 		fail("load AWS config", err)
 	}
-	db := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
-		if cfg.TargetRegion != "" {
-			o.Region = cfg.TargetRegion
-		}
-		o.Retryer = aws.NopRetryer{} // dynamo.Table retries, within the deadline
-		o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-			t.MaxIdleConnsPerHost = cfg.Concurrency
-		})
-	})
+	db := dynamo.NewClient(awsCfg, dynamo.ClientOptions{Region: cfg.TargetRegion, Conns: cfg.Concurrency})
 	info, err := tablesync.Describe(ctx, db, cfg.TargetTable)
 	if err != nil {
 		fail("describe target table", err)

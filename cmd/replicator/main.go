@@ -7,14 +7,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"runtime/debug"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -40,15 +38,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "ddbsync replicator: load AWS config:", err)
 		os.Exit(1)
 	}
-	client := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
-		if cfg.TargetRegion != "" {
-			o.Region = cfg.TargetRegion
-		}
-		o.Retryer = aws.NopRetryer{} // dynamo.Table retries, within the deadline
-		o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-			t.MaxIdleConnsPerHost = cfg.Concurrency
-		})
-	})
+	client := dynamo.NewClient(awsCfg, dynamo.ClientOptions{Region: cfg.TargetRegion, Conns: cfg.Concurrency})
 	opts := lambdahandler.Options{TargetTable: cfg.TargetTable, Logger: logger, Metrics: os.Stdout}
 	var rep *replicate.Replicator
 	if cfg.TargetTable != "" {
