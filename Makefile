@@ -99,11 +99,12 @@ test: deps
 	$(GO) test -race -count=1 -timeout 10m $(PKGS)
 
 ## bench: the speed figures (raw vs typed write path vs one-write-per-record baseline at 5 ms, CPU per batch
-## on one core, the bootstrap's batch time and peak RSS under the emulator; backfill and verify)
+## on one core, the bootstrap's batch time, peak RSS and cold start under the emulator; backfill and verify)
 bench: deps
 	$(GO) test -run '^$$' -bench 'Handler_Batch10k|Paths_Batch10k|Baseline|PeakHeap' -benchmem -benchtime 3x -count 3 ./internal/lambdahandler/
 	$(GO) test -run '^$$' -bench 'DecodePlan|NoIO|HandlerCPU' -benchmem -cpu 1 -count 3 ./internal/lambdahandler/
 	$(GO) test -run '^$$' -bench 'Bootstrap_6MB' -benchtime 5x -count 3 ./internal/lambdahandler/
+	$(GO) test -run '^$$' -bench 'Bootstrap_ColdStart' -benchtime 10x -count 3 ./internal/lambdahandler/
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/tablesync/
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/fanout/
 

@@ -8,9 +8,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -161,4 +163,61 @@ func peakRSS(exe string) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// initDuration matches the init phase's duration the emulator logs for a
+// new process ("INIT REPORT(durationMs: 12.36)"), which Lambda reports as
+// "Init Duration" in its REPORT line.
+var initDuration = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)|Init Duration: ([0-9.]+) ms`)
+
+// BenchmarkBootstrap_ColdStart starts a new emulator and bootstrap for each
+// iteration and invokes it once with a 10-record batch against the 5 ms
+// stub. init-ms is the Init Duration the emulator reports (the process
+// start up to its first request for work: what Lambda bills as a cold
+// start); first-invoke-ms is the whole first invocation seen from outside,
+// init included.
+func BenchmarkBootstrap_ColdStart(b *testing.B) {
+	payload := genBatch(b, batchSpec{Records: 10})
+	bootstrap, err := rie.Build(b.Context(), "./cmd/replicator", b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	stub := ddbstub.New(ddbstub.Options{Latency: benchLatency})
+	b.Cleanup(stub.Close)
+	env := []string{"TARGET_TABLE_NAME=" + benchTable, "AWS_ENDPOINT_URL_DYNAMODB=" + stub.URL(),
+		"AWS_ACCESS_KEY_ID=bench", "AWS_SECRET_ACCESS_KEY=bench", "AWS_REGION=" + ddbstub.Region,
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128"}
+	var initMS, firstMS float64
+	n := 0
+	for b.Loop() {
+		b.StopTimer()
+		fn, err := rie.Start(b.Context(), rie.Options{Bootstrap: bootstrap, Env: env, Timeout: benchTimeout})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		out, err := fn.Invoke(b.Context(), payload)
+		first := time.Since(start)
+		b.StopTimer()
+		logs := fn.Logs()
+		_ = fn.Close()
+		if err != nil || !bytes.Equal(out, []byte(wantResponse)) {
+			b.Fatalf("invoke: %v %s\n%s", err, out, logs)
+		}
+		m := initDuration.FindStringSubmatch(logs)
+		if m == nil {
+			b.Fatalf("no init report in the emulator's log:\n%s", logs)
+		}
+		v, err := strconv.ParseFloat(m[1]+m[2], 64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		initMS += v
+		firstMS += float64(first.Microseconds()) / 1e3
+		n++
+		b.StartTimer()
+	}
+	b.ReportMetric(initMS/float64(n), "init-ms")
+	b.ReportMetric(firstMS/float64(n), "first-invoke-ms")
 }
