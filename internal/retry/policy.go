@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"time"
 )
@@ -19,8 +20,8 @@ const (
 	DefaultMaxDelay = 2 * time.Second
 )
 
-// Forever, as Policy.MaxAttempts (or any negative value), never gives up.
-const Forever = -1
+// Forever, as Policy.MaxAttempts, never gives up.
+const Forever = math.MaxInt
 
 // ErrExhausted is wrapped by the error of a call that kept failing with
 // errors worth retrying for every attempt.
@@ -44,7 +45,7 @@ const (
 // defaults).
 type Policy struct {
 	// MaxAttempts is how many times a call is tried in all, the first
-	// included (default DefaultMaxAttempts; Forever: no limit).
+	// included (zero or negative: DefaultMaxAttempts; Forever: no limit).
 	MaxAttempts int
 	// BaseDelay is the ceiling of the first wait (default DefaultBaseDelay).
 	BaseDelay time.Duration
@@ -58,7 +59,7 @@ type Policy struct {
 // gives a Policy its own defaults. A zero Jitter (FullJitter) also takes
 // def's.
 func (p Policy) Or(def Policy) Policy {
-	if p.MaxAttempts == 0 {
+	if p.MaxAttempts <= 0 {
 		p.MaxAttempts = def.MaxAttempts
 	}
 	if p.BaseDelay <= 0 {
@@ -82,7 +83,7 @@ func (p Policy) norm() Policy {
 // with MaxAttempts Forever.
 func (p Policy) Exhausted(tries int) bool {
 	p = p.norm()
-	return p.MaxAttempts >= 0 && tries >= p.MaxAttempts
+	return p.MaxAttempts != Forever && tries >= p.MaxAttempts
 }
 
 // Delay returns the wait before retry number attempt (1-based; the call

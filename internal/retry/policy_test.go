@@ -174,7 +174,8 @@ func TestPolicy_Exhausted(t *testing.T) {
 		"default, 10 tries": {policy: retry.Policy{}, tries: retry.DefaultMaxAttempts, want: true},
 		"3 of 3":            {policy: retry.Policy{MaxAttempts: 3}, tries: 3, want: true},
 		"2 of 3":            {policy: retry.Policy{MaxAttempts: 3}, tries: 2, want: false},
-		"forever":           {policy: retry.Policy{MaxAttempts: retry.Forever}, tries: 1 << 30, want: false},
+		"forever":           {policy: retry.Policy{MaxAttempts: retry.Forever}, tries: 1 << 40, want: false},
+		"negative: default": {policy: retry.Policy{MaxAttempts: -1}, tries: retry.DefaultMaxAttempts, want: true},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
