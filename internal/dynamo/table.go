@@ -261,9 +261,3 @@ func failAll(errs []error, writes []replicate.Write, todo []int, err error) []er
 	}
 	return errs
 }
-
-// Backoff sleeps before retry attempt (1-based), as retry.Policy.Wait does
-// with full jitter. Deprecated: use a retry.Policy.
-func Backoff(ctx context.Context, attempt int, base, maxDelay time.Duration) error {
-	return retry.Policy{BaseDelay: base, MaxDelay: maxDelay}.Wait(ctx, attempt)
-}
