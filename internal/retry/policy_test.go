@@ -145,13 +145,18 @@ func TestPolicy_Delay(t *testing.T) {
 		"no jitter, capped":        {policy: retry.Policy{BaseDelay: 10 * ms, MaxDelay: 50 * ms, Jitter: retry.NoJitter}, attempt: 4, lo: 50 * ms, hi: 50 * ms},
 		"no jitter, huge attempt":  {policy: retry.Policy{BaseDelay: time.Minute, MaxDelay: time.Hour, Jitter: retry.NoJitter}, attempt: 1 << 20, lo: time.Hour, hi: time.Hour},
 		"no jitter, base over max": {policy: retry.Policy{BaseDelay: time.Second, MaxDelay: 10 * ms, Jitter: retry.NoJitter}, attempt: 1, lo: 10 * ms, hi: 10 * ms},
-		"full jitter":              {policy: retry.Policy{BaseDelay: 10 * ms, MaxDelay: time.Second}, attempt: 3, lo: 0, hi: 40 * ms},
-		"full jitter, capped":      {policy: retry.Policy{BaseDelay: 10 * ms, MaxDelay: 25 * ms}, attempt: 30, lo: 0, hi: 25 * ms},
-		"half jitter":              {policy: retry.Policy{BaseDelay: 100 * ms, MaxDelay: 5 * time.Second, Jitter: retry.HalfJitter}, attempt: 2, lo: 100 * ms, hi: 200 * ms},
-		"half jitter, capped":      {policy: retry.Policy{BaseDelay: 100 * ms, MaxDelay: 5 * time.Second, Jitter: retry.HalfJitter}, attempt: 40, lo: 2500 * ms, hi: 5 * time.Second},
-		"defaults, first":          {policy: retry.Policy{Jitter: retry.NoJitter}, attempt: 1, lo: retry.DefaultBaseDelay, hi: retry.DefaultBaseDelay},
-		"defaults, capped":         {policy: retry.Policy{Jitter: retry.NoJitter}, attempt: 100, lo: retry.DefaultMaxDelay, hi: retry.DefaultMaxDelay},
-		"defaults, full jitter":    {policy: retry.Policy{}, attempt: 100, lo: 0, hi: retry.DefaultMaxDelay},
+		// dynamo.Backoff computed base<<(attempt-1), which overflows here
+		// (RETRY_BASE_DELAY_MS=60000, WRITE_MAX_ATTEMPTS=30): a negative
+		// ceiling, and rand.Int64N panicked.
+		"full jitter, 60s base, attempt 29": {policy: retry.Policy{BaseDelay: time.Minute, MaxDelay: time.Minute}, attempt: 29, lo: 0, hi: time.Minute},
+		"full jitter, 60s base, attempt 30": {policy: retry.Policy{BaseDelay: time.Minute, MaxDelay: time.Minute}, attempt: 30, lo: 0, hi: time.Minute},
+		"full jitter":                       {policy: retry.Policy{BaseDelay: 10 * ms, MaxDelay: time.Second}, attempt: 3, lo: 0, hi: 40 * ms},
+		"full jitter, capped":               {policy: retry.Policy{BaseDelay: 10 * ms, MaxDelay: 25 * ms}, attempt: 30, lo: 0, hi: 25 * ms},
+		"half jitter":                       {policy: retry.Policy{BaseDelay: 100 * ms, MaxDelay: 5 * time.Second, Jitter: retry.HalfJitter}, attempt: 2, lo: 100 * ms, hi: 200 * ms},
+		"half jitter, capped":               {policy: retry.Policy{BaseDelay: 100 * ms, MaxDelay: 5 * time.Second, Jitter: retry.HalfJitter}, attempt: 40, lo: 2500 * ms, hi: 5 * time.Second},
+		"defaults, first":                   {policy: retry.Policy{Jitter: retry.NoJitter}, attempt: 1, lo: retry.DefaultBaseDelay, hi: retry.DefaultBaseDelay},
+		"defaults, capped":                  {policy: retry.Policy{Jitter: retry.NoJitter}, attempt: 100, lo: retry.DefaultMaxDelay, hi: retry.DefaultMaxDelay},
+		"defaults, full jitter":             {policy: retry.Policy{}, attempt: 100, lo: 0, hi: retry.DefaultMaxDelay},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
