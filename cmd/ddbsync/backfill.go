@@ -21,6 +21,7 @@ import (
 
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/replattr"
+	"github.com/ddbsync/ddbsync/internal/retry"
 	"github.com/ddbsync/ddbsync/internal/tablesync"
 )
 
@@ -178,7 +179,7 @@ func (c *BackfillCommand) run(ctx context.Context, cfg BackfillConfig) error {
 	if err := ask.confirm(plan, cfg.Yes, suggest("backfill", cfg.tableFlags, cfg.Table, cfg.TargetTable, "--yes")); err != nil {
 		return err
 	}
-	target := dynamo.NewTable(dstAPI, cfg.TargetTable, dynamo.Options{MaxAttempts: cfg.WriteAttempts})
+	target := dynamo.NewTable(dstAPI, cfg.TargetTable, dynamo.Options{Retry: retry.Policy{MaxAttempts: cfg.WriteAttempts}})
 	res, err := tablesync.Backfill(ctx, src, cfg.Table, target, cfg.TargetTable, tablesync.BackfillOptions{
 		Segments:   cfg.segments(),
 		PageSize:   int32(cfg.PageSize),

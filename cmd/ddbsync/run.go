@@ -20,6 +20,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/lambdahandler"
 	"github.com/ddbsync/ddbsync/internal/replicate"
+	"github.com/ddbsync/ddbsync/internal/retry"
 	"github.com/ddbsync/ddbsync/internal/streampoll"
 )
 
@@ -408,7 +409,7 @@ func (c *RunCommand) invoker(cfg RunConfig, awsCfg aws.Config, logger *slog.Logg
 		return inv, "function at " + inv.URL(), nil
 	}
 	client := dynamo.NewClient(awsCfg, dynamo.ClientOptions{Region: cfg.TargetRegion, Endpoint: cfg.Endpoint, Conns: cfg.Concurrency})
-	table := dynamo.NewTable(client, cfg.TargetTable, dynamo.Options{MaxAttempts: cfg.WriteAttempts})
+	table := dynamo.NewTable(client, cfg.TargetTable, dynamo.Options{Retry: retry.Policy{MaxAttempts: cfg.WriteAttempts}})
 	rep := replicate.New(table, replicate.Options{Concurrency: cfg.Concurrency})
 	h := lambdahandler.New(rep, lambdahandler.Options{TargetTable: cfg.TargetTable, Logger: logger})
 	return h, "table " + cfg.TargetTable + " (handler in process)", nil

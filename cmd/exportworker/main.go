@@ -18,6 +18,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/exportload"
 	"github.com/ddbsync/ddbsync/internal/exportload/worker"
+	"github.com/ddbsync/ddbsync/internal/retry"
 	"github.com/ddbsync/ddbsync/internal/tablesync"
 )
 
@@ -40,7 +41,7 @@ func main() {
 	s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = cfg.S3PathStyle })
 	loader := &exportload.FileLoader{
 		S3:          s3c,
-		Writer:      dynamo.NewTable(db, cfg.TargetTable, dynamo.Options{MaxAttempts: cfg.MaxAttempts, BaseDelay: cfg.BaseDelay, MaxDelay: cfg.MaxDelay}),
+		Writer:      dynamo.NewTable(db, cfg.TargetTable, dynamo.Options{Retry: retry.Policy{MaxAttempts: cfg.MaxAttempts, BaseDelay: cfg.BaseDelay, MaxDelay: cfg.MaxDelay}}),
 		Keys:        info.Keys,
 		Concurrency: cfg.Concurrency,
 		StopMargin:  cfg.StopMargin,

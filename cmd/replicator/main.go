@@ -21,6 +21,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/fanout"
 	"github.com/ddbsync/ddbsync/internal/lambdahandler"
 	"github.com/ddbsync/ddbsync/internal/replicate"
+	"github.com/ddbsync/ddbsync/internal/retry"
 )
 
 func main() {
@@ -42,7 +43,7 @@ func main() {
 	opts := lambdahandler.Options{TargetTable: cfg.TargetTable, Logger: logger, Metrics: os.Stdout}
 	var rep *replicate.Replicator
 	if cfg.TargetTable != "" {
-		tableOpts := dynamo.Options{MaxAttempts: cfg.MaxAttempts, BaseDelay: cfg.BaseDelay, MaxDelay: cfg.MaxDelay}
+		tableOpts := dynamo.Options{Retry: retry.Policy{MaxAttempts: cfg.MaxAttempts, BaseDelay: cfg.BaseDelay, MaxDelay: cfg.MaxDelay}}
 		repOpts := replicate.Options{Concurrency: cfg.Concurrency, DeadlineMargin: cfg.DeadlineMargin}
 		rep = replicate.New(dynamo.NewTable(client, cfg.TargetTable, tableOpts), repOpts)
 		// Keys-only messages are re-read from the source table, in the function's own region.

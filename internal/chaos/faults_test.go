@@ -12,6 +12,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/faultproxy"
 	"github.com/ddbsync/ddbsync/internal/replicate"
+	"github.com/ddbsync/ddbsync/internal/retry"
 	"github.com/ddbsync/ddbsync/internal/streampoll"
 )
 
@@ -32,7 +33,7 @@ var issueFaults = faultproxy.Options{
 // second line of defence, the event source re-sending the batch from the
 // reported record, is exercised too.
 var (
-	faultTableOpts = dynamo.Options{MaxAttempts: 2, BaseDelay: 2 * time.Millisecond, MaxDelay: 50 * time.Millisecond}
+	faultTableOpts = dynamo.Options{Retry: retry.Policy{MaxAttempts: 2, BaseDelay: 2 * time.Millisecond, MaxDelay: 50 * time.Millisecond}}
 	faultRepOpts   = replicate.Options{Concurrency: 2}
 )
 

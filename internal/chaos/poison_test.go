@@ -22,6 +22,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/faultproxy"
 	"github.com/ddbsync/ddbsync/internal/replicate"
+	"github.com/ddbsync/ddbsync/internal/retry"
 	"github.com/ddbsync/ddbsync/internal/streampoll"
 	"github.com/ddbsync/ddbsync/internal/tablesync"
 )
@@ -117,7 +118,7 @@ func TestReplicate_PoisonRecord(t *testing.T) {
 
 	opts := pollerOpts(e.streamARN, nil)
 	opts.Failures, opts.MaxRetries = failures, maxRetries
-	handler := e.handler(nil, nil, dynamo.Options{BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond}, replicate.Options{})
+	handler := e.handler(nil, nil, dynamo.Options{Retry: retry.Policy{BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond}}, replicate.Options{})
 	p := streampoll.New(e.srv.Streams(e.keyID), handler, opts)
 	run := runBackground(t, p)
 

@@ -4,8 +4,9 @@
 // [Table] implements replicate.Writer over a consumer-side [API] interface
 // that *dynamodb.Client satisfies as is. Build that client with the SDK's
 // own retryer turned off (aws.NopRetryer): Table retries throttling, 5xx and
-// connection errors itself, with capped exponential backoff and full jitter,
-// so that every retry is counted and none outlives the invocation deadline.
+// connection errors itself, with capped exponential backoff and full jitter
+// ([DefaultRetry], a retry.Policy), so that every retry is counted and none
+// outlives the invocation deadline.
 //
 // # UnprocessedItems
 //

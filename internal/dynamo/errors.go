@@ -5,15 +5,25 @@ import (
 	"errors"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awsretry "github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go"
+
+	"github.com/ddbsync/ddbsync/internal/retry"
 )
 
 // ErrRetriesExhausted is wrapped by the error of a write that kept failing
 // with retryable errors (or kept coming back unprocessed) for every attempt.
-var ErrRetriesExhausted = errors.New("retries exhausted")
+// It is retry.ErrExhausted, so every retry loop's exhaustion matches it.
+var ErrRetriesExhausted = retry.ErrExhausted
 
-var retryables = retry.IsErrorRetryables(retry.DefaultRetryables)
+var retryables = awsretry.IsErrorRetryables(awsretry.DefaultRetryables)
+
+// Transient reports whether the SDK's standard retryer would retry err:
+// throttling, HTTP 5xx, connection errors and timeouts, a context
+// deadline included. Retryable is Transient without context errors.
+func Transient(err error) bool {
+	return err != nil && retryables.IsErrorRetryable(err) == aws.TrueTernary
+}
 
 // Retryable reports whether err is worth retrying: throttling
 // (ProvisionedThroughputExceededException, ThrottlingException,
@@ -23,7 +33,17 @@ func Retryable(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
-	return retryables.IsErrorRetryable(err) == aws.TrueTernary
+	return Transient(err)
+}
+
+// Retry calls f under p until it succeeds, fails with an error Retryable
+// rejects, or p's attempts run out (the error then wraps
+// ErrRetriesExhausted); see retry.Policy.Do.
+func Retry(ctx context.Context, p retry.Policy, f func() error) error {
+	return p.Do(ctx, func(int) (bool, error) {
+		err := f()
+		return Retryable(err), err
+	})
 }
 
 // IsValidation reports whether err is DynamoDB's ValidationException, the

@@ -164,29 +164,16 @@ func (g *SeqGuard) writeOne(ctx context.Context, w replicate.Write) (retries int
 	item := g.item(w, seq)
 	names := map[string]string{"#seq": g.names.Seq}
 	values := map[string]types.AttributeValue{":seq": &types.AttributeValueMemberS{Value: seq}}
-	var lastErr error
-	for attempt := 0; ; attempt++ {
-		if attempt > 0 {
-			if attempt >= g.t.maxAttempts {
-				return retries, fmt.Errorf("%w after %d attempts: %w", ErrRetriesExhausted, attempt, lastErr)
-			}
-			retries++
-			if err := g.t.backoff(ctx, attempt); err != nil {
-				return retries, fmt.Errorf("retry after %w: %w", lastErr, err)
-			}
-		}
-		_, err = g.t.api.PutItem(ctx, &dynamodb.PutItemInput{
+	return g.t.tryOne(ctx, fmt.Sprintf("guarded %s item", w.Op), func() error {
+		_, err := g.t.api.PutItem(ctx, &dynamodb.PutItemInput{
 			TableName: aws.String(g.t.name), Item: item, ConditionExpression: aws.String(guardCondition),
 			ExpressionAttributeNames: names, ExpressionAttributeValues: values,
 		})
-		if err == nil || IsConditionalCheckFailed(err) {
-			return retries, nil // applied, or stale and skipped
+		if IsConditionalCheckFailed(err) {
+			return nil // stale and skipped
 		}
-		lastErr = fmt.Errorf("guarded %s item: %w", w.Op, err)
-		if !Retryable(err) {
-			return retries, lastErr
-		}
-	}
+		return err
+	})
 }
 
 // item returns what w writes, seq being its padded sequence number: the

@@ -15,6 +15,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/replattr"
 	"github.com/ddbsync/ddbsync/internal/replicate"
+	"github.com/ddbsync/ddbsync/internal/retry"
 )
 
 // shared is the DynamoDB Local of this package's tests.
@@ -27,7 +28,7 @@ var guardNow = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 
 func newLocalGuard(tb testing.TB, db *dynamodb.Client) *dynamo.SeqGuard {
 	tb.Helper()
-	t := dynamo.NewTable(db, "target", dynamo.Options{MaxAttempts: 2, BaseDelay: time.Millisecond})
+	t := dynamo.NewTable(db, "target", dynamo.Options{Retry: retry.Policy{MaxAttempts: 2, BaseDelay: time.Millisecond}})
 	return dynamo.NewSeqGuard(t, replattr.Names{}, dynamo.GuardOptions{Now: func() time.Time { return guardNow }})
 }
 

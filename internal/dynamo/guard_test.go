@@ -15,6 +15,7 @@ import (
 
 	"github.com/ddbsync/ddbsync/internal/replattr"
 	"github.com/ddbsync/ddbsync/internal/replicate"
+	"github.com/ddbsync/ddbsync/internal/retry"
 )
 
 func TestPadSeq(t *testing.T) {
@@ -108,7 +109,7 @@ func TestSeqGuard_WriteBatch(t *testing.T) {
 	fake := &condTable{seqs: map[string]string{}, tombstones: map[string]map[string]types.AttributeValue{}, throttle: 1}
 	now := time.Unix(1_000_000, 0)
 	names := replattr.Names{Seq: "_seq", Deleted: "_gone", Expires: "_ttl"}
-	g := NewSeqGuard(NewTable(fake, "target", Options{BaseDelay: time.Microsecond, MaxDelay: time.Millisecond}), names,
+	g := NewSeqGuard(NewTable(fake, "target", Options{Retry: retry.Policy{BaseDelay: time.Microsecond, MaxDelay: time.Millisecond}}), names,
 		GuardOptions{TombstoneRetention: time.Hour, Now: func() time.Time { return now }})
 	assert.Equal(t, names, g.Names())
 

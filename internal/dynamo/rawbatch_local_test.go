@@ -14,6 +14,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/ddblocal"
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/replicate"
+	"github.com/ddbsync/ddbsync/internal/retry"
 )
 
 // TestTable_RawRoundTrip_DynamoDBLocal writes the same images through the
@@ -38,8 +39,8 @@ func TestTable_RawRoundTrip_DynamoDBLocal(t *testing.T) {
 		_, err := ddblocal.CreateTable(ctx, db, ddblocal.TableSpec{Name: name, HashKey: "pk", RangeKey: "sk", RangeType: types.ScalarAttributeTypeN})
 		require.NoError(t, err)
 	}
-	raw := dynamo.NewTable(db, "raw-target", dynamo.Options{MaxAttempts: 2})
-	typed := dynamo.NewTable(db, "typed-target", dynamo.Options{MaxAttempts: 2, Typed: true})
+	raw := dynamo.NewTable(db, "raw-target", dynamo.Options{Retry: retry.Policy{MaxAttempts: 2}})
+	typed := dynamo.NewTable(db, "typed-target", dynamo.Options{Retry: retry.Policy{MaxAttempts: 2}, Typed: true})
 	require.True(t, raw.Raw())
 	require.False(t, typed.Raw())
 

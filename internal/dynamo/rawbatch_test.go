@@ -24,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ddbsync/ddbsync/internal/replicate"
+	"github.com/ddbsync/ddbsync/internal/retry"
 )
 
 // allTypesImage is an item with every attribute value type, in spellings
@@ -195,7 +196,7 @@ func TestTable_WriteBatch_RawWire(t *testing.T) {
 				}
 			}
 			srv := newWireServer(t)
-			table := NewTable(wireClient(srv), "target", Options{MaxAttempts: 1})
+			table := NewTable(wireClient(srv), "target", Options{Retry: retry.Policy{MaxAttempts: 1}})
 			require.True(t, table.Raw())
 			errs, _ := table.WriteBatch(t.Context(), tt.writes)
 			require.Nil(t, errs)
@@ -220,7 +221,7 @@ func TestTable_WriteBatch_RawUnprocessed(t *testing.T) {
 		}
 		return `{"UnprocessedItems":{}}`
 	}
-	table := NewTable(wireClient(srv), "target", Options{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond})
+	table := NewTable(wireClient(srv), "target", Options{Retry: retry.Policy{MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}})
 	writes := []replicate.Write{
 		rawPut(`{"pk":{"S":"a"},"sk":{"N":"1"}}`, `{"pk":{"S":"a"},"sk":{"N":"1"},"v":{"S":"x"}}`),
 		rawPut(`{"pk":{"S":"b"},"sk":{"N":"2"}}`, `{"pk":{"S":"b"},"sk":{"N":"2"},"v":{"S":"x"}}`),
@@ -239,7 +240,7 @@ func TestTable_WriteBatch_RawUnprocessed(t *testing.T) {
 // carrying SDK values only is sent typed, whole.
 func TestTable_WriteBatch_RawFallsBackToTyped(t *testing.T) {
 	srv := newWireServer(t)
-	table := NewTable(wireClient(srv), "target", Options{MaxAttempts: 1})
+	table := NewTable(wireClient(srv), "target", Options{Retry: retry.Policy{MaxAttempts: 1}})
 	typed := rawPut(`{"pk":{"S":"t"}}`, `{"pk":{"S":"t"}}`)
 	tw, err := typedWrite(typed)
 	require.NoError(t, err)
@@ -296,7 +297,7 @@ func TestTable_WriteBatch_RawGuard(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			srv := newWireServer(t)
 			client := wireClient(srv)
-			table := NewTable(client, "target", Options{MaxAttempts: 3, BaseDelay: time.Millisecond})
+			table := NewTable(client, "target", Options{Retry: retry.Policy{MaxAttempts: 3, BaseDelay: time.Millisecond}})
 			table.api = sdkChangedAPI{Client: client, after: tt.after}
 			writes := []replicate.Write{rawPut(`{"pk":{"S":"a"}}`, `{"pk":{"S":"a"}}`), rawDelete(`{"pk":{"S":"b"}}`)}
 			errs, _ := table.WriteBatch(t.Context(), writes)

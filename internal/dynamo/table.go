@@ -3,7 +3,6 @@ package dynamo
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -11,9 +10,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/ddbsync/ddbsync/internal/replicate"
+	"github.com/ddbsync/ddbsync/internal/retry"
 )
 
-// Defaults for [Table].
+// Defaults for [Table]'s retries (see [DefaultRetry]).
 const (
 	// DefaultMaxAttempts is how many times a write is tried in all.
 	DefaultMaxAttempts = 10
@@ -22,6 +22,10 @@ const (
 	// DefaultMaxDelay caps the backoff delay.
 	DefaultMaxDelay = 2 * time.Second
 )
+
+// DefaultRetry is the retry policy of writes: throttling, 5xx, connection
+// errors and UnprocessedItems are retried with full jitter.
+var DefaultRetry = retry.Policy{MaxAttempts: DefaultMaxAttempts, BaseDelay: DefaultBaseDelay, MaxDelay: DefaultMaxDelay, Jitter: retry.FullJitter}
 
 // API is the part of *dynamodb.Client that Table calls.
 type API interface {
@@ -40,19 +44,14 @@ type Table struct {
 	quotedName []byte
 	// placeholderBody is what the SDK serializes for a raw call's input.
 	placeholderBody []byte
-	maxAttempts     int
-	baseDelay       time.Duration
-	maxDelay        time.Duration
+	retry           retry.Policy
 }
 
 // Options configures a Table; zero fields take the defaults.
 type Options struct {
-	// MaxAttempts is how many times a write is tried in all (default DefaultMaxAttempts).
-	MaxAttempts int
-	// BaseDelay is the first backoff delay (default DefaultBaseDelay).
-	BaseDelay time.Duration
-	// MaxDelay caps the backoff delay (default DefaultMaxDelay).
-	MaxDelay time.Duration
+	// Retry shapes the retries of each write; its zero fields take
+	// DefaultRetry's. The context's deadline bounds them too.
+	Retry retry.Policy
 	// Typed turns raw writes off: every write is sent as SDK attribute
 	// values, as before raw writes existed (for comparisons).
 	Typed bool
@@ -60,21 +59,12 @@ type Options struct {
 
 // NewTable returns a Table writing to the table called name through api.
 func NewTable(api API, name string, opts Options) *Table {
-	t := &Table{api: api, name: name, maxAttempts: opts.MaxAttempts, baseDelay: opts.BaseDelay, maxDelay: opts.MaxDelay}
+	t := &Table{api: api, name: name, retry: opts.Retry.Or(DefaultRetry)}
 	// Raw bodies need the SDK client's middleware stack; fakes get SDK values.
 	_, client := api.(*dynamodb.Client)
 	t.raw = client && !opts.Typed
 	t.quotedName = quoteName(name)
 	t.placeholderBody = placeholderBody(t.quotedName)
-	if t.maxAttempts <= 0 {
-		t.maxAttempts = DefaultMaxAttempts
-	}
-	if t.baseDelay <= 0 {
-		t.baseDelay = DefaultBaseDelay
-	}
-	if t.maxDelay <= 0 {
-		t.maxDelay = DefaultMaxDelay
-	}
 	return t
 }
 
@@ -118,11 +108,11 @@ func (t *Table) WriteBatch(ctx context.Context, writes []replicate.Write) (errs 
 	var lastErr error
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
-			if attempt >= t.maxAttempts {
+			if t.retry.Exhausted(attempt) {
 				return failAll(errs, writes, todo, fmt.Errorf("%w after %d attempts: %w", ErrRetriesExhausted, attempt, lastErr)), retries
 			}
 			retries += len(todo)
-			if err := t.backoff(ctx, attempt); err != nil {
+			if err := t.retry.Wait(ctx, attempt); err != nil {
 				return failAll(errs, writes, todo, fmt.Errorf("retry after %w: %w", lastErr, err)), retries
 			}
 		}
@@ -165,30 +155,34 @@ func (t *Table) writeOne(ctx context.Context, w replicate.Write) (retries int, e
 	if w, err = typedWrite(w); err != nil {
 		return 0, err
 	}
-	var lastErr error
-	for attempt := 0; ; attempt++ {
-		if attempt > 0 {
-			if attempt >= t.maxAttempts {
-				return retries, fmt.Errorf("%w after %d attempts: %w", ErrRetriesExhausted, attempt, lastErr)
-			}
-			retries++
-			if err := t.backoff(ctx, attempt); err != nil {
-				return retries, fmt.Errorf("retry after %w: %w", lastErr, err)
-			}
-		}
+	return t.tryOne(ctx, fmt.Sprintf("%s item", w.Op), func() error {
+		var err error
 		if w.Op == replicate.OpPut {
 			_, err = t.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(t.name), Item: w.Item})
 		} else {
 			_, err = t.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(t.name), Key: w.Key})
 		}
+		return err
+	})
+}
+
+// tryOne makes one single-item call under t's retry policy, retrying the
+// errors Retryable accepts; what names the call in its error. retries
+// counts the retries decided, as WriteBatch counts them: a retry cut short
+// by the deadline is counted.
+func (t *Table) tryOne(ctx context.Context, what string, call func() error) (retries int, err error) {
+	err = t.retry.Do(ctx, func(attempt int) (bool, error) {
+		err := call()
 		if err == nil {
-			return retries, nil
+			return false, nil
 		}
-		lastErr = fmt.Errorf("%s item: %w", w.Op, err)
-		if !Retryable(err) {
-			return retries, lastErr
+		again := Retryable(err)
+		if again && !t.retry.Exhausted(attempt) {
+			retries++
 		}
-	}
+		return again, fmt.Errorf("%s: %w", what, err)
+	})
+	return retries, err
 }
 
 // unprocessed maps the response's UnprocessedItems back to write indices.
@@ -228,34 +222,6 @@ func (t *Table) unprocessed(writes []replicate.Write, todo []int, out *dynamodb.
 		left = append(left, i)
 	}
 	return left
-}
-
-// backoff sleeps before the given retry attempt (1-based); see Backoff.
-func (t *Table) backoff(ctx context.Context, attempt int) error {
-	return Backoff(ctx, attempt, t.baseDelay, t.maxDelay)
-}
-
-// Backoff sleeps before retry attempt (1-based): full jitter over an
-// exponential of base, capped at maxDelay. It returns an error, without
-// sleeping, when ctx would end first, so no retry outlives the deadline.
-// Every retry loop of ddbsync waits with it.
-func Backoff(ctx context.Context, attempt int, base, maxDelay time.Duration) error {
-	ceiling := maxDelay
-	if shift := attempt - 1; shift >= 0 && shift < 30 && base<<shift < ceiling {
-		ceiling = base << shift
-	}
-	d := time.Duration(rand.Int64N(int64(ceiling) + 1))
-	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {
-		return fmt.Errorf("backoff of %v would pass the deadline: %w", d, context.DeadlineExceeded)
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
 }
 
 func writeRequests(writes []replicate.Write, todo []int) []types.WriteRequest {

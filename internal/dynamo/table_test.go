@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ddbsync/ddbsync/internal/replicate"
+	"github.com/ddbsync/ddbsync/internal/retry"
 )
 
 // fakeAPI is a func-field fake of API; it records every call's requests.
@@ -92,7 +93,7 @@ func pks(reqs []types.WriteRequest) []string {
 }
 
 func fastTable(api API) *Table {
-	return NewTable(api, "target", Options{MaxAttempts: 4, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond})
+	return NewTable(api, "target", Options{Retry: retry.Policy{MaxAttempts: 4, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond}})
 }
 
 func TestTable_WriteBatch(t *testing.T) {
@@ -257,7 +258,7 @@ func TestTable_WriteBatch_StopsBeforeDeadline(t *testing.T) {
 	api := &fakeAPI{batch: func(int, []types.WriteRequest) (*dynamodb.BatchWriteItemOutput, error) {
 		return nil, apiErr("ThrottlingException")
 	}}
-	tbl := NewTable(api, "target", Options{MaxAttempts: 100, BaseDelay: 50 * time.Millisecond, MaxDelay: 50 * time.Millisecond})
+	tbl := NewTable(api, "target", Options{Retry: retry.Policy{MaxAttempts: 100, BaseDelay: 50 * time.Millisecond, MaxDelay: 50 * time.Millisecond}})
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	errs, _ := tbl.WriteBatch(ctx, writes(1))

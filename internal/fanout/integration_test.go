@@ -29,6 +29,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/motoserver"
 	"github.com/ddbsync/ddbsync/internal/replattr"
 	"github.com/ddbsync/ddbsync/internal/replicate"
+	"github.com/ddbsync/ddbsync/internal/retry"
 	"github.com/ddbsync/ddbsync/internal/streampoll"
 	"github.com/ddbsync/ddbsync/internal/tablesync"
 )
@@ -141,7 +142,7 @@ var applyNow = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 // applyHandler returns the apply-mode handler writing to table through db;
 // keys-only messages are re-read from the table named source.
 func applyHandler(db *dynamodb.Client, table string, source ...string) *lambdahandler.Handler {
-	t := dynamo.NewTable(db, table, dynamo.Options{MaxAttempts: 2, BaseDelay: time.Millisecond})
+	t := dynamo.NewTable(db, table, dynamo.Options{Retry: retry.Policy{MaxAttempts: 2, BaseDelay: time.Millisecond}})
 	guard := dynamo.NewSeqGuard(t, replattr.Names{}, dynamo.GuardOptions{Now: func() time.Time { return applyNow }})
 	applier := fanout.NewApplier(replicate.New(guard, replicate.Options{}), db, strings.Join(source, ""))
 	return lambdahandler.New(nil, lambdahandler.Options{TargetTable: table, Applier: applier})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/replicate"
+	"github.com/ddbsync/ddbsync/internal/retry"
 )
 
 // Limits and defaults of a [Publisher].
@@ -33,6 +34,10 @@ const (
 	DefaultBaseDelay = 25 * time.Millisecond
 	DefaultMaxDelay  = time.Second
 )
+
+// DefaultRetry is the retry policy of PublishBatch calls and entries, with
+// full jitter.
+var DefaultRetry = retry.Policy{MaxAttempts: DefaultMaxAttempts, BaseDelay: DefaultBaseDelay, MaxDelay: DefaultMaxDelay, Jitter: retry.FullJitter}
 
 // SNSAPI is the part of *sns.Client that Publisher calls.
 type SNSAPI interface {
@@ -53,10 +58,10 @@ type Record struct {
 type PublisherOptions struct {
 	// Concurrency bounds the PublishBatch calls in flight (default DefaultPublishConcurrency).
 	Concurrency int
-	// MaxAttempts, BaseDelay and MaxDelay shape retries of throttled calls
-	// and of entries failed by the service.
-	MaxAttempts         int
-	BaseDelay, MaxDelay time.Duration
+	// Retry shapes retries of throttled calls and of entries failed by the
+	// service; its zero fields take DefaultRetry's. The deadline (less
+	// DeadlineMargin) bounds them too.
+	Retry retry.Policy
 	// DeadlineMargin is kept free before ctx's deadline (default
 	// replicate.DefaultDeadlineMargin, at most a quarter of the time left).
 	DeadlineMargin time.Duration
@@ -74,15 +79,7 @@ func NewPublisher(api SNSAPI, topicARN string, opts PublisherOptions) *Publisher
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = DefaultPublishConcurrency
 	}
-	if opts.MaxAttempts <= 0 {
-		opts.MaxAttempts = DefaultMaxAttempts
-	}
-	if opts.BaseDelay <= 0 {
-		opts.BaseDelay = DefaultBaseDelay
-	}
-	if opts.MaxDelay <= 0 {
-		opts.MaxDelay = DefaultMaxDelay
-	}
+	opts.Retry = opts.Retry.Or(DefaultRetry)
 	if opts.DeadlineMargin <= 0 {
 		opts.DeadlineMargin = replicate.DefaultDeadlineMargin
 	}
@@ -281,7 +278,7 @@ func (p *Publisher) runWorker(ctx context.Context, groups []*group) workerStats 
 			for g := range retry {
 				attempt = max(attempt, attempts[g])
 			}
-			if err := dynamo.Backoff(ctx, attempt, p.opts.BaseDelay, p.opts.MaxDelay); err != nil {
+			if err := p.opts.Retry.Wait(ctx, attempt); err != nil {
 				for g := range retry {
 					g.err = fmt.Errorf("retry publish: %w", err)
 				}
@@ -307,7 +304,7 @@ func (p *Publisher) send(ctx context.Context, batch []*group, attempts map[*grou
 	retry = map[*group]bool{}
 	again := func(g *group, err error) {
 		attempts[g]++
-		if attempts[g] >= p.opts.MaxAttempts {
+		if p.opts.Retry.Exhausted(attempts[g]) {
 			g.err = fmt.Errorf("%w after %d attempts: %w", dynamo.ErrRetriesExhausted, attempts[g], err)
 			return
 		}

@@ -12,9 +12,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ddbsync/ddbsync/internal/fanout"
+	"github.com/ddbsync/ddbsync/internal/retry"
 )
 
-var fastRetry = fanout.PublisherOptions{BaseDelay: time.Microsecond, MaxDelay: time.Millisecond}
+var fastRetry = fanout.PublisherOptions{Retry: retry.Policy{BaseDelay: time.Microsecond, MaxDelay: time.Millisecond}}
 
 // TestPublisher_Publish_OrderPerGroup checks that every record is sent once,
 // with each group's messages in stream order and never two of one group in
@@ -106,7 +107,7 @@ func TestPublisher_Publish_Retries(t *testing.T) {
 	t.Run("retries exhausted", func(t *testing.T) {
 		api := &fakeSNS{callErr: func(int) error { return &smithy.GenericAPIError{Code: "Throttled"} }}
 		opts := fastRetry
-		opts.MaxAttempts = 3
+		opts.Retry.MaxAttempts = 3
 		res := fanout.NewPublisher(api, "arn:aws:sns:r:1:t.fifo", opts).Publish(t.Context(), []fanout.Record{record("a", 1, 1)})
 		assert.Equal(t, recs1(1), res.FailedSeq)
 		assert.Len(t, api.calls, 3)

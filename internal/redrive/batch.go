@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
+	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/streampoll"
 	"github.com/ddbsync/ddbsync/internal/tablesync"
@@ -106,7 +107,7 @@ func Batch(ctx context.Context, streams StreamReader, rep Repairer, batch stream
 		replicate.ValidateSeq(batch.EndSequenceNumber) != nil || replicate.CompareSeq(batch.StartSequenceNumber, batch.EndSequenceNumber) > 0 {
 		return Result{}, fmt.Errorf("%w: need shardId, streamArn and startSequenceNumber <= endSequenceNumber", ErrBadFailureRecord)
 	}
-	r := &rangeReader{api: streams, batch: batch, retry: opts.Retry}
+	r := &rangeReader{api: streams, batch: batch, retry: opts.Retry.Or(dynamo.DefaultRetry)}
 	recs, err := r.read(ctx)
 	res := Result{Records: len(recs), Expired: r.expired}
 	if err != nil {

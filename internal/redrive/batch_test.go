@@ -18,6 +18,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/redrive"
 	"github.com/ddbsync/ddbsync/internal/replattr"
 	"github.com/ddbsync/ddbsync/internal/replicate"
+	"github.com/ddbsync/ddbsync/internal/retry"
 	"github.com/ddbsync/ddbsync/internal/streampoll"
 	"github.com/ddbsync/ddbsync/internal/tablesync"
 )
@@ -196,7 +197,7 @@ func (p *poisonWriter) WriteBatch(ctx context.Context, writes []replicate.Write)
 func TestBatch_PoisonBatchFromPoller(t *testing.T) {
 	db, streams, arn := tables(t)
 	poisonID, _ := replicate.KeyID(keyOf("P"))
-	writer := &poisonWriter{w: dynamo.NewTable(db, "target", dynamo.Options{MaxAttempts: 2}), poison: poisonID}
+	writer := &poisonWriter{w: dynamo.NewTable(db, "target", dynamo.Options{Retry: retry.Policy{MaxAttempts: 2}}), poison: poisonID}
 	writer.broken.Store(true)
 	handler := lambdahandler.New(replicate.New(writer, replicate.Options{}), lambdahandler.Options{TargetTable: "target"})
 

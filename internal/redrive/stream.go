@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
+	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/streampoll"
 	"github.com/ddbsync/ddbsync/internal/tablesync"
@@ -61,7 +62,7 @@ func (r *rangeReader) read(ctx context.Context) ([]streamtypes.Record, error) {
 	var recs []streamtypes.Record
 	for empty := 0; iter != nil; {
 		var out *dynamodbstreams.GetRecordsOutput
-		err := r.retry.Do(ctx, func() (err error) {
+		err := dynamo.Retry(ctx, r.retry, func() (err error) {
 			out, err = r.api.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(maxGetRecords)})
 			return err
 		})
@@ -128,7 +129,7 @@ func (r *rangeReader) iterator(ctx context.Context, typ streamtypes.ShardIterato
 		in.SequenceNumber = aws.String(seq)
 	}
 	var out *dynamodbstreams.GetShardIteratorOutput
-	err := r.retry.Do(ctx, func() (err error) {
+	err := dynamo.Retry(ctx, r.retry, func() (err error) {
 		out, err = r.api.GetShardIterator(ctx, in)
 		return err
 	})

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"time"
 )
 
 // deliver invokes the function with batch until every record is processed:
@@ -60,16 +58,19 @@ func (p *Poller) deliverPart(ctx context.Context, sh *shard, batch []*record, in
 			slog.Int(keyRecords, len(batch)), slog.Int(keyAttempt, attempt), slog.String(keyError, err.Error()),
 		}
 		bisect := wholeBatch && p.opts.BisectOnFunctionError && len(batch) > 1
-		if !bisect && p.opts.MaxRetries >= 0 && attempt > p.opts.MaxRetries {
+		if !bisect && p.retry.Exhausted(attempt) {
 			p.opts.Logger.LogAttrs(ctx, slog.LevelError, "batch failed; retries exhausted", attrs...)
 			return p.giveUp(sh, batch, requestID, invoked, wholeBatch, err)
 		}
-		delay := p.backoff(attempt)
+		delay := p.retry.Delay(attempt)
 		msg := "batch failed; retrying"
 		if bisect {
 			msg = "batch failed; splitting it in two"
 		}
 		p.opts.Logger.LogAttrs(ctx, slog.LevelWarn, msg, append(attrs, slog.Int64(keyDelay, delay.Milliseconds()))...)
+		// Not retry.Policy.Wait: the poller, like an event source mapping,
+		// retries until Run stops, so it never gives up a wait for a
+		// deadline; only a cancelled ctx ends it.
 		if !sleep(ctx, delay) {
 			return nil // stopping: the rest stays unprocessed
 		}
@@ -133,12 +134,4 @@ func (p *Poller) count(f func(*Stats)) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	f(&p.stats)
-}
-
-// backoff returns the wait before retry number attempt: exponential from
-// RetryBaseDelay, capped at RetryMaxDelay, with jitter in its upper half.
-func (p *Poller) backoff(attempt int) time.Duration {
-	d := p.opts.RetryBaseDelay << min(attempt-1, 20)
-	d = min(d, p.opts.RetryMaxDelay)
-	return d/2 + rand.N(d/2+1)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/lambdahandler"
 	"github.com/ddbsync/ddbsync/internal/replicate"
+	"github.com/ddbsync/ddbsync/internal/retry"
 	"github.com/ddbsync/ddbsync/internal/streampoll"
 	"github.com/ddbsync/ddbsync/internal/tablesync"
 )
@@ -69,7 +70,7 @@ func (c *capturing) Invoke(ctx context.Context, payload []byte) ([]byte, error) 
 
 // newHandler returns the Lambda handler writing to table through db.
 func newHandler(db *dynamodb.Client, table string) *lambdahandler.Handler {
-	t := dynamo.NewTable(db, table, dynamo.Options{MaxAttempts: 2, BaseDelay: time.Millisecond})
+	t := dynamo.NewTable(db, table, dynamo.Options{Retry: retry.Policy{MaxAttempts: 2, BaseDelay: time.Millisecond}})
 	return lambdahandler.New(replicate.New(t, replicate.Options{}), lambdahandler.Options{TargetTable: table})
 }
 

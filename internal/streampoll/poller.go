@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+
+	"github.com/ddbsync/ddbsync/internal/retry"
 )
 
 // Defaults for [Options].
@@ -166,6 +168,10 @@ type Poller struct {
 	api  API
 	inv  Invoker
 	opts Options
+	// retry paces the retries of a failed batch (jitter in the upper half,
+	// as before the policy was shared) and says when they are exhausted;
+	// readRetry paces the retries of a failed GetRecords (no jitter).
+	retry, readRetry retry.Policy
 
 	mu         sync.Mutex // guards shards, each shard's position and stats
 	shards     map[string]*shard
@@ -217,8 +223,19 @@ func New(api API, inv Invoker, opts Options) *Poller {
 		opts.Now = time.Now
 	}
 	p := &Poller{api: api, inv: inv, opts: opts, shards: map[string]*shard{}}
+	p.retry = retry.Policy{MaxAttempts: maxAttempts(opts.MaxRetries), BaseDelay: opts.RetryBaseDelay, MaxDelay: opts.RetryMaxDelay, Jitter: retry.HalfJitter}
+	p.readRetry = retry.Policy{BaseDelay: opts.RetryBaseDelay, MaxDelay: opts.RetryMaxDelay, Jitter: retry.NoJitter}
 	p.lastActivity.Store(opts.Now().UnixNano())
 	return p
+}
+
+// maxAttempts is the retry.Policy MaxAttempts of Options.MaxRetries: the
+// first invocation plus the retries, Forever when negative.
+func maxAttempts(maxRetries int) int {
+	if maxRetries < 0 || maxRetries >= retry.Forever-1 {
+		return retry.Forever
+	}
+	return maxRetries + 1
 }
 
 // Run reads the stream until ctx is cancelled, the stream is disabled and

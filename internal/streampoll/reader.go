@@ -8,14 +8,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
-)
 
-// retryables classifies the errors worth retrying (throttling, 5xx,
-// connection resets) the way the SDK's standard retryer does.
-var retryables = retry.IsErrorRetryables(retry.DefaultRetryables)
+	"github.com/ddbsync/ddbsync/internal/dynamo"
+)
 
 // readShard reads the shard and delivers its records until the shard is
 // drained (drained is true), ctx is cancelled, or a fatal error occurs.
@@ -37,7 +34,7 @@ type shardReader struct {
 	readAt   time.Time // when the last GetRecords call started
 	readErr  bool      // the last GetRecords call failed (and was handled)
 	wait     time.Duration
-	errWait  time.Duration
+	errTries int  // GetRecords calls failed in a row with a retryable error
 	started  bool // a record at or after Options.StartAt was kept
 }
 
@@ -110,7 +107,7 @@ func (r *shardReader) read(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, r.recover(ctx, err)
 	}
-	r.errWait = 0
+	r.errTries = 0
 	r.iter = out.NextShardIterator
 	if len(out.Records) == 0 {
 		return 0, nil
@@ -178,11 +175,12 @@ func (r *shardReader) recover(ctx context.Context, err error) error {
 		p.opts.Logger.Warn("records trimmed from the stream before they were read; restarting at the oldest record",
 			slog.String(keyShard, r.sh.id), slog.String(keySeq, r.lastRead))
 		return r.renew(ctx, streamtypes.ShardIteratorTypeTrimHorizon, "")
-	case retryables.IsErrorRetryable(err) == aws.TrueTernary:
-		r.errWait = min(max(2*r.errWait, p.opts.RetryBaseDelay), p.opts.RetryMaxDelay)
+	case dynamo.Transient(err): // throttling, 5xx, connection resets, timeouts
+		r.errTries++
+		wait := p.readRetry.Delay(r.errTries)
 		p.opts.Logger.Warn("get records failed; retrying", slog.String(keyShard, r.sh.id),
-			slog.Int64(keyDelay, r.errWait.Milliseconds()), slog.String(keyError, err.Error()))
-		sleep(ctx, r.errWait)
+			slog.Int64(keyDelay, wait.Milliseconds()), slog.String(keyError, err.Error()))
+		sleep(ctx, wait) // until Run stops, as in deliverPart: no deadline check
 		return nil
 	}
 	return fmt.Errorf("get records from shard %s: %w", r.sh.id, err)

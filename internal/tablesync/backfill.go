@@ -112,7 +112,7 @@ func Backfill(ctx context.Context, src Scanner, srcTable string, dst replicate.W
 		opts: opts,
 		keys: info.keys,
 		dst:  dst,
-		scan: &scanner{api: src, table: srcTable, total: opts.Segments.total(), pageSize: opts.PageSize, retry: opts.Retry.withDefaults()},
+		scan: &scanner{api: src, table: srcTable, total: opts.Segments.total(), pageSize: opts.PageSize, retry: opts.Retry.Or(dynamo.DefaultRetry)},
 		wcu:  newRateLimiter(opts.MaxWCU),
 		ckpt: &Checkpoint{Version: checkpointVersion, SourceTable: srcTable, TargetTable: dstTable,
 			TotalSegments: opts.Segments.total(), Segments: map[int]*SegmentState{}},

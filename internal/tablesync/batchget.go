@@ -52,7 +52,7 @@ func (g *getter) batchGet(ctx context.Context, keys []Item, consistent, keysOnly
 			in.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
 		}
 		var out *dynamodb.BatchGetItemOutput
-		err := g.retry.do(ctx, func() (err error) {
+		err := dynamo.Retry(ctx, g.retry, func() (err error) {
 			out, err = g.api.BatchGetItem(ctx, in)
 			return err
 		})
@@ -75,13 +75,13 @@ func (g *getter) batchGet(ctx context.Context, keys []Item, consistent, keysOnly
 			return found, nil
 		}
 		if len(left) >= len(todo) { // no progress
-			if attempt >= g.retry.MaxAttempts {
+			if g.retry.Exhausted(attempt) {
 				return nil, fmt.Errorf("batch get item from %s: %w after %d attempts: %d keys unprocessed",
 					g.table, dynamo.ErrRetriesExhausted, attempt, len(left))
 			}
 			attempt++
 		}
-		if err := g.retry.backoff(ctx, attempt); err != nil {
+		if err := g.retry.Wait(ctx, attempt); err != nil {
 			return nil, fmt.Errorf("batch get item from %s: %w", g.table, err)
 		}
 		todo = left

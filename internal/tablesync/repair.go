@@ -177,7 +177,7 @@ func NewRepairer(src ItemReader, srcTable string, dst ItemWriter, dstTable strin
 		opts.Now = time.Now
 	}
 	opts.Attrs = opts.Attrs.WithDefaults()
-	opts.Retry = opts.Retry.withDefaults()
+	opts.Retry = opts.Retry.Or(dynamo.DefaultRetry)
 	return &Repairer{src: src, srcTable: srcTable, dst: dst, dstTable: dstTable, opts: opts, wcu: newRateLimiter(opts.MaxWCU)}
 }
 
@@ -302,7 +302,7 @@ func (r *Repairer) repair(ctx context.Context, key Item, minSeq string) (Action,
 // get reads one item with ConsistentRead; nil if there is none.
 func (r *Repairer) get(ctx context.Context, api ItemReader, table string, key Item) (Item, error) {
 	var out *dynamodb.GetItemOutput
-	err := r.opts.Retry.do(ctx, func() (err error) {
+	err := dynamo.Retry(ctx, r.opts.Retry, func() (err error) {
 		out, err = api.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key, ConsistentRead: aws.Bool(true)})
 		return err
 	})
@@ -343,7 +343,7 @@ func (r *Repairer) write(ctx context.Context, key, src, dst Item, minSeq string)
 	if err := r.wcu.wait(ctx, units); err != nil {
 		return err
 	}
-	return r.opts.Retry.do(ctx, func() error {
+	return dynamo.Retry(ctx, r.opts.Retry, func() error {
 		var err error
 		if put != nil {
 			_, err = r.dst.PutItem(ctx, &dynamodb.PutItemInput{

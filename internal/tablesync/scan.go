@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/ddbsync/ddbsync/internal/dynamo"
 )
 
 // Limits of parallel Scans
@@ -128,7 +130,7 @@ func (s *scanner) pages(ctx context.Context, seg int, start Item, out chan<- pag
 	}
 	for {
 		var resp *dynamodb.ScanOutput
-		err := s.retry.do(ctx, func() (err error) {
+		err := dynamo.Retry(ctx, s.retry, func() (err error) {
 			resp, err = s.api.Scan(ctx, in)
 			return err
 		})

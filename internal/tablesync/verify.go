@@ -139,7 +139,7 @@ func Verify(ctx context.Context, src TableReader, srcTable string, dst TableRead
 	if err != nil {
 		return VerifyResult{}, err
 	}
-	retry := opts.Retry.withDefaults()
+	retry := opts.Retry.Or(dynamo.DefaultRetry)
 	total := opts.Segments.total()
 	opts.Attrs = opts.Attrs.WithDefaults()
 	v := &verifier{opts: opts, keys: sInfo.keys}

@@ -232,12 +232,12 @@ func TestCondition(t *testing.T) {
 func TestRetryOptions_Do(t *testing.T) {
 	o := RetryOptions{MaxAttempts: 3, BaseDelay: time.Microsecond, MaxDelay: time.Microsecond}
 	calls := 0
-	err := o.do(t.Context(), func() error { calls++; return apiErr("ThrottlingException") })
+	err := dynamo.Retry(t.Context(), o, func() error { calls++; return apiErr("ThrottlingException") })
 	require.ErrorIs(t, err, dynamo.ErrRetriesExhausted)
 	assert.Equal(t, 3, calls)
 
 	calls = 0
-	err = o.do(t.Context(), func() error { calls++; return &types.ConditionalCheckFailedException{} })
+	err = dynamo.Retry(t.Context(), o, func() error { calls++; return &types.ConditionalCheckFailedException{} })
 	var cond *types.ConditionalCheckFailedException
 	assert.ErrorAs(t, err, &cond, "conditional failures are the caller's to handle")
 	assert.Equal(t, 1, calls)
@@ -276,7 +276,7 @@ func TestBatchGetRequestShape(t *testing.T) {
 	// BatchGetItem asks for at most maxBatchGet keys, consistently when asked.
 	var got *dynamodb.BatchGetItemInput
 	f := &captureReader{fn: func(in *dynamodb.BatchGetItemInput) { got = in }}
-	g := &getter{api: f, table: "t", keys: keySchema{"pk"}, retry: RetryOptions{}.withDefaults()}
+	g := &getter{api: f, table: "t", keys: keySchema{"pk"}, retry: RetryOptions{}.Or(dynamo.DefaultRetry)}
 	_, err := g.get(t.Context(), keysN(2), true)
 	require.NoError(t, err)
 	assert.True(t, aws.ToBool(got.RequestItems["t"].ConsistentRead))

@@ -31,9 +31,6 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/exportload"
 )
@@ -117,8 +114,6 @@ func New(l *exportload.FileLoader, logger *slog.Logger) *Handler {
 	return &Handler{loader: l, logger: logger}
 }
 
-var retryables = retry.IsErrorRetryables(retry.DefaultRetryables)
-
 // Handle verifies and loads in.File from in.LinesDone on. See the package
 // doc for its errors.
 func (h *Handler) Handle(ctx context.Context, in Input) (Output, error) {
@@ -142,7 +137,7 @@ func classify(err error) error {
 	switch {
 	case exportload.IsVerifyError(err):
 		return &VerifyError{Err: err}
-	case errors.Is(err, dynamo.ErrRetriesExhausted), dynamo.Retryable(err), retryables.IsErrorRetryable(err) == aws.TrueTernary:
+	case errors.Is(err, dynamo.ErrRetriesExhausted), dynamo.Transient(err): // Transient includes a timed-out call
 		return &RetryableError{Err: err}
 	}
 	return &LoadError{Err: err}

@@ -13,6 +13,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/exportload/exporttest"
 	"github.com/ddbsync/ddbsync/internal/exportload/worker"
 	"github.com/ddbsync/ddbsync/internal/motoserver"
+	"github.com/ddbsync/ddbsync/internal/retry"
 )
 
 // TestHandler_Handle checks the errorType each failure gets (the type
@@ -28,7 +29,7 @@ func TestHandler_Handle(t *testing.T) {
 	ok := ddbstub.New(ddbstub.Options{})
 	t.Cleanup(ok.Close)
 	handler := func(stub *ddbstub.Server) *worker.Handler {
-		table := dynamo.NewTable(stub.Client(t), "copy", dynamo.Options{MaxAttempts: 2, BaseDelay: time.Millisecond})
+		table := dynamo.NewTable(stub.Client(t), "copy", dynamo.Options{Retry: retry.Policy{MaxAttempts: 2, BaseDelay: time.Millisecond}})
 		return worker.New(&exportload.FileLoader{S3: s3c, Writer: table, Keys: []string{"pk", "sk"}, TempDir: t.TempDir()}, nil)
 	}
 	tests := map[string]struct {
