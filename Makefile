@@ -6,6 +6,8 @@ PKGS      ?= ./...
 # Tools the Makefile installs (golangci-lint), like the test harnesses' downloads.
 TOOLS_BIN ?= $(CURDIR)/.local-aws/bin
 GOLANGCI_LINT_VERSION = v2.15.0
+# GORELEASER is the release tool; keep its version equal to go.mod's (internal/release checks).
+GORELEASER = github.com/goreleaser/goreleaser/v2@v2.15.1
 GOLANGCI_LINT = $(TOOLS_BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
 # ARCH: the function's architecture, as Lambda (arm64, x86_64) or Go (arm64,
@@ -122,6 +124,10 @@ $(GOLANGCI_LINT):
 	mkdir -p $(TOOLS_BIN)
 	tmp=$$(mktemp -d) && GOBIN=$$tmp $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION) && mv $$tmp/golangci-lint $@ && rmdir $$tmp
 
+## release-check: the pinned goreleaser's full `check` of .goreleaser.yaml (builds goreleaser on first use)
+release-check:
+	$(GO) run $(GORELEASER) check
+
 clean:
 	rm -rf bin .aws-sam
 
@@ -133,7 +139,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzForward$$' -fuzztime $(FUZZTIME) ./internal/replicate/
 
 ## ddblocal: start DynamoDB Local (the pinned jar) on a loopback port and print its endpoint; Ctrl-C stops it
-.PHONY: ddblocal man
+.PHONY: ddblocal man release-check
 ddblocal: deps
 	-$(GO) run ./cmd/ddbsync local ddb
 

@@ -1,6 +1,7 @@
 // Package release holds the tests of the release configuration: the
-// repository root's .goreleaser.yaml passes `goreleaser check` of the
-// pinned goreleaser version, and names the artifacts the README promises.
+// repository root's .goreleaser.yaml loads with the pinned goreleaser's
+// strict configuration loader and names the artifacts the README promises.
+// `make release-check` runs that version's full `goreleaser check`.
 // It has no code of its own.
 package release
 
