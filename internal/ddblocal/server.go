@@ -26,8 +26,10 @@ import (
 // Defaults and fixed values for [Start] and the client helpers.
 const (
 	// DefaultStartTimeout bounds the wait for a started server to answer.
-	// DynamoDB Local answers after about 2.5 s on our machines.
-	DefaultStartTimeout = 30 * time.Second
+	// DynamoDB Local answers after about 2.5 s on an idle 2-core machine;
+	// with the machine's load average at 28-41 it took more than 30 s, so
+	// the bound is generous: it only costs time when the start has failed.
+	DefaultStartTimeout = 2 * time.Minute
 	// Region is the region the client helpers use. DynamoDB Local keeps one
 	// database per access key id and region.
 	Region = "us-east-1"
