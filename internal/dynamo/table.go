@@ -3,7 +3,6 @@ package dynamo
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -13,14 +12,15 @@ import (
 	"github.com/ddbsync/ddbsync/internal/retry"
 )
 
-// Defaults for [Table]'s retries (see [DefaultRetry]).
+// Defaults for [Table]'s retries (see [DefaultRetry]): the retry
+// package's defaults, which are those of the replicator's writes.
 const (
 	// DefaultMaxAttempts is how many times a write is tried in all.
-	DefaultMaxAttempts = 10
+	DefaultMaxAttempts = retry.DefaultMaxAttempts
 	// DefaultBaseDelay is the first backoff delay before jitter.
-	DefaultBaseDelay = 25 * time.Millisecond
+	DefaultBaseDelay = retry.DefaultBaseDelay
 	// DefaultMaxDelay caps the backoff delay.
-	DefaultMaxDelay = 2 * time.Second
+	DefaultMaxDelay = retry.DefaultMaxDelay
 )
 
 // DefaultRetry is the retry policy of writes: throttling, 5xx, connection

@@ -20,7 +20,7 @@ const (
 	DefaultMaxDelay = 2 * time.Second
 )
 
-// Forever, as Policy.MaxAttempts, never gives up.
+// Forever is the MaxAttempts of a Policy that never gives up.
 const Forever = math.MaxInt
 
 // ErrExhausted is wrapped by the error of a call that kept failing with
