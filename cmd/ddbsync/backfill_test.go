@@ -17,7 +17,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 )
 
 // syncCommand builds one of the table sync commands writing to stdout and
@@ -65,7 +66,7 @@ func syncFlags(name string) *pflag.FlagSet {
 // what Main would return for the error.
 func localCmd(tb testing.TB, keyID, name string, args ...string) (code int, stdout, stderr string) {
 	tb.Helper()
-	s := server(tb)
+	s := testkit.DDB(tb)
 	var out, errOut bytes.Buffer
 	load := func(context.Context, string) (aws.Config, error) { return s.AWSConfig(keyID), nil }
 	err := syncCommands[name](&out, &errOut, load).Run(tb.Context(), append([]string{"--endpoint-url", s.Endpoint}, args...))
@@ -80,7 +81,7 @@ func TestSyncCommands_Help(t *testing.T) {
 			err := helpCommand(name, &out, &errOut).Run(t.Context(), []string{"--help"})
 			assert.Equal(t, exitOK, exitCode(&errOut, name, err))
 			assert.Empty(t, errOut.String())
-			golden(t, filepath.Join(name, "help.golden"), out.String())
+			testkit.Golden(t, filepath.Join(name, "help.golden"), []byte(out.String()))
 
 			n := 0
 			syncFlags(name).VisitAll(func(f *pflag.Flag) {
@@ -164,7 +165,7 @@ func TestParseSegmentRange(t *testing.T) {
 // "orders-copy", and puts count items in orders.
 func syncTables(t *testing.T, keyID string, count int, noStream bool) *dynamodb.Client {
 	t.Helper()
-	db := server(t).DynamoDB(keyID)
+	db := testkit.DDB(t).DynamoDB(keyID)
 	view := types.StreamViewTypeNewAndOldImages
 	if noStream {
 		view = ""
@@ -196,14 +197,14 @@ func putItem(t *testing.T, db *dynamodb.Client, table string, item map[string]ty
 
 func TestBackfillCommand(t *testing.T) {
 	t.Run("copies, then verify finds the tables identical", func(t *testing.T) {
-		keyID := ddblocal.AccessKeyID(t)
+		keyID := testkit.AccessKeyID(t)
 		syncTables(t, keyID, 120, false)
 		ckpt := filepath.Join(t.TempDir(), "orders.ckpt")
 		code, stdout, stderr := localCmd(t, keyID, "backfill", "--table", "orders", "--target-table", "orders-copy",
 			"--segments", "4", "--page-size", "10", "--checkpoint", ckpt, "--progress-interval", "100ms", "--yes")
 		require.Equal(t, exitOK, code, stderr)
 		assert.Contains(t, stdout, "backfill: 120 items copied from orders to orders-copy")
-		assert.Contains(t, stdout, "next: ddbsync verify --repair --endpoint-url "+server(t).Endpoint+" --table orders --target-table orders-copy\n")
+		assert.Contains(t, stdout, "next: ddbsync verify --repair --endpoint-url "+testkit.DDB(t).Endpoint+" --table orders --target-table orders-copy\n")
 		assert.NotContains(t, stderr, "warning")
 		_, err := os.Stat(ckpt)
 		require.NoError(t, err, "checkpoint saved")
@@ -221,7 +222,7 @@ func TestBackfillCommand(t *testing.T) {
 	})
 
 	t.Run("refuses a source without a stream", func(t *testing.T) {
-		keyID := ddblocal.AccessKeyID(t)
+		keyID := testkit.AccessKeyID(t)
 		syncTables(t, keyID, 3, true)
 		code, stdout, stderr := localCmd(t, keyID, "backfill", "--table", "orders", "--target-table", "orders-copy")
 		assert.Equal(t, exitAWS, code, "a configuration error")
@@ -238,7 +239,7 @@ func TestBackfillCommand(t *testing.T) {
 
 func TestBackfillCommand_Guards(t *testing.T) {
 	t.Run("warns of a target that has items", func(t *testing.T) {
-		keyID := accessKeyID(t)
+		keyID := testkit.NewAccessKeyID(t)
 		db := syncTables(t, keyID, 3, false)
 		putItem(t, db, "orders-copy", order(1, "old"))
 		putItem(t, db, "orders-copy", order(7, "other"))
@@ -249,7 +250,7 @@ func TestBackfillCommand_Guards(t *testing.T) {
 	})
 
 	t.Run("dry run counts the chosen segments and writes nothing", func(t *testing.T) {
-		keyID := accessKeyID(t)
+		keyID := testkit.NewAccessKeyID(t)
 		db := syncTables(t, keyID, 40, false)
 		code, stdout, stderr := localCmd(t, keyID, "backfill", "--table", "orders", "--target-table", "orders-copy", "--dry-run", "--segments", "4", "--page-size", "3")
 		require.Equal(t, exitOK, code, stderr)
@@ -259,7 +260,7 @@ func TestBackfillCommand_Guards(t *testing.T) {
 	})
 
 	t.Run("interrupted: no final-looking line", func(t *testing.T) {
-		keyID := accessKeyID(t)
+		keyID := testkit.NewAccessKeyID(t)
 		syncTables(t, keyID, 400, false)
 		ckpt := filepath.Join(t.TempDir(), "orders.ckpt")
 		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)

@@ -16,7 +16,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 )
 
 // TestMain_Conventions checks the conventions of aws, gh and kubectl:
@@ -67,7 +68,7 @@ func TestMain_Conventions(t *testing.T) {
 				assert.Contains(t, stderr, want)
 			}
 			if tt.golden != "" {
-				golden(t, tt.golden, stdout)
+				testkit.Golden(t, tt.golden, []byte(stdout))
 			}
 			if name == "start TRIM_HORIZON" {
 				assert.NotContains(t, stderr, "--start", "TRIM_HORIZON is trim-horizon")
@@ -150,7 +151,7 @@ func TestMain_ActionableErrors(t *testing.T) {
 				assert.Contains(t, stderr, want)
 			}
 			assert.NotContains(t, stderr, "SDK ", "no SDK log line")
-			golden(t, filepath.Join("errors", strings.ReplaceAll(name, " ", "-")+".golden"), scrub(stderr, denied, throttled))
+			testkit.Golden(t, filepath.Join("errors", strings.ReplaceAll(name, " ", "-")+".golden"), []byte(scrub(stderr, denied, throttled)))
 		})
 	}
 }
@@ -158,8 +159,8 @@ func TestMain_ActionableErrors(t *testing.T) {
 // TestMain_MissingTable checks that a missing table names the table, the
 // region, the endpoint and the account, and exits 3.
 func TestMain_MissingTable(t *testing.T) {
-	s := server(t)
-	keyID := accessKeyID(t)
+	s := testkit.DDB(t)
+	keyID := testkit.NewAccessKeyID(t)
 	t.Setenv("AWS_ACCESS_KEY_ID", keyID)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", ddblocal.SecretAccessKey)
 	for _, cmd := range []string{"run", "verify", "backfill"} {
@@ -167,7 +168,7 @@ func TestMain_MissingTable(t *testing.T) {
 			code, _, stderr := runMain(t, cmd, "--endpoint-url", s.Endpoint, "--region", ddblocal.Region, "--table", "nope", "--target-table", "copy", "--quiet")
 			assert.Equal(t, exitAWS, code, stderr)
 			assert.Contains(t, stderr, "source table nope in region us-east-1 at endpoint "+s.Endpoint+" does not exist (account unknown (endpoint URL "+s.Endpoint+"))")
-			golden(t, filepath.Join("errors", "missing-table-"+cmd+".golden"), scrub(stderr, s.Endpoint))
+			testkit.Golden(t, filepath.Join("errors", "missing-table-"+cmd+".golden"), []byte(scrub(stderr, s.Endpoint)))
 		})
 	}
 }

@@ -15,7 +15,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/ddbsync/ddbsync/internal/replattr"
 	"github.com/ddbsync/ddbsync/internal/tablesync"
 )
@@ -264,7 +265,7 @@ func TestDiffSet_SendStopsWithContext(t *testing.T) {
 // ending as Ctrl-C would.
 func localIO(tb testing.TB, ctx context.Context, keyID, name, stdin string, terminal bool, args ...string) (code int, stdout, stderr string) {
 	tb.Helper()
-	s := server(tb)
+	s := testkit.DDB(tb)
 	var out, errOut bytes.Buffer
 	load := func(context.Context, string) (aws.Config, error) { return s.AWSConfig(keyID), nil }
 	tty := func() bool { return terminal }
@@ -313,7 +314,7 @@ func TestWriteCommands_Confirm(t *testing.T) {
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			keyID := accessKeyID(t)
+			keyID := testkit.NewAccessKeyID(t)
 			db := syncTables(t, keyID, 5, false)
 			args := append([]string{"--table", "orders", "--target-table", "orders-copy", "--quiet", "--recheck-delay", "0"}, tt.args...)
 			if tt.name == "backfill" {
@@ -338,8 +339,8 @@ func TestWriteCommands_Confirm(t *testing.T) {
 // TestWriteCommands_CheckTables: before writing, the target must exist
 // and have the source's key; the error names table, region and endpoint.
 func TestWriteCommands_CheckTables(t *testing.T) {
-	keyID := accessKeyID(t)
-	db := server(t).DynamoDB(keyID)
+	keyID := testkit.NewAccessKeyID(t)
+	db := testkit.DDB(t).DynamoDB(keyID)
 	for _, spec := range []ddblocal.TableSpec{
 		{Name: "src", HashKey: "id", StreamViewType: types.StreamViewTypeNewAndOldImages},
 		{Name: "other-key", HashKey: "pk"},
@@ -350,7 +351,7 @@ func TestWriteCommands_CheckTables(t *testing.T) {
 		require.NoError(t, err)
 	}
 	putItem(t, db, "src", order(1, "new"))
-	endpoint := server(t).Endpoint
+	endpoint := testkit.DDB(t).Endpoint
 	tests := map[string]struct {
 		target   string
 		wantCode int

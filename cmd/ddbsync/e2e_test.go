@@ -14,9 +14,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/ddblocal"
 	"github.com/ddbsync/ddbsync/internal/demo"
-	"github.com/ddbsync/ddbsync/internal/rie"
+	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/rie"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/ddbsync/ddbsync/internal/streampoll"
 	"github.com/ddbsync/ddbsync/internal/tablesync"
 )
@@ -93,8 +94,8 @@ func TestRun_EndToEnd(t *testing.T) {
 		bootstrap, err = rie.Build(ctx, "./cmd/replicator", t.TempDir())
 		built <- err
 	}()
-	s := server(t)
-	keyID := accessKeyID(t)
+	s := testkit.DDB(t)
+	keyID := testkit.NewAccessKeyID(t)
 	db := s.DynamoDB(keyID)
 	key := ddblocal.TableSpec{HashKey: demo.PartitionKey, RangeKey: demo.SortKey, RangeType: types.ScalarAttributeTypeN}
 	for _, spec := range []ddblocal.TableSpec{
@@ -107,7 +108,7 @@ func TestRun_EndToEnd(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.NoError(t, <-built)
-	fn := rie.StartTB(t, rie.Options{
+	fn := testkit.StartRIE(t, rie.Options{
 		Bootstrap: bootstrap,
 		Env:       append(s.Env(keyID), "TARGET_TABLE_NAME=copy-bootstrap"),
 		Timeout:   time.Minute,
@@ -154,8 +155,8 @@ func TestRun_EndToEnd(t *testing.T) {
 // position.
 func TestRun_ExitWhenIdle(t *testing.T) {
 	ctx := t.Context()
-	s := server(t)
-	keyID := accessKeyID(t)
+	s := testkit.DDB(t)
+	keyID := testkit.NewAccessKeyID(t)
 	db := s.DynamoDB(keyID)
 	_, err := ddblocal.CreateTable(ctx, db, ddblocal.TableSpec{Name: "source", HashKey: "pk", StreamViewType: types.StreamViewTypeNewAndOldImages})
 	require.NoError(t, err)
@@ -214,8 +215,8 @@ func TestRun_ExitWhenIdle(t *testing.T) {
 // --quiet.
 func TestRun_RecordsFailed(t *testing.T) {
 	ctx := t.Context()
-	s := server(t)
-	keyID := accessKeyID(t)
+	s := testkit.DDB(t)
+	keyID := testkit.NewAccessKeyID(t)
 	db := s.DynamoDB(keyID)
 	_, err := ddblocal.CreateTable(ctx, db, ddblocal.TableSpec{Name: "source", HashKey: "pk", StreamViewType: types.StreamViewTypeNewAndOldImages})
 	require.NoError(t, err)
@@ -260,7 +261,7 @@ func TestRun_RecordsFailed(t *testing.T) {
 			assert.FileExists(t, failures)
 			for _, want := range append(tt.wantStderr,
 				"ddbsync run: 3 records in 1 batch went to the failure file "+failures+" after their retries",
-				"replay them with: ddbsync redrive --endpoint-url "+server(t).Endpoint+" --table source --target-table target --failure-file "+failures+";",
+				"replay them with: ddbsync redrive --endpoint-url "+testkit.DDB(t).Endpoint+" --table source --target-table target --failure-file "+failures+";",
 				"last error: function reported record",
 				"ValidationException",
 			) {

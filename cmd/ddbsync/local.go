@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ddbsync/ddbsync/internal/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
 )
 
 // LocalCommand is `ddbsync local`: local stand-ins of AWS services, to try

@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,33 +16,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/ddbsync/ddbsync/internal/streampoll"
 )
 
-var update = flag.Bool("update", false, "rewrite the testdata/*.golden files")
-
-// shared is the DynamoDB Local of this package's tests; each test uses its
-// own access key id.
-var shared ddblocal.Shared
-
-func TestMain(m *testing.M) { shared.Main(m) }
-
-// keyIDs makes access key ids unique across -count runs of a test.
-var keyIDs atomic.Int64
-
-// accessKeyID returns a new access key id for tb: its own database in the
-// shared server.
-func accessKeyID(tb testing.TB) string {
-	return ddblocal.AccessKeyID(tb) + strconv.FormatInt(keyIDs.Add(1), 10)
-}
-
-// server returns the shared DynamoDB Local, failing (never skipping) the
-// test if it cannot start.
-func server(tb testing.TB) *ddblocal.Server {
-	tb.Helper()
-	return shared.Get(tb)
-}
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 // runMain runs the CLI with args and returns the exit code and output.
 func runMain(tb testing.TB, args ...string) (code int, stdout, stderr string) {
@@ -52,18 +28,6 @@ func runMain(tb testing.TB, args ...string) (code int, stdout, stderr string) {
 	var out, errOut bytes.Buffer
 	code = Main(tb.Context(), args, &out, &errOut)
 	return code, out.String(), errOut.String()
-}
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(tb testing.TB, name, got string) {
-	tb.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		require.NoError(tb, os.WriteFile(path, []byte(got), 0o644))
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(tb, err, "run go test -update to create it")
-	assert.Equal(tb, string(want), got)
 }
 
 func TestMain_Help(t *testing.T) {
@@ -83,7 +47,7 @@ func TestMain_Help(t *testing.T) {
 			code, stdout, stderr := runMain(t, tt.args...)
 			assert.Equal(t, exitOK, code)
 			assert.Empty(t, stderr)
-			golden(t, tt.golden, stdout)
+			testkit.Golden(t, tt.golden, []byte(stdout))
 		})
 	}
 }

@@ -21,7 +21,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/ddbsync/ddbsync/internal/streampoll"
 )
 
@@ -31,7 +32,7 @@ import (
 // failure record line per order, each for that order's stream record.
 func redriveSetup(t *testing.T, keyID string) (lines map[string]string, db *dynamodb.Client) {
 	t.Helper()
-	s := server(t)
+	s := testkit.DDB(t)
 	db = s.DynamoDB(keyID)
 	arn, err := ddblocal.CreateTable(t.Context(), db, ddblocal.TableSpec{Name: "orders", HashKey: "id", StreamViewType: types.StreamViewTypeNewAndOldImages})
 	require.NoError(t, err)
@@ -84,7 +85,7 @@ func redriveSetup(t *testing.T, keyID string) (lines map[string]string, db *dyna
 }
 
 func TestRedriveCommand_FailureFile(t *testing.T) {
-	keyID := ddblocal.AccessKeyID(t)
+	keyID := testkit.AccessKeyID(t)
 	lines, db := redriveSetup(t, keyID)
 	foreign := strings.ReplaceAll(lines["order-000"], "table/orders/", "table/other/")
 	file := filepath.Join(t.TempDir(), "failures.jsonl")
@@ -92,7 +93,7 @@ func TestRedriveCommand_FailureFile(t *testing.T) {
 	require.NoError(t, os.WriteFile(file, []byte(content), 0o600))
 	args := []string{"--table", "orders", "--target-table", "orders-copy", "--failure-file", file, "--yes"}
 
-	s := server(t)
+	s := testkit.DDB(t)
 	var out, errOut bytes.Buffer
 	cmd := &RedriveCommand{Stdout: &out, Stderr: &errOut, awsConfig: func(context.Context, string) (aws.Config, error) { return s.AWSConfig(keyID), nil }}
 	err := cmd.Run(t.Context(), append([]string{"--endpoint-url", s.Endpoint}, args...))
@@ -179,13 +180,13 @@ func (q *fakeQueue) DeleteMessage(_ context.Context, in *sqs.DeleteMessageInput,
 }
 
 func TestRedriveCommand_Queue(t *testing.T) {
-	keyID := ddblocal.AccessKeyID(t)
+	keyID := testkit.AccessKeyID(t)
 	lines, _ := redriveSetup(t, keyID)
 	q := &fakeQueue{}
 	for _, id := range []string{"order-000", "order-002", "order-001"} {
 		q.messages = append(q.messages, sqstypes.Message{Body: aws.String(lines[id]), ReceiptHandle: aws.String("receipt-" + id), MessageId: aws.String("id-" + id)})
 	}
-	s := server(t)
+	s := testkit.DDB(t)
 	var out, errOut bytes.Buffer
 	cmd := &RedriveCommand{Stdout: &out, Stderr: &errOut, queue: q,
 		awsConfig: func(context.Context, string) (aws.Config, error) { return s.AWSConfig(keyID), nil }}
@@ -212,7 +213,7 @@ func TestRedriveCommand_Queue(t *testing.T) {
 // client and the stream ARN.
 func ordersPair(t *testing.T, keyID string) (*dynamodb.Client, string) {
 	t.Helper()
-	db := server(t).DynamoDB(keyID)
+	db := testkit.DDB(t).DynamoDB(keyID)
 	arn, err := ddblocal.CreateTable(t.Context(), db, ddblocal.TableSpec{Name: "orders", HashKey: "id", StreamViewType: types.StreamViewTypeNewAndOldImages})
 	require.NoError(t, err)
 	_, err = db.CreateTable(t.Context(), &dynamodb.CreateTableInput{
@@ -250,7 +251,7 @@ func version(id string, v int, poison bool) map[string]types.AttributeValue {
 // records first..last (0-based, in stream order) of the source's stream.
 func batchLine(t *testing.T, keyID, arn string, first, last int) string {
 	t.Helper()
-	streams := server(t).Streams(keyID)
+	streams := testkit.DDB(t).Streams(keyID)
 	desc, err := streams.DescribeStream(t.Context(), &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(arn)})
 	require.NoError(t, err)
 	shard := aws.ToString(desc.StreamDescription.Shards[0].ShardId)
@@ -294,7 +295,7 @@ func redriveFile(t *testing.T, keyID, file string, lines []string, extra ...stri
 		content += l + "\n"
 	}
 	require.NoError(t, os.WriteFile(file, []byte(content), 0o600))
-	s := server(t)
+	s := testkit.DDB(t)
 	var out, errOut bytes.Buffer
 	cmd := &RedriveCommand{Stdout: &out, Stderr: &errOut, awsConfig: func(context.Context, string) (aws.Config, error) { return s.AWSConfig(keyID), nil }}
 	err := cmd.Run(t.Context(), append([]string{"--endpoint-url", s.Endpoint, "--table", "orders", "--target-table", "orders-copy",
@@ -307,7 +308,7 @@ func redriveFile(t *testing.T, keyID, file string, lines []string, extra ...stri
 // target already holds their current value. A redrive must leave both at
 // the source's current value, not at the batch's images.
 func TestRedriveCommand_NeverRegresses(t *testing.T) {
-	keyID := accessKeyID(t)
+	keyID := testkit.NewAccessKeyID(t)
 	db, arn := ordersPair(t, keyID)
 	putItem(t, db, "orders", version("A", 1, false))
 	putItem(t, db, "orders", version("B", 1, true))
@@ -330,7 +331,7 @@ func TestRedriveCommand_NeverRegresses(t *testing.T) {
 // rejects its current value); B is still brought to the source's value,
 // A is named, the exit status is 1, and A is left as it was.
 func TestRedriveCommand_FailedKeyNamed(t *testing.T) {
-	keyID := accessKeyID(t)
+	keyID := testkit.NewAccessKeyID(t)
 	db, arn := ordersPair(t, keyID)
 	putItem(t, db, "orders-copy", version("A", 0, false)) // A as the target had it
 	putItem(t, db, "orders", version("A", 1, true))
@@ -354,7 +355,7 @@ func TestRedriveCommand_FailedKeyNamed(t *testing.T) {
 // TestRedriveCommand_KeepsFailureFile: the failure file is never
 // deleted; the lines redriven move to FILE.done.
 func TestRedriveCommand_KeepsFailureFile(t *testing.T) {
-	keyID := accessKeyID(t)
+	keyID := testkit.NewAccessKeyID(t)
 	db, arn := ordersPair(t, keyID)
 	putItem(t, db, "orders", version("A", 1, false))
 	file := filepath.Join(t.TempDir(), "failures.jsonl")
@@ -375,7 +376,7 @@ func TestRedriveCommand_KeepsFailureFile(t *testing.T) {
 // TestRedriveCommand_DryRun: a dry run says what it would write and
 // writes nothing: not the target, not the file.
 func TestRedriveCommand_DryRun(t *testing.T) {
-	keyID := accessKeyID(t)
+	keyID := testkit.NewAccessKeyID(t)
 	db, arn := ordersPair(t, keyID)
 	putItem(t, db, "orders", version("A", 1, false))
 	putItem(t, db, "orders", version("B", 1, false))
@@ -405,11 +406,11 @@ func TestRedriveCommand_DryRun(t *testing.T) {
 // the source or has a stream of its own (the tables swapped), writing
 // nothing and leaving the failure file as it was.
 func TestRedriveCommand_Guards(t *testing.T) {
-	keyID := accessKeyID(t)
+	keyID := testkit.NewAccessKeyID(t)
 	db, arn := ordersPair(t, keyID)
 	putItem(t, db, "orders", version("A", 1, false))
 	line := batchLine(t, keyID, arn, 0, 0)
-	s := server(t)
+	s := testkit.DDB(t)
 	tests := []struct {
 		name          string
 		table, target string

@@ -15,11 +15,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 )
 
 func TestRepairCommand_BadInput(t *testing.T) {
-	keyID := ddblocal.AccessKeyID(t)
+	keyID := testkit.AccessKeyID(t)
 	syncTables(t, keyID, 1, false)
 	bad := filepath.Join(t.TempDir(), "bad.jsonl")
 	require.NoError(t, os.WriteFile(bad, []byte(`{"kind":"missing","key":{"id":{"S":"order-000"}}}`+"\nnot json\n"), 0o600))
@@ -33,7 +34,7 @@ func TestRepairCommand_BadInput(t *testing.T) {
 // replicated part of big would have.
 func bigTables(t *testing.T, keyID string, count, copyCount int) *dynamodb.Client {
 	t.Helper()
-	db := server(t).DynamoDB(keyID)
+	db := testkit.DDB(t).DynamoDB(keyID)
 	_, err := ddblocal.CreateTable(t.Context(), db, ddblocal.TableSpec{Name: "big", HashKey: "id", StreamViewType: types.StreamViewTypeNewAndOldImages})
 	require.NoError(t, err)
 	_, err = ddblocal.CreateTable(t.Context(), db, ddblocal.TableSpec{Name: "big-copy", HashKey: "id"})
@@ -117,7 +118,7 @@ func TestRepairCommand_RefusesSwappedTables(t *testing.T) {
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			keyID := accessKeyID(t)
+			keyID := testkit.NewAccessKeyID(t)
 			db := bigTables(t, keyID, 20000, 100)
 			code, _, stderr := localCmd(t, keyID, tt.name, tt.args...)
 			assert.Equal(t, exitUsage, code, stderr)
@@ -131,7 +132,7 @@ func TestRepairCommand_RefusesSwappedTables(t *testing.T) {
 
 func TestRepairCommand_Guards(t *testing.T) {
 	t.Run("--from refuses a mass delete before any write", func(t *testing.T) {
-		keyID := accessKeyID(t)
+		keyID := testkit.NewAccessKeyID(t)
 		db := syncTables(t, keyID, 0, false)
 		writeItems(t, db, "orders-copy", 150)
 		diffs := filepath.Join(t.TempDir(), "diffs.jsonl")
@@ -147,7 +148,7 @@ func TestRepairCommand_Guards(t *testing.T) {
 		assert.Equal(t, exitUsage, code, stderr)
 		assert.Contains(t, stderr, "delete 150 items of orders-copy that the source lacks")
 		assert.Regexp(t, `refused: the repair would delete or overwrite 150 of the \d+ items of target table orders-copy \(DynamoDB's approximate count\)`, stderr)
-		assert.Contains(t, stderr, "Try: ddbsync repair --endpoint-url "+server(t).Endpoint+" --table orders --target-table orders-copy --from "+diffs+" --dry-run")
+		assert.Contains(t, stderr, "Try: ddbsync repair --endpoint-url "+testkit.DDB(t).Endpoint+" --table orders --target-table orders-copy --from "+diffs+" --dry-run")
 		assert.Equal(t, 150, tableCount(t, db, "orders-copy"))
 
 		code, stdout, stderr := localCmd(t, keyID, "repair", append(args, "--allow-mass-change")...)
@@ -157,7 +158,7 @@ func TestRepairCommand_Guards(t *testing.T) {
 	})
 
 	t.Run("a dry run shows the refusal and writes nothing", func(t *testing.T) {
-		keyID := accessKeyID(t)
+		keyID := testkit.NewAccessKeyID(t)
 		db := bigTables(t, keyID, 300, 0)
 		code, _, stderr := localCmd(t, keyID, "repair", "--table", "big-copy", "--target-table", "big", "--allow-target-stream", "--dry-run", "--recheck-delay", "0", "--quiet")
 		assert.Equal(t, exitError, code, "a dry run that finds differences")
@@ -166,7 +167,7 @@ func TestRepairCommand_Guards(t *testing.T) {
 	})
 
 	t.Run("interrupted: no final-looking line", func(t *testing.T) {
-		keyID := accessKeyID(t)
+		keyID := testkit.NewAccessKeyID(t)
 		syncTables(t, keyID, 300, false)
 		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 		defer cancel()

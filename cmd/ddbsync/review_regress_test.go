@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -16,7 +17,7 @@ import (
 // TestRepairCommand_NamesFailedKey: the target rejects A's source value;
 // the README says such a key "is named in the output".
 func TestRepairCommand_NamesFailedKey(t *testing.T) {
-	keyID := accessKeyID(t)
+	keyID := testkit.NewAccessKeyID(t)
 	db, _ := ordersPair(t, keyID)
 	putItem(t, db, "orders-copy", version("A", 0, false))
 	putItem(t, db, "orders", version("A", 1, true)) // rejected by orders-copy's index
@@ -40,7 +41,7 @@ func TestRepairCommand_NamesFailedKey(t *testing.T) {
 // keys it left (README: "left when the command was interrupted ... it is
 // named in the output").
 func TestRepairCommand_InterruptedNamesKeys(t *testing.T) {
-	keyID := accessKeyID(t)
+	keyID := testkit.NewAccessKeyID(t)
 	syncTables(t, keyID, 300, false)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 	defer cancel()
@@ -67,11 +68,11 @@ func (c *cancelOnWrite) Write(p []byte) (int, error) {
 // TestRedriveCommand_InterruptedIsNotFinal: README: "A command
 // that fails or is interrupted ... never prints counts that look final".
 func TestRedriveCommand_InterruptedIsNotFinal(t *testing.T) {
-	keyID := accessKeyID(t)
+	keyID := testkit.NewAccessKeyID(t)
 	lines, _ := redriveSetup(t, keyID)
 	file := filepath.Join(t.TempDir(), "failures.jsonl")
 	require.NoError(t, os.WriteFile(file, []byte(lines["order-000"]+"\n"+lines["order-001"]+"\n"), 0o600))
-	s := server(t)
+	s := testkit.DDB(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	out := &cancelOnWrite{cancel: cancel}
 	var errOut bytes.Buffer

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/lambdahandler"
+	"github.com/ddbsync/ddbsync/internal/lambdainvoke"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/retry"
 	"github.com/ddbsync/ddbsync/internal/streampoll"
@@ -402,7 +403,7 @@ func redriveHint(cfg RunConfig) string {
 // failure records.
 func (c *RunCommand) invoker(cfg RunConfig, awsCfg aws.Config, logger *slog.Logger) (streampoll.Invoker, string, error) {
 	if cfg.InvokeURL != "" {
-		inv, err := streampoll.NewHTTPInvoker(cfg.InvokeURL, &http.Client{})
+		inv, err := lambdainvoke.New(cfg.InvokeURL, &http.Client{})
 		if err != nil {
 			return nil, "", &usageError{err: &FlagError{Flag: "invoke-url", Err: err}, hint: "ddbsync run --help"}
 		}

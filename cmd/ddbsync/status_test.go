@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -98,7 +99,7 @@ func TestStatusCommand(t *testing.T) {
 			err := cmd.Run(t.Context(), []string{"--stack", "prod", "--output", tt.output})
 			assert.Equal(t, tt.wantCode, exitCode(&stderr, "status", err), stderr.String())
 			if tt.golden != "" {
-				golden(t, tt.golden, stdout.String())
+				testkit.Golden(t, tt.golden, []byte(stdout.String()))
 			}
 		})
 	}

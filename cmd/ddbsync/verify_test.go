@@ -9,14 +9,13 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/ddbsync/ddbsync/internal/ddblocal"
 )
 
 func TestVerifyCommand_ReportAndRepair(t *testing.T) {
-	keyID := ddblocal.AccessKeyID(t)
+	keyID := testkit.AccessKeyID(t)
 	db := syncTables(t, keyID, 20, false)
 	for i := range 20 {
 		if i != 3 { // missing
@@ -102,18 +101,18 @@ func TestVerifyCommand_FailureIsNotAResult(t *testing.T) {
 // TestVerifyCommand_HintCarriesFlags: the fix printed by verify went to
 // AWS, without the --endpoint-url and --region the user gave.
 func TestVerifyCommand_HintCarriesFlags(t *testing.T) {
-	keyID := ddblocal.AccessKeyID(t)
+	keyID := testkit.AccessKeyID(t)
 	syncTables(t, keyID, 2, false)
 	code, _, stderr := localCmd(t, keyID, "verify", "--region", "us-west-2", "--table", "orders", "--target-table", "orders-copy", "--recheck-delay", "0", "--quiet")
 	assert.Equal(t, exitError, code)
-	assert.Contains(t, stderr, "fix with: ddbsync verify --repair --endpoint-url "+server(t).Endpoint+" --region us-west-2 --table orders --target-table orders-copy\n")
+	assert.Contains(t, stderr, "fix with: ddbsync verify --repair --endpoint-url "+testkit.DDB(t).Endpoint+" --region us-west-2 --table orders --target-table orders-copy\n")
 }
 
 // TestVerifyCommand_SeqAttribute: a queue-path target item carries the
 // sequence attribute; verify and repair leave it out of the comparison
 // under the name given by --seq-attribute.
 func TestVerifyCommand_SeqAttribute(t *testing.T) {
-	keyID := accessKeyID(t)
+	keyID := testkit.NewAccessKeyID(t)
 	db := syncTables(t, keyID, 1, false)
 	item := order(0, "new")
 	item["ver"] = &types.AttributeValueMemberS{Value: "00000000000000000042"}

@@ -5,7 +5,6 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/json"
-	"flag"
 	"os"
 	"testing"
 	"time"
@@ -17,15 +16,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/ddblocal"
 	"github.com/ddbsync/ddbsync/internal/exportload/exporttest"
 	"github.com/ddbsync/ddbsync/internal/exportload/worker"
-	"github.com/ddbsync/ddbsync/internal/motoserver"
-	"github.com/ddbsync/ddbsync/internal/rie"
+	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/rie"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/ddbsync/ddbsync/internal/tablecmp"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/child-input.json and its data file")
 
 // Fixture files: the exact input a Distributed Map child execution of
 // template-backfill.yaml passes to the function (its ItemSelector's
@@ -44,7 +41,7 @@ func fixtureItems() []exporttest.Item {
 // TestFixtures checks that the child input's md5Checksum and itemCount
 // are those of the data file (-update rewrites both).
 func TestFixtures(t *testing.T) {
-	if *update {
+	if testkit.Updating() {
 		body := exporttest.DataFile(t, fixtureItems(), false)
 		require.NoError(t, os.WriteFile(dataFile, body, 0o644))
 		sum := md5.Sum(body)
@@ -84,13 +81,13 @@ func readInput(tb testing.TB) worker.Input {
 // not retry.
 func TestBootstrap_ChildInput(t *testing.T) {
 	ctx := t.Context()
-	db := ddblocal.StartTB(t)
-	keyID := ddblocal.AccessKeyID(t)
+	db := testkit.StartDDB(t)
+	keyID := testkit.AccessKeyID(t)
 	client := db.DynamoDB(keyID)
 	_, err := ddblocal.CreateTable(ctx, client, ddblocal.TableSpec{Name: "copy", HashKey: "pk", RangeKey: "sk", RangeType: types.ScalarAttributeTypeN})
 	require.NoError(t, err)
 
-	s3Endpoint := motoserver.Start(t)
+	s3Endpoint := testkit.Moto(t)
 	s3c := exporttest.S3Client(s3Endpoint)
 	in := readInput(t)
 	exporttest.CreateBucket(t, s3c, in.Bucket)
@@ -101,7 +98,7 @@ func TestBootstrap_ChildInput(t *testing.T) {
 
 	bootstrap, err := rie.Build(ctx, "./cmd/exportworker", t.TempDir())
 	require.NoError(t, err)
-	fn := rie.StartTB(t, rie.Options{
+	fn := testkit.StartRIE(t, rie.Options{
 		Bootstrap: bootstrap,
 		Env: append(db.Env(keyID), "TARGET_TABLE_NAME=copy", "AWS_LAMBDA_LOG_FORMAT=JSON",
 			"AWS_ENDPOINT_URL_S3="+s3Endpoint, "S3_USE_PATH_STYLE=true", "STOP_MARGIN_MS=2000", "TMPDIR="+t.TempDir()),

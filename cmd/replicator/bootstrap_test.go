@@ -15,9 +15,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/rie"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/ddbsync/ddbsync/internal/replicate"
-	"github.com/ddbsync/ddbsync/internal/rie"
 	"github.com/ddbsync/ddbsync/internal/tablecmp"
 )
 
@@ -27,15 +28,15 @@ import (
 // sample event of events/.
 func TestBootstrap_SampleEvents(t *testing.T) {
 	ctx := t.Context()
-	db := ddblocal.StartTB(t)
-	keyID := ddblocal.AccessKeyID(t)
+	db := testkit.StartDDB(t)
+	keyID := testkit.AccessKeyID(t)
 	client := db.DynamoDB(keyID)
 	_, err := ddblocal.CreateTable(ctx, client, ddblocal.TableSpec{Name: "orders-copy", HashKey: "pk", RangeKey: "sk"})
 	require.NoError(t, err)
 
 	bootstrap, err := rie.Build(ctx, "./cmd/replicator", t.TempDir())
 	require.NoError(t, err)
-	fn := rie.StartTB(t, rie.Options{
+	fn := testkit.StartRIE(t, rie.Options{
 		Bootstrap: bootstrap,
 		Env:       append(db.Env(keyID), "TARGET_TABLE_NAME=orders-copy", "AWS_LAMBDA_LOG_FORMAT=JSON"),
 		Timeout:   30 * time.Second,
@@ -98,14 +99,14 @@ func assertLogs(tb testing.TB, fn *rie.Emulator, want string) {
 // by its sequence number while the other records are applied.
 func TestBootstrap_PartialFailure(t *testing.T) {
 	ctx := t.Context()
-	db := ddblocal.StartTB(t)
-	keyID := ddblocal.AccessKeyID(t)
+	db := testkit.StartDDB(t)
+	keyID := testkit.AccessKeyID(t)
 	client := db.DynamoDB(keyID)
 	_, err := ddblocal.CreateTable(ctx, client, ddblocal.TableSpec{Name: "orders-copy", HashKey: "pk", RangeKey: "sk"})
 	require.NoError(t, err)
 	bootstrap, err := rie.Build(ctx, "./cmd/replicator", t.TempDir())
 	require.NoError(t, err)
-	fn := rie.StartTB(t, rie.Options{
+	fn := testkit.StartRIE(t, rie.Options{
 		Bootstrap: bootstrap,
 		Env:       append(db.Env(keyID), "TARGET_TABLE_NAME=orders-copy", "AWS_LAMBDA_LOG_FORMAT=JSON"),
 		Timeout:   30 * time.Second,

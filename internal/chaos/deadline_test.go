@@ -12,10 +12,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/ddblocal"
-	"github.com/ddbsync/ddbsync/internal/faultproxy"
+	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/faultproxy"
+	"github.com/ddbsync/ddbsync/internal/localaws/rie"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/ddbsync/ddbsync/internal/replicate"
-	"github.com/ddbsync/ddbsync/internal/rie"
 )
 
 // Settings of the deadline property.
@@ -92,7 +93,7 @@ func TestBootstrap_ShortDeadline(t *testing.T) {
 		"TARGET_TABLE_NAME="+targetTable,
 		fmt.Sprint("WRITE_CONCURRENCY=", deadlineConcurrency),
 	)
-	fn := rie.StartTB(t, rie.Options{Bootstrap: bootstrap, Env: env, Timeout: deadlineTimeout})
+	fn := testkit.StartRIE(t, rie.Options{Bootstrap: bootstrap, Env: env, Timeout: deadlineTimeout})
 
 	pending := records
 	for invocation := 1; ; invocation++ {

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ddbsync/ddbsync/internal/dynamo"
-	"github.com/ddbsync/ddbsync/internal/faultproxy"
+	"github.com/ddbsync/ddbsync/internal/localaws/faultproxy"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/retry"
 	"github.com/ddbsync/ddbsync/internal/streampoll"

@@ -17,11 +17,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/ddblocal"
 	"github.com/ddbsync/ddbsync/internal/demo"
 	"github.com/ddbsync/ddbsync/internal/dynamo"
-	"github.com/ddbsync/ddbsync/internal/faultproxy"
 	"github.com/ddbsync/ddbsync/internal/lambdahandler"
+	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/faultproxy"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/streampoll"
 	"github.com/ddbsync/ddbsync/internal/tablesync"
@@ -33,18 +34,7 @@ const (
 	targetTable = "target"
 )
 
-// shared is the DynamoDB Local of this package's tests; each test uses its
-// own access key id.
-var shared ddblocal.Shared
-
-func TestMain(m *testing.M) { shared.Main(m) }
-
-// server returns the shared DynamoDB Local, failing (never skipping) the
-// test if it cannot start.
-func server(tb testing.TB) *ddblocal.Server {
-	tb.Helper()
-	return shared.Get(tb)
-}
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 // env is one test's tables: a stream-enabled source and a target, in the
 // test's own database, with a fault proxy in front of DynamoDB Local.
@@ -60,7 +50,7 @@ type env struct {
 // tables and starts a proxy with opts.
 func newEnv(t *testing.T, source, target ddblocal.TableSpec, opts faultproxy.Options) *env {
 	t.Helper()
-	e := &env{srv: server(t), keyID: ddblocal.AccessKeyID(t)}
+	e := &env{srv: testkit.DDB(t), keyID: testkit.AccessKeyID(t)}
 	e.db = e.srv.DynamoDB(e.keyID)
 	source.Name, target.Name = sourceTable, targetTable
 	source.StreamViewType = types.StreamViewTypeNewAndOldImages

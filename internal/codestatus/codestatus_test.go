@@ -4,10 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -21,9 +18,8 @@ import (
 	"github.com/ddbsync/ddbsync/internal/artifact"
 	"github.com/ddbsync/ddbsync/internal/codestatus"
 	"github.com/ddbsync/ddbsync/internal/codestatus/codestatustest"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 const (
 	stack    = "ddbsync-dev"
@@ -225,7 +221,7 @@ func TestChecker_Regions(t *testing.T) {
 
 	var out bytes.Buffer
 	require.NoError(t, codestatus.WriteReport(&out, stack, artifact.Source{Commit: commit}, results))
-	golden(t, "regions.golden.txt", out.Bytes())
+	testkit.Golden(t, "regions.golden.txt", out.Bytes())
 }
 
 func TestBuildVersion(t *testing.T) {
@@ -254,15 +250,4 @@ func region(tb testing.TB, s *codestatustest.Server, name string) codestatus.Reg
 		Functions: lambda.New(lambda.Options{Region: name, BaseEndpoint: aws.String(s.URL),
 			Credentials: creds, Retryer: aws.NopRetryer{}}),
 	}
-}
-
-func golden(tb testing.TB, name string, got []byte) {
-	tb.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		require.NoError(tb, os.WriteFile(path, got, 0o644))
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(tb, err, "run go test -update to create it")
-	assert.Equal(tb, string(want), string(got))
 }

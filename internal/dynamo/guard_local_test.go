@@ -11,17 +11,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/ddblocal"
 	"github.com/ddbsync/ddbsync/internal/dynamo"
+	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/ddbsync/ddbsync/internal/replattr"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/retry"
 )
 
-// shared is the DynamoDB Local of this package's tests.
-var shared ddblocal.Shared
-
-func TestMain(m *testing.M) { shared.Main(m) }
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 // guardNow is the fixed clock of the guard under test.
 var guardNow = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
@@ -78,7 +76,7 @@ func TestSeqGuard_Tombstones_DynamoDBLocal(t *testing.T) {
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			ctx := t.Context()
-			db := shared.Get(t).DynamoDB(ddblocal.AccessKeyID(t))
+			db := testkit.DDB(t).DynamoDB(testkit.AccessKeyID(t))
 			_, err := ddblocal.CreateTable(ctx, db, ddblocal.TableSpec{Name: "target", HashKey: "pk"})
 			require.NoError(t, err)
 			g := newLocalGuard(t, db)

@@ -11,8 +11,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/ddblocal"
 	"github.com/ddbsync/ddbsync/internal/dynamo"
+	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/retry"
 )
@@ -34,7 +35,7 @@ func TestTable_RawRoundTrip_DynamoDBLocal(t *testing.T) {
 		`{"pk":{"S":"gone"},"sk":{"N":"4"}}`,
 	}
 	ctx := t.Context()
-	db := shared.Get(t).DynamoDB(ddblocal.AccessKeyID(t))
+	db := testkit.DDB(t).DynamoDB(testkit.AccessKeyID(t))
 	for _, name := range []string{"raw-target", "typed-target"} {
 		_, err := ddblocal.CreateTable(ctx, db, ddblocal.TableSpec{Name: name, HashKey: "pk", RangeKey: "sk", RangeType: types.ScalarAttributeTypeN})
 		require.NoError(t, err)

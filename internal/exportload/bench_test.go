@@ -7,10 +7,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/ddbstub"
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/exportload"
 	"github.com/ddbsync/ddbsync/internal/exportload/exporttest"
+	"github.com/ddbsync/ddbsync/internal/localaws/ddbstub"
 )
 
 // BenchmarkLoad loads an export of 8 files of 2,500 items (served by

@@ -20,6 +20,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/exportload"
 	"github.com/ddbsync/ddbsync/internal/exportload/exporttest"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 )
 
 // childEnv carries the kill test's setup to the child process.
@@ -84,7 +85,7 @@ func TestLoad_KillResume(t *testing.T) {
 	createTable(t, db, "target", false)
 	cpPath := filepath.Join(t.TempDir(), "checkpoint.json")
 	setup, err := json.Marshal(childSetup{
-		DynamoDB: server(t).Endpoint, KeyID: keyID, S3: moto.Get(t), Bucket: bucket, Dir: dir, Table: "target", Checkpoint: cpPath,
+		DynamoDB: testkit.DDB(t).Endpoint, KeyID: keyID, S3: testkit.SharedMoto(t), Bucket: bucket, Dir: dir, Table: "target", Checkpoint: cpPath,
 	})
 	require.NoError(t, err)
 

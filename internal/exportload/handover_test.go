@@ -12,12 +12,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/ddblocal"
 	"github.com/ddbsync/ddbsync/internal/demo"
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/exportload"
 	"github.com/ddbsync/ddbsync/internal/exportload/exporttest"
 	"github.com/ddbsync/ddbsync/internal/lambdahandler"
+	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/streampoll"
 	"github.com/ddbsync/ddbsync/internal/tablesync"
@@ -74,7 +75,7 @@ func TestHandOver_EndToEnd(t *testing.T) {
 	// The hand-over: the stream from T minus the overlap, after the load.
 	table := dynamo.NewTable(db, "target", dynamo.Options{})
 	h := lambdahandler.New(replicate.New(table, replicate.Options{}), lambdahandler.Options{TargetTable: "target"})
-	p := streampoll.New(server(t).Streams(keyID), h, streampoll.Options{
+	p := streampoll.New(testkit.DDB(t).Streams(keyID), h, streampoll.Options{
 		StreamARN: streamARN, StartAt: rep.HandOver.StreamStart, MaxRetries: streampoll.RetryForever,
 	})
 	runCtx, stop := context.WithCancel(ctx)

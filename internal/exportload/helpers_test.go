@@ -2,8 +2,6 @@ package exportload_test
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -14,44 +12,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/ddblocal"
 	"github.com/ddbsync/ddbsync/internal/exportload/exporttest"
-	"github.com/ddbsync/ddbsync/internal/motoserver"
+	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/ddbsync/ddbsync/internal/replicate"
-)
-
-// db and moto are this package's DynamoDB Local and moto_server, started
-// by the first test that needs them; each test uses its own access key id
-// and bucket.
-var (
-	dbOnce sync.Once
-	dbSrv  *ddblocal.Server
-	dbErr  error
-	moto   motoserver.Shared
 )
 
 func TestMain(m *testing.M) {
 	if runChild() {
 		return
 	}
-	code := m.Run()
-	moto.Close()
-	if dbSrv != nil {
-		if err := dbSrv.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-// server returns the shared DynamoDB Local, failing (never skipping) tb
-// if it cannot start.
-func server(tb testing.TB) *ddblocal.Server {
-	tb.Helper()
-	dbOnce.Do(func() { dbSrv, dbErr = ddblocal.Start(context.Background(), ddblocal.Options{}) })
-	require.NoError(tb, dbErr)
-	return dbSrv
+	testkit.Main(m)
 }
 
 // buckets makes bucket names unique in the shared moto_server.
@@ -61,21 +32,18 @@ var buckets atomic.Int64
 // bucket in it.
 func newBucket(tb testing.TB) (*s3.Client, string) {
 	tb.Helper()
-	client := exporttest.S3Client(moto.Get(tb))
+	client := exporttest.S3Client(testkit.SharedMoto(tb))
 	name := "export-" + strconv.FormatInt(buckets.Add(1), 10)
 	exporttest.CreateBucket(tb, client, name)
 	return client, name
 }
 
-// keyIDs makes access key ids unique across -count runs of a test.
-var keyIDs atomic.Int64
-
 // newDB returns a DynamoDB client of its own database in the shared
 // DynamoDB Local, and the access key id.
 func newDB(tb testing.TB) (*dynamodb.Client, string) {
 	tb.Helper()
-	keyID := ddblocal.AccessKeyID(tb) + strconv.FormatInt(keyIDs.Add(1), 10)
-	return server(tb).DynamoDB(keyID), keyID
+	keyID := testkit.NewAccessKeyID(tb)
+	return testkit.DDB(tb).DynamoDB(keyID), keyID
 }
 
 // createTable creates a table keyed on pk (S) and sk (N).

@@ -21,12 +21,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/ddblocal"
 	"github.com/ddbsync/ddbsync/internal/demo"
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/fanout"
 	"github.com/ddbsync/ddbsync/internal/lambdahandler"
-	"github.com/ddbsync/ddbsync/internal/motoserver"
+	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/ddbsync/ddbsync/internal/replattr"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/retry"
@@ -34,18 +34,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/tablesync"
 )
 
-// shared is the DynamoDB Local of this package's tests; each test uses its
-// own access key id.
-var shared ddblocal.Shared
-
-func TestMain(m *testing.M) { shared.Main(m) }
-
-// server returns the shared DynamoDB Local, failing (never skipping) the
-// test if it cannot start.
-func server(tb testing.TB) *ddblocal.Server {
-	tb.Helper()
-	return shared.Get(tb)
-}
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 // queueSetup is an SNS FIFO topic fanned out to an SQS FIFO queue with raw
 // message delivery.
@@ -164,9 +153,9 @@ func assertSameVisible(tb testing.TB, db *dynamodb.Client, source, target string
 // subscribed SQS FIFO queue into the apply handler, and compares the tables.
 func TestFanout_EndToEnd(t *testing.T) {
 	ctx := t.Context()
-	q := newQueueSetup(t, motoserver.Start(t))
-	srv := server(t)
-	keyID := ddblocal.AccessKeyID(t)
+	q := newQueueSetup(t, testkit.Moto(t))
+	srv := testkit.DDB(t)
+	keyID := testkit.AccessKeyID(t)
 	db := srv.DynamoDB(keyID)
 	arn, err := ddblocal.CreateTable(ctx, db, ddblocal.TableSpec{
 		Name: "source", HashKey: demo.PartitionKey, RangeKey: demo.SortKey, RangeType: types.ScalarAttributeTypeN,
@@ -243,7 +232,7 @@ func invokeSQS(tb testing.TB, h *lambdahandler.Handler, msgs ...fanout.Message) 
 // DynamoDB Local's real condition expressions.
 func TestFanout_StaleGuard_DynamoDBLocal(t *testing.T) {
 	ctx := t.Context()
-	db := server(t).DynamoDB(ddblocal.AccessKeyID(t))
+	db := testkit.DDB(t).DynamoDB(testkit.AccessKeyID(t))
 	_, err := ddblocal.CreateTable(ctx, db, ddblocal.TableSpec{Name: "target", HashKey: "pk"})
 	require.NoError(t, err)
 	h := applyHandler(db, "target")
@@ -312,7 +301,7 @@ func TestFanout_StaleGuard_DynamoDBLocal(t *testing.T) {
 // messages of that group are reported too while other groups are applied.
 func TestFanout_GroupFailure_DynamoDBLocal(t *testing.T) {
 	ctx := t.Context()
-	db := server(t).DynamoDB(ddblocal.AccessKeyID(t))
+	db := testkit.DDB(t).DynamoDB(testkit.AccessKeyID(t))
 	_, err := ddblocal.CreateTable(ctx, db, ddblocal.TableSpec{Name: "target", HashKey: "pk"})
 	require.NoError(t, err)
 	h := applyHandler(db, "target")
@@ -341,7 +330,7 @@ func TestFanout_GroupFailure_DynamoDBLocal(t *testing.T) {
 // from the source becomes a delete.
 func TestFanout_KeysOnly_DynamoDBLocal(t *testing.T) {
 	ctx := t.Context()
-	db := server(t).DynamoDB(ddblocal.AccessKeyID(t))
+	db := testkit.DDB(t).DynamoDB(testkit.AccessKeyID(t))
 	for _, name := range []string{"src", "target"} {
 		_, err := ddblocal.CreateTable(ctx, db, ddblocal.TableSpec{Name: name, HashKey: "pk"})
 		require.NoError(t, err)

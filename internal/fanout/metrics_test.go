@@ -13,10 +13,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/ddblocal"
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/emf"
 	"github.com/ddbsync/ddbsync/internal/fanout"
+	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/ddbsync/ddbsync/internal/replattr"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 )
@@ -130,8 +131,8 @@ func TestStaleCounter_PutItem(t *testing.T) {
 // dynamo.SeqGuard, a change and then the same key's older change, as a
 // redelivery brings it: the second is counted stale, not applied.
 func TestApplier_Apply_StaleSkipped(t *testing.T) {
-	srv := server(t)
-	db := srv.DynamoDB(ddblocal.AccessKeyID(t))
+	srv := testkit.DDB(t)
+	db := srv.DynamoDB(testkit.AccessKeyID(t))
 	_, err := ddblocal.CreateTable(t.Context(), db, ddblocal.TableSpec{Name: "stale-target", HashKey: "pk"})
 	require.NoError(t, err)
 	stale := fanout.NewStaleCounter(db)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -16,11 +15,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/replicate/replicatetest"
 )
-
-var update = flag.Bool("update", false, "rewrite the *.golden.json files")
 
 // invoke runs payload through a handler over a fresh in-memory table and
 // returns the raw response, the table, the log and the metrics written.
@@ -77,7 +75,7 @@ func TestHandler_Golden(t *testing.T) {
 			resp, err, table, logs, _ := invoke(t, readFile(t, filepath.Join("testdata", name+".json")))
 			require.NoError(t, err)
 			golden := filepath.Join("testdata", name+".golden.json")
-			if *update {
+			if testkit.Updating() {
 				require.NoError(t, os.WriteFile(golden, append(resp, '\n'), 0o644))
 			}
 			assert.JSONEq(t, string(readFile(t, golden)), string(resp))

@@ -18,9 +18,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/ddbsync/ddbsync/internal/ddbstub"
 	"github.com/ddbsync/ddbsync/internal/dynamo"
-	"github.com/ddbsync/ddbsync/internal/rie"
+	"github.com/ddbsync/ddbsync/internal/localaws/ddbstub"
+	"github.com/ddbsync/ddbsync/internal/localaws/rie"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 )
 
 // writePaths are the two ways the handler can send writes: "typed" decodes
@@ -120,7 +121,7 @@ func BenchmarkBootstrap_6MB(b *testing.B) {
 			if mem.env != "" {
 				env = append(env, mem.env)
 			}
-			fn := rie.StartTB(b, rie.Options{Bootstrap: bootstrap, Env: env, Timeout: benchTimeout})
+			fn := testkit.StartRIE(b, rie.Options{Bootstrap: bootstrap, Env: env, Timeout: benchTimeout})
 			call := func() {
 				out, err := fn.Invoke(b.Context(), payload)
 				if err != nil {

@@ -13,7 +13,8 @@ import (
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/streampoll"
 	"github.com/ddbsync/ddbsync/internal/tablesync"
@@ -21,18 +22,14 @@ import (
 
 type item = map[string]types.AttributeValue
 
-// shared is the DynamoDB Local of this package's tests; each test uses its
-// own access key id.
-var shared ddblocal.Shared
-
-func TestMain(m *testing.M) { shared.Main(m) }
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 // tables creates "source" (with a stream) and "target" in a database of
 // tb's own and returns the clients and the stream ARN.
 func tables(tb testing.TB) (*dynamodb.Client, *dynamodbstreams.Client, string) {
 	tb.Helper()
-	s := shared.Get(tb)
-	keyID := ddblocal.AccessKeyID(tb)
+	s := testkit.DDB(tb)
+	keyID := testkit.AccessKeyID(tb)
 	db := s.DynamoDB(keyID)
 	arn, err := ddblocal.CreateTable(tb.Context(), db, ddblocal.TableSpec{Name: "source", HashKey: "id", StreamViewType: types.StreamViewTypeNewAndOldImages})
 	require.NoError(tb, err)

@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/motoserver"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/ddbsync/ddbsync/internal/redrive"
 )
 
@@ -141,7 +141,7 @@ func TestFileSource_AppendsToDone(t *testing.T) {
 // deleted, a message kept is visible again right after Close, and one
 // run reads no message twice.
 func TestQueueSource(t *testing.T) {
-	endpoint := motoserver.Start(t)
+	endpoint := testkit.Moto(t)
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
 	api := sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(endpoint) })
 	q, err := api.CreateQueue(t.Context(), &sqs.CreateQueueInput{QueueName: aws.String("failures")})

@@ -14,7 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ddbsync/ddbsync/internal/exportload/worker"
-	"github.com/ddbsync/ddbsync/internal/localproc"
+	"github.com/ddbsync/ddbsync/internal/localaws/proc"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 )
 
 // The optional backfill stack (issue 14) and its state machine.
@@ -26,7 +27,7 @@ const (
 )
 
 func TestBackfillTemplate_CfnLint(t *testing.T) {
-	lint := needTool(t, "cfn-lint", "pip install cfn-lint")
+	lint := testkit.NeedTool(t, "cfn-lint", "pip install cfn-lint")
 	cmd := exec.CommandContext(t.Context(), lint, "--", backfillTemplateFile)
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
@@ -55,7 +56,7 @@ func substituted(tb testing.TB) []byte {
 // <repo>/.local-aws/asl-validator (git-ignored) and returns its program.
 func installASLValidator(tb testing.TB) string {
 	tb.Helper()
-	needTool(tb, "npm", "install Node.js and npm")
+	testkit.NeedTool(tb, "npm", "install Node.js and npm")
 	dir, err := filepath.Abs(filepath.Join(root, ".local-aws", "asl-validator-"+aslValidatorVersion))
 	require.NoError(tb, err)
 	bin := filepath.Join(dir, "node_modules", ".bin", "asl-validator")
@@ -63,7 +64,7 @@ func installASLValidator(tb testing.TB) string {
 		return bin
 	}
 	require.NoError(tb, os.MkdirAll(filepath.Dir(dir), 0o755))
-	unlock, err := localproc.LockFile(tb.Context(), dir+".lock")
+	unlock, err := proc.LockFile(tb.Context(), dir+".lock")
 	require.NoError(tb, err)
 	defer unlock()
 	if _, err := os.Stat(bin); err == nil {

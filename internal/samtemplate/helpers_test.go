@@ -5,7 +5,6 @@ import (
 	"go/parser"
 	"go/token"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -276,19 +275,4 @@ func emfMetrics(tb testing.TB) []string {
 	})
 	require.NotEmpty(tb, out, "no []emf.Metric literal in internal/lambdahandler/handler.go")
 	return out
-}
-
-// needTool returns the path of a program, skipping the test when it is
-// missing, except under CI, where it fails.
-func needTool(tb testing.TB, name, install string) string {
-	tb.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	if os.Getenv("CI") != "" {
-		tb.Fatalf("%s is not on PATH and CI is set: %s", name, install)
-	}
-	tb.Skipf("%s is not on PATH (%s); CI runs this test", name, install)
-	return ""
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -20,7 +21,7 @@ var samTargets = []string{"build-ReplicatorFunction", "build-PublisherFunction",
 // environment unless given there), and returns its output and error.
 func makeDryRun(tb testing.TB, env []string, args ...string) (string, error) {
 	tb.Helper()
-	makeBin := needTool(tb, "make", "apt-get install make")
+	makeBin := testkit.NeedTool(tb, "make", "apt-get install make")
 	cmd := exec.CommandContext(tb.Context(), makeBin, append([]string{"-n", "-C", root}, args...)...)
 	for _, kv := range os.Environ() {
 		switch name, _, _ := strings.Cut(kv, "="); name {

@@ -14,6 +14,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/codestatus"
 	"github.com/ddbsync/ddbsync/internal/emf"
 	"github.com/ddbsync/ddbsync/internal/fanout"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/ddbsync/ddbsync/internal/replattr"
 )
 
@@ -21,7 +22,7 @@ import (
 const queueTemplateFile = "template-queue.yaml"
 
 func TestQueueTemplate_CfnLint(t *testing.T) {
-	lint := needTool(t, "cfn-lint", "pip install cfn-lint")
+	lint := testkit.NeedTool(t, "cfn-lint", "pip install cfn-lint")
 	cmd := exec.CommandContext(t.Context(), lint, "--", queueTemplateFile)
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()

@@ -14,6 +14,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/artifact"
 	"github.com/ddbsync/ddbsync/internal/codestatus"
 	"github.com/ddbsync/ddbsync/internal/emf"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 )
 
 const (
@@ -32,7 +33,7 @@ const (
 // TestTemplate_CfnLint runs cfn-lint, which expands the SAM transform and
 // validates every resource against the CloudFormation schemas.
 func TestTemplate_CfnLint(t *testing.T) {
-	lint := needTool(t, "cfn-lint", "pip install cfn-lint")
+	lint := testkit.NeedTool(t, "cfn-lint", "pip install cfn-lint")
 	cmd := exec.CommandContext(t.Context(), lint, "--", templateFile)
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
@@ -273,7 +274,7 @@ func TestTemplate_MakefileBuild(t *testing.T) {
 // checkMakefileBuild runs TestTemplate_MakefileBuild's checks on one
 // template, which has that many functions built by the Makefile.
 func checkMakefileBuild(t *testing.T, file string, functions int) {
-	makeBin := needTool(t, "make", "apt-get install make")
+	makeBin := testkit.NeedTool(t, "make", "apt-get install make")
 	tmpl := loadYAML(t, file)
 	arch := field(tmpl, "Parameters", "Architecture")
 	require.NotNil(t, arch)

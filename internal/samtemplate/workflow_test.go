@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
@@ -204,8 +205,8 @@ type shell struct {
 
 func newShell(tb testing.TB, samconfig string) *shell {
 	tb.Helper()
-	needTool(tb, "bash", "apt-get install bash")
-	needTool(tb, "python3", "apt-get install python3 (3.11+, for tomllib)")
+	testkit.NeedTool(tb, "bash", "apt-get install bash")
+	testkit.NeedTool(tb, "python3", "apt-get install python3 (3.11+, for tomllib)")
 	s := &shell{dir: tb.TempDir(), bin: tb.TempDir()}
 	s.log = filepath.Join(s.bin, "calls.log")
 	if samconfig == "" {
@@ -330,7 +331,7 @@ func TestWorkflows_Hygiene(t *testing.T) {
 
 // TestSamconfigEnv runs scripts/samconfig-env.py on small samconfig files.
 func TestSamconfigEnv(t *testing.T) {
-	needTool(t, "python3", "apt-get install python3 (3.11+, for tomllib)")
+	testkit.NeedTool(t, "python3", "apt-get install python3 (3.11+, for tomllib)")
 	script, err := filepath.Abs(filepath.Join(root, samconfigEnv))
 	require.NoError(t, err)
 	base := "version = 0.1\n[e.global.parameters]\nstack_name = \"st\"\n[e.deploy.parameters]\nregion = \"eu-west-1\"\n"

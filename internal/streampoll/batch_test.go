@@ -3,7 +3,6 @@ package streampoll
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,11 +12,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-var update = flag.Bool("update", false, "rewrite the testdata/*.golden.json files")
 
 // allTypesRecord is a MODIFY record from the Streams API with every
 // attribute type, numbers that a float64 would change, and a TTL identity.
@@ -66,7 +64,7 @@ func TestConvertRecord_Golden(t *testing.T) {
 	require.NoError(t, err)
 	got := payload([]*record{rec})
 	golden := filepath.Join("testdata", "all-types.golden.json")
-	if *update {
+	if testkit.Updating() {
 		var pretty bytes.Buffer
 		require.NoError(t, json.Indent(&pretty, got, "", "  "))
 		require.NoError(t, os.WriteFile(golden, append(pretty.Bytes(), '\n'), 0o644))

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/ddbsync/ddbsync/internal/lambdainvoke"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -15,7 +16,7 @@ import (
 func poison(seq int) func(int, []int) ([]byte, error) {
 	return func(_ int, seqs []int) ([]byte, error) {
 		if slices.Contains(seqs, seq) {
-			return nil, &FunctionError{Type: "errorString", Message: "cannot decode record"}
+			return nil, &lambdainvoke.FunctionError{Type: "errorString", Message: "cannot decode record"}
 		}
 		return []byte(`{"batchItemFailures":[]}`), nil
 	}
@@ -69,7 +70,7 @@ func TestPoller_Run_BisectOnFunctionError(t *testing.T) {
 			respond: func(_ int, seqs []int) ([]byte, error) {
 				switch {
 				case len(seqs) == 8:
-					return nil, &FunctionError{Type: "Timeout", Message: "too slow"}
+					return nil, &lambdainvoke.FunctionError{Type: "Timeout", Message: "too slow"}
 				case seqs[0] == 5:
 					return failAt(7), nil // 5 and 6 applied
 				case seqs[0] == 7:

@@ -6,7 +6,7 @@
 // On AWS the event source mapping does this work; locally nothing does
 // (`sam local invoke` only replays a file). `ddbsync run` uses this package
 // to drive the replicator's handler in process, or the real bootstrap under
-// the Runtime Interface Emulator ([HTTPInvoker]).
+// the Runtime Interface Emulator ([lambdainvoke.Client]).
 //
 // # Shards and ordering
 //

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,10 +15,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/ddblocal"
 	"github.com/ddbsync/ddbsync/internal/demo"
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/lambdahandler"
+	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/retry"
 	"github.com/ddbsync/ddbsync/internal/streampoll"
@@ -29,27 +28,7 @@ import (
 
 var _ streampoll.Invoker = (*lambdahandler.Handler)(nil)
 
-// shared is the DynamoDB Local of this package's tests; each test uses its
-// own access key id.
-var shared ddblocal.Shared
-
-func TestMain(m *testing.M) { shared.Main(m) }
-
-// keyIDs makes access key ids unique across -count runs of a test.
-var keyIDs atomic.Int64
-
-// accessKeyID returns a new access key id for tb: its own database in the
-// shared server.
-func accessKeyID(tb testing.TB) string {
-	return ddblocal.AccessKeyID(tb) + strconv.FormatInt(keyIDs.Add(1), 10)
-}
-
-// server returns the shared DynamoDB Local, failing (never skipping) the
-// test if it cannot start.
-func server(tb testing.TB) *ddblocal.Server {
-	tb.Helper()
-	return shared.Get(tb)
-}
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 // capturing wraps an Invoker and keeps every payload and response.
 type capturing struct {
@@ -79,8 +58,8 @@ func newHandler(db *dynamodb.Client, table string) *lambdahandler.Handler {
 // DynamoDB Local produced.
 func TestPoller_DynamoDBLocal(t *testing.T) {
 	ctx := t.Context()
-	srv := server(t)
-	keyID := accessKeyID(t)
+	srv := testkit.DDB(t)
+	keyID := testkit.NewAccessKeyID(t)
 	db := srv.DynamoDB(keyID)
 	arn, err := ddblocal.CreateTable(ctx, db, ddblocal.TableSpec{
 		Name: "source", HashKey: demo.PartitionKey, RangeKey: demo.SortKey, RangeType: types.ScalarAttributeTypeN,
@@ -146,8 +125,8 @@ func TestPoller_DynamoDBLocal(t *testing.T) {
 // batch's metadata reaches the failure file and the poller goes on.
 func TestPoller_DynamoDBLocal_FailureFile(t *testing.T) {
 	ctx := t.Context()
-	srv := server(t)
-	keyID := accessKeyID(t)
+	srv := testkit.DDB(t)
+	keyID := testkit.NewAccessKeyID(t)
 	db := srv.DynamoDB(keyID)
 	arn, err := ddblocal.CreateTable(ctx, db, ddblocal.TableSpec{Name: "source", HashKey: "pk", StreamViewType: types.StreamViewTypeNewImage})
 	require.NoError(t, err)

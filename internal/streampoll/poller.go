@@ -76,7 +76,7 @@ type API interface {
 var _ API = (*dynamodbstreams.Client)(nil)
 
 // Invoker is the function the batches go to: *lambdahandler.Handler in
-// process, or an [HTTPInvoker] for a function under the Runtime Interface
+// process, or a [lambdainvoke.Client] for a function under the Runtime Interface
 // Emulator.
 type Invoker interface {
 	// Invoke sends one events.DynamoDBEvent (JSON) and returns the

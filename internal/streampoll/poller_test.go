@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 	"github.com/aws/smithy-go"
+	"github.com/ddbsync/ddbsync/internal/lambdainvoke"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -149,7 +150,7 @@ func TestPoller_Run_RetriesExhausted(t *testing.T) {
 		"function error": {
 			respond: func(_ int, seqs []int) ([]byte, error) {
 				if seqs[0] == 1 {
-					return nil, &FunctionError{Type: "errorString", Message: "boom"}
+					return nil, &lambdainvoke.FunctionError{Type: "errorString", Message: "boom"}
 				}
 				return []byte(`null`), nil
 			},

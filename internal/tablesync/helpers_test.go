@@ -17,8 +17,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/ddblocal"
 	"github.com/ddbsync/ddbsync/internal/dynamo"
+	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/tablesync"
 )
@@ -62,7 +63,7 @@ func localDB(tb testing.TB) *dynamodb.Client {
 	tr := awshttp.NewBuildableClient().GetTransport()
 	tr.MaxIdleConnsPerHost = 256
 	tb.Cleanup(tr.CloseIdleConnections)
-	return dynamodb.NewFromConfig(local.AWSConfig(ddblocal.AccessKeyID(tb)), func(o *dynamodb.Options) {
+	return dynamodb.NewFromConfig(local.AWSConfig(testkit.AccessKeyID(tb)), func(o *dynamodb.Options) {
 		o.BaseEndpoint = aws.String(local.Endpoint)
 		o.DisableValidateResponseChecksum = true
 		o.HTTPClient = &http.Client{Transport: tr}

@@ -7,19 +7,19 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/ddbstub"
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/exportload"
 	"github.com/ddbsync/ddbsync/internal/exportload/exporttest"
 	"github.com/ddbsync/ddbsync/internal/exportload/worker"
-	"github.com/ddbsync/ddbsync/internal/motoserver"
+	"github.com/ddbsync/ddbsync/internal/localaws/ddbstub"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/ddbsync/ddbsync/internal/retry"
 )
 
 // TestHandler_Handle checks the errorType each failure gets (the type
 // name Step Functions retries on or not) and the output of a load.
 func TestHandler_Handle(t *testing.T) {
-	s3c := exporttest.S3Client(motoserver.Start(t))
+	s3c := exporttest.S3Client(testkit.Moto(t))
 	exporttest.CreateBucket(t, s3c, "bucket-w")
 	items := []exporttest.Item{exporttest.Simple("a", 1, "x"), exporttest.Simple("b", 2, "y")}
 	_, files := exporttest.Write(t, s3c, "bucket-w", "", [][]exporttest.Item{items, items}, exporttest.Options{Faults: map[int]exporttest.Fault{1: exporttest.WrongCount}})

@@ -9,8 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 
-	"github.com/ddbsync/ddbsync/internal/ddblocal"
-	"github.com/ddbsync/ddbsync/internal/localproc"
+	"github.com/ddbsync/ddbsync/internal/localaws/proc"
 )
 
 // What Install fetches.
@@ -26,7 +25,7 @@ const (
 // DefaultBinDir returns the default directory for the emulator binary,
 // <repo root>/.local-aws/bin (git-ignored).
 func DefaultBinDir() (string, error) {
-	root, err := ddblocal.RepoRoot()
+	root, err := proc.RepoRoot()
 	if err != nil {
 		return "", err
 	}
@@ -58,7 +57,7 @@ func Install(ctx context.Context, binDir string) (string, error) {
 	if err := os.MkdirAll(binDir, 0o755); err != nil {
 		return "", fmt.Errorf("create bin dir: %w", err)
 	}
-	unlock, err := localproc.LockFile(ctx, filepath.Join(binDir, "."+BinaryName+".lock"))
+	unlock, err := proc.LockFile(ctx, filepath.Join(binDir, "."+BinaryName+".lock"))
 	if err != nil {
 		return "", err
 	}
@@ -95,7 +94,7 @@ func installed(bin string) bool {
 // host's GOARCH (so it runs here), -tags lambda.norpc and -trimpath. It
 // returns the bootstrap's path.
 func Build(ctx context.Context, pkg, outDir string) (string, error) {
-	root, err := ddblocal.RepoRoot()
+	root, err := proc.RepoRoot()
 	if err != nil {
 		return "", err
 	}

@@ -1,7 +1,9 @@
 // Package ddblocal runs DynamoDB Local, AWS's DynamoDB emulator with the
 // Streams API, for integration tests and the local demo.
 //
-// It is test harness code: nothing in the replicator imports it.
+// It is harness code: the Lambda binaries never link it; the CLI links it
+// only for `ddbsync local ddb` and `ddbsync demo`, so it does not import
+// testing (testkit has its test helpers).
 //
 // # Install
 //
@@ -20,14 +22,15 @@
 // start and 140 MiB of memory: a package with many tests can start one in
 // TestMain and share it, as long as each test uses its own access key id.
 //
-// In tests, [StartTB] starts a server, stops it at cleanup, and fails the
-// test (never skips it) when the server cannot start.
+// In tests, testkit.DDB shares one server per test binary and
+// testkit.StartDDB starts one for a test; both fail the test (never skip
+// it) when the server cannot start.
 //
 // # Isolation between tests
 //
 // Without -sharedDb, DynamoDB Local keeps one database per access key id
 // and region. [Server.DynamoDB], [Server.Streams] and [Server.Env] take the
-// access key id to use: pass a unique one per test, from [AccessKeyID]
+// access key id to use: pass a unique one per test, from testkit.AccessKeyID
 // (DynamoDB Local rejects some characters and cuts ids at "/", so raw
 // subtest names would share a database). Besides isolating tables, this avoids a known slowdown:
 // writes to a stream-enabled table drop to a few hundred items/s when

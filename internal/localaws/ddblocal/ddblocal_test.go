@@ -19,12 +19,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 )
 
 func TestServer(t *testing.T) {
 	start := time.Now()
-	s := ddblocal.StartTB(t)
+	s := testkit.StartDDB(t)
 	t.Logf("install and start took %s", time.Since(start))
 
 	u, err := url.Parse(s.Endpoint)
@@ -43,7 +44,7 @@ func TestServer(t *testing.T) {
 
 	t.Run("table with stream", func(t *testing.T) {
 		ctx := t.Context()
-		id := ddblocal.AccessKeyID(t)
+		id := testkit.AccessKeyID(t)
 		db := s.DynamoDB(id)
 		arn, err := ddblocal.CreateTable(ctx, db, ddblocal.TableSpec{
 			Name: "source", HashKey: "pk", StreamViewType: types.StreamViewTypeNewAndOldImages,
@@ -73,12 +74,12 @@ func TestServer(t *testing.T) {
 
 	t.Run("databases per access key id", func(t *testing.T) {
 		ctx := t.Context()
-		_, err := ddblocal.CreateTable(ctx, s.DynamoDB(ddblocal.AccessKeyID(t)), ddblocal.TableSpec{
+		_, err := ddblocal.CreateTable(ctx, s.DynamoDB(testkit.AccessKeyID(t)), ddblocal.TableSpec{
 			Name: "events", HashKey: "id", HashType: types.ScalarAttributeTypeN,
 			RangeKey: "at", RangeType: types.ScalarAttributeTypeB,
 		})
 		require.NoError(t, err)
-		for _, id := range []string{ddblocal.AccessKeyID(t), "other"} {
+		for _, id := range []string{testkit.AccessKeyID(t), "other"} {
 			out, err := s.DynamoDB(id).ListTables(ctx, &dynamodb.ListTablesInput{})
 			require.NoError(t, err)
 			if id == "other" {
@@ -107,13 +108,13 @@ func TestAccessKeyID(t *testing.T) {
 	seen := map[string]string{}
 	for _, name := range []string{"a", "a_b", "ab", "with space", "dash-and.dot", strings.Repeat("x", 80)} {
 		t.Run(name, func(t *testing.T) {
-			id := ddblocal.AccessKeyID(t)
+			id := testkit.AccessKeyID(t)
 			for _, r := range id {
 				assert.True(t, r < 128 && (r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'),
 					"id %q has %q", id, r)
 			}
 			assert.LessOrEqual(t, len(id), 48)
-			assert.Equal(t, id, ddblocal.AccessKeyID(t), "stable")
+			assert.Equal(t, id, testkit.AccessKeyID(t), "stable")
 			assert.NotContains(t, seen, id, "also the id of %s", seen[id])
 			seen[id] = t.Name()
 		})

@@ -13,7 +13,7 @@
 // SAM does for provided.al2023 (bootstrap, lambda.norpc, CGO off), and
 // [Start] runs the emulator on two free 127.0.0.1 ports. [Emulator.Invoke]
 // posts one event and returns the handler's response; [Emulator.Logs] has
-// the function's log lines. In tests, [StartTB] does the start and stop.
+// the function's log lines. In tests, testkit.StartRIE does the start and stop.
 //
 // # Emulator behaviour
 //

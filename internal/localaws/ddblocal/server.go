@@ -2,16 +2,12 @@ package ddblocal
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -20,16 +16,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
-	"github.com/ddbsync/ddbsync/internal/localproc"
+	"github.com/ddbsync/ddbsync/internal/localaws/proc"
 )
 
 // Defaults and fixed values for [Start] and the client helpers.
 const (
-	// DefaultStartTimeout bounds the wait for a started server to answer.
-	// DynamoDB Local answers after about 2.5 s on an idle 2-core machine;
-	// with the machine's load average at 28-41 it took more than 30 s, so
-	// the bound is generous: it only costs time when the start has failed.
-	DefaultStartTimeout = 2 * time.Minute
+	// DefaultStartTimeout bounds the wait for a started server to answer
+	// (see [proc.DefaultStartTimeout]).
+	DefaultStartTimeout = proc.DefaultStartTimeout
 	// Region is the region the client helpers use. DynamoDB Local keeps one
 	// database per access key id and region.
 	Region = "us-east-1"
@@ -37,14 +31,8 @@ const (
 	// accepts any.
 	SecretAccessKey = "secret"
 
-	maxKeyIDPrefix   = 40
-	maxStartAttempts = 3
-	readyPoll        = 50 * time.Millisecond
 	tableWaitTimeout = 30 * time.Second
 )
-
-// errPortTaken marks a start that lost its port to another process.
-var errPortTaken = errors.New("port already in use")
 
 // Options configures [Start].
 type Options struct {
@@ -63,12 +51,7 @@ type Server struct {
 	// Endpoint is the server's base URL, "http://127.0.0.1:PORT".
 	Endpoint string
 
-	cmd       *exec.Cmd
-	logs      *localproc.LogBuffer
-	exited    chan struct{} // closed when the process has been waited for
-	waitErr   error         // set before exited is closed
-	closeOnce sync.Once
-	closeErr  error
+	proc *proc.Process
 }
 
 // Start installs DynamoDB Local if needed (see [Install]) and starts it
@@ -86,114 +69,58 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find tools: java not on PATH: %w", err)
 	}
-	if opts.StartTimeout <= 0 {
-		opts.StartTimeout = DefaultStartTimeout
-	}
-	for attempt := 1; ; attempt++ {
-		s, err := start(ctx, java, dir, opts)
-		if err == nil {
-			return s, nil
-		}
-		// Another process may take the port between our probe and Jetty's
-		// bind: try a new port.
-		if !errors.Is(err, errPortTaken) || attempt == maxStartAttempts {
-			return nil, fmt.Errorf("start dynamodb local: %w", err)
-		}
-	}
-}
-
-// start makes one attempt to start the server.
-func start(ctx context.Context, java, dir string, opts Options) (*Server, error) {
-	ports, err := localproc.FreePorts(1)
+	p, err := proc.Start(ctx, proc.Spec{
+		Name:  "dynamodb local",
+		Ports: 1,
+		Command: func(ports []int) (*exec.Cmd, error) {
+			cmd := exec.Command(java,
+				// DynamoDB Local lives for seconds to minutes here: compiling it with
+				// C2 costs more CPU than it saves (measured: half the CPU of a demo
+				// run), and one GC thread is enough.
+				"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
+				"-Djava.library.path="+filepath.Join(dir, libDirName),
+				"-cp", filepath.Join(dir, jarName)+string(filepath.ListSeparator)+filepath.Join(dir, classesDir),
+				mainClass, "-inMemory", "-disableTelemetry", "-port", strconv.Itoa(ports[0]))
+			cmd.Dir = dir // it writes dynamodb-local-metadata.json to its working directory
+			return cmd, nil
+		},
+		Ready:        httpReady,
+		PortTaken:    "Address already in use",
+		StartTimeout: opts.StartTimeout,
+		Stderr:       opts.Stderr,
+	})
 	if err != nil {
 		return nil, err
 	}
-	port := ports[0]
-	logs := &localproc.LogBuffer{}
-	var out io.Writer = logs
-	if opts.Stderr != nil {
-		out = io.MultiWriter(logs, opts.Stderr)
-	}
-	cmd := exec.Command(java,
-		// DynamoDB Local lives for seconds to minutes here: compiling it with
-		// C2 costs more CPU than it saves (measured: half the CPU of a demo
-		// run), and one GC thread is enough.
-		"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
-		"-Djava.library.path="+filepath.Join(dir, libDirName),
-		"-cp", filepath.Join(dir, jarName)+string(filepath.ListSeparator)+filepath.Join(dir, classesDir),
-		mainClass, "-inMemory", "-disableTelemetry", "-port", strconv.Itoa(port))
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.Dir = dir // it writes dynamodb-local-metadata.json to its working directory
-	// Own process group, so Close kills everything; and killed if the test
-	// binary dies without calling Close.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.WaitDelay = time.Second
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("run java: %w", err)
-	}
-	s := &Server{
-		Endpoint: "http://127.0.0.1:" + strconv.Itoa(port),
-		cmd:      cmd,
-		logs:     logs,
-		exited:   make(chan struct{}),
-	}
-	go func() {
-		s.waitErr = cmd.Wait()
-		close(s.exited)
-	}()
-	if err := s.waitReady(ctx, opts.StartTimeout); err != nil {
-		_ = s.Close()
-		if strings.Contains(logs.String(), "Address already in use") {
-			err = fmt.Errorf("%w: %w", errPortTaken, err)
-		}
-		return nil, fmt.Errorf("%w\nserver output:\n%s", err, logs.String())
-	}
-	return s, nil
+	return &Server{Endpoint: endpoint(p.Ports[0]), proc: p}, nil
 }
 
-// waitReady polls the endpoint until it gives any HTTP response.
-func (s *Server) waitReady(ctx context.Context, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	client := &http.Client{Timeout: time.Second}
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.Endpoint+"/", nil)
-		if err != nil {
-			return fmt.Errorf("build probe request: %w", err)
-		}
-		if resp, err := client.Do(req); err == nil {
-			resp.Body.Close()
-			return nil
-		}
-		select {
-		case <-s.exited:
-			return fmt.Errorf("wait for server: exited early: %v", s.waitErr)
-		case <-ctx.Done():
-			return fmt.Errorf("wait for server to answer within %s: %w", timeout, ctx.Err())
-		case <-time.After(readyPoll):
-		}
+// endpoint returns the base URL of a server on port.
+func endpoint(port int) string { return "http://127.0.0.1:" + strconv.Itoa(port) }
+
+// probeClient is the readiness probe's HTTP client.
+var probeClient = &http.Client{Timeout: time.Second}
+
+// httpReady succeeds once the server gives any HTTP response.
+func httpReady(ctx context.Context, ports []int) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint(ports[0])+"/", nil)
+	if err != nil {
+		return fmt.Errorf("build probe request: %w", err)
 	}
+	resp, err := probeClient.Do(req)
+	if err != nil {
+		return err
+	}
+	return resp.Body.Close()
 }
 
 // Close kills the server's process group and waits for it to exit. It
 // returns an error if the server had already exited on its own. It is safe
 // to call more than once.
-func (s *Server) Close() error {
-	s.closeOnce.Do(func() {
-		select {
-		case <-s.exited:
-			s.closeErr = fmt.Errorf("close dynamodb local: exited before close: %v", s.waitErr)
-			return
-		default:
-		}
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-		<-s.exited
-	})
-	return s.closeErr
-}
+func (s *Server) Close() error { return s.proc.Close() }
 
 // Logs returns everything the server has written to stdout and stderr.
-func (s *Server) Logs() string { return s.logs.String() }
+func (s *Server) Logs() string { return s.proc.Logs() }
 
 // AWSConfig returns an SDK config for this server: region [Region] and
 // static credentials (accessKeyID, [SecretAccessKey]). It sets no endpoint;
@@ -201,7 +128,7 @@ func (s *Server) Logs() string { return s.logs.String() }
 //
 // Without -sharedDb DynamoDB Local keeps a separate database per access key
 // id and region. Give each test its own non-empty accessKeyID (see
-// [AccessKeyID]) so that tests do not see each other's tables, and so that stream
+// testkit.AccessKeyID) so that tests do not see each other's tables, and so that stream
 // records left by earlier tests do not slow down writes to stream-enabled
 // tables, which they do in one database.
 func (s *Server) AWSConfig(accessKeyID string) aws.Config {

@@ -16,7 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/ddbsync/ddbsync/internal/localproc"
+	"github.com/ddbsync/ddbsync/internal/localaws/proc"
 )
 
 // What Install fetches and pins.
@@ -48,28 +48,10 @@ const (
 //go:embed LoopbackMain.java
 var loopbackSource []byte
 
-// RepoRoot returns the directory that holds go.mod, found by walking up from
-// the working directory. Tests run in their package directory, so this is
-// the module root for them as for `go run` from anywhere in the tree.
-func RepoRoot() (string, error) {
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("get working directory: %w", err)
-	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		if filepath.Dir(dir) == dir {
-			return "", fmt.Errorf("find repo root: no go.mod in %s or above", wd)
-		}
-	}
-}
-
 // DefaultDir returns the default install directory,
 // <repo root>/.local-aws/dynamodb-local (git-ignored).
 func DefaultDir() (string, error) {
-	root, err := RepoRoot()
+	root, err := proc.RepoRoot()
 	if err != nil {
 		return "", err
 	}
@@ -109,7 +91,7 @@ func Install(ctx context.Context, dir string) (string, error) {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return "", fmt.Errorf("create install parent: %w", err)
 	}
-	unlock, err := localproc.LockFile(ctx, filepath.Join(parent, "."+filepath.Base(dir)+".lock"))
+	unlock, err := proc.LockFile(ctx, filepath.Join(parent, "."+filepath.Base(dir)+".lock"))
 	if err != nil {
 		return "", err
 	}

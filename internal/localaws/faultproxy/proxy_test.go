@@ -19,8 +19,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/ddblocal"
 	"github.com/ddbsync/ddbsync/internal/dynamo"
+	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 )
 
 // db is the DynamoDB Local server shared by the package's tests; each test
@@ -49,7 +50,7 @@ const table = "items"
 // response checksums checked), and a direct client.
 func setup(t *testing.T, opts Options) (p *Proxy, via, direct *dynamodb.Client) {
 	t.Helper()
-	id := ddblocal.AccessKeyID(t)
+	id := testkit.AccessKeyID(t)
 	direct = db.DynamoDB(id)
 	_, err := ddblocal.CreateTable(t.Context(), direct, ddblocal.TableSpec{Name: table, HashKey: "pk"})
 	require.NoError(t, err)
@@ -394,7 +395,7 @@ func (w wrongSecret) Retrieve(context.Context) (aws.Credentials, error) {
 // accepts requests whose signature does not match.
 func TestDynamoDBLocal_IgnoresSignatures(t *testing.T) {
 	p, _, direct := setup(t, Options{Seed: 5, Unprocessed: 1})
-	id := ddblocal.AccessKeyID(t)
+	id := testkit.AccessKeyID(t)
 	cfg := db.AWSConfig(id)
 	cfg.Credentials = aws.NewCredentialsCache(wrongSecret(id))
 	_, err := viaProxy(p, cfg).PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String(table), Item: item("wrong-secret")})
@@ -422,7 +423,7 @@ func TestProxy_Close(t *testing.T) {
 // because Start's context ended gets no answer at all, rather than an
 // empty 200 that the SDK would read as a successful write.
 func TestProxy_CancelledNeverLooksLikeSuccess(t *testing.T) {
-	id := ddblocal.AccessKeyID(t)
+	id := testkit.AccessKeyID(t)
 	direct := db.DynamoDB(id)
 	_, err := ddblocal.CreateTable(t.Context(), direct, ddblocal.TableSpec{Name: table, HashKey: "pk"})
 	require.NoError(t, err)

@@ -1,4 +1,4 @@
-package streampoll
+package lambdainvoke
 
 import (
 	"io"
@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestHTTPInvoker_Invoke(t *testing.T) {
+func TestClient_Invoke(t *testing.T) {
 	tests := map[string]struct {
 		status   int
 		body     string
@@ -20,7 +20,8 @@ func TestHTTPInvoker_Invoke(t *testing.T) {
 		"response":        {status: 200, body: `{"batchItemFailures":[]}`},
 		"function error":  {status: 200, body: `{"errorMessage":"malformed stream event","errorType":"wrapError"}`, wantErr: "function error wrapError: malformed stream event", wantType: "wrapError"},
 		"timeout":         {status: 200, body: "Task timed out after 3.00 seconds", wantErr: "function timed out"},
-		"panic":           {status: 502, body: `{"errorMessage":"boom","errorType":"Runtime.ExitError"}`, wantErr: "status 502"},
+		"panic":           {status: 502, body: `{"errorMessage":"boom","errorType":"Runtime.ExitError"}`, wantErr: "status 502: function error Runtime.ExitError: boom", wantType: "Runtime.ExitError"},
+		"other status":    {status: 500, body: "internal", wantErr: "status 500: internal"},
 		"other JSON keys": {status: 200, body: `{"message":"x"}`},
 	}
 	for name, tt := range tests {
@@ -34,7 +35,7 @@ func TestHTTPInvoker_Invoke(t *testing.T) {
 				_, _ = io.WriteString(w, tt.body)
 			}))
 			defer srv.Close()
-			inv, err := NewHTTPInvoker(srv.URL, srv.Client()) // base URL: the path is added
+			inv, err := New(srv.URL, srv.Client()) // base URL: the path is added
 			require.NoError(t, err)
 			assert.Equal(t, srv.URL+InvokePath, inv.URL())
 			got, err := inv.Invoke(t.Context(), []byte(`{"Records":[]}`))
@@ -54,7 +55,7 @@ func TestHTTPInvoker_Invoke(t *testing.T) {
 	}
 }
 
-func TestNewHTTPInvoker(t *testing.T) {
+func TestNew(t *testing.T) {
 	tests := map[string]struct {
 		url     string
 		want    string
@@ -71,7 +72,7 @@ func TestNewHTTPInvoker(t *testing.T) {
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			inv, err := NewHTTPInvoker(tt.url, nil)
+			inv, err := New(tt.url, nil)
 			if tt.wantErr {
 				assert.Error(t, err)
 				return

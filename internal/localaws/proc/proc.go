@@ -1,8 +1,13 @@
-// Package localproc holds what the local stand-ins (DynamoDB Local, the
-// Lambda Runtime Interface Emulator) need to be installed and run side by
-// side by several test binaries: a cross-process install lock, free
-// loopback ports and a log buffer safe for concurrent use.
-package localproc
+// Package proc runs the local AWS stand-ins (DynamoDB Local, the Lambda
+// Runtime Interface Emulator, moto_server) as child processes: [Start] with
+// free loopback ports, a retry when another process takes a port first, a
+// process group of their own, a readiness probe and [Process.Close]; and
+// what several test binaries need to install them side by side: a
+// cross-process install lock, the module root and a log buffer safe for
+// concurrent use.
+//
+// It uses process groups, flock and Pdeathsig: it runs on Linux.
+package proc
 
 import (
 	"bytes"

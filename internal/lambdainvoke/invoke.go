@@ -1,4 +1,8 @@
-package streampoll
+// Package lambdainvoke invokes a function through the Lambda Runtime
+// Interface Emulator's invoke URL (what `sam local invoke` and
+// `sam local start-lambda` serve): the one client that `ddbsync run
+// --invoke-url` and the tests that run the bootstrap under the emulator use.
+package lambdainvoke
 
 import (
 	"bytes"
@@ -20,14 +24,18 @@ const InvokePath = "/2015-03-31/functions/function/invocations"
 // maxResponseBytes bounds a function response (Lambda's limit is 6 MB).
 const maxResponseBytes = 6 << 20
 
-// ErrTimedOut is returned (wrapped) by [HTTPInvoker.Invoke] when the
-// emulator reports that the function timed out.
+// ErrTimedOut is returned (wrapped) by [Client.Invoke] when the emulator
+// reports that the function timed out.
 var ErrTimedOut = errors.New("function timed out")
 
 // FunctionError is a function's error as Lambda reports it: HTTP 200 with a
 // body of {"errorMessage": ..., "errorType": ...}.
+// For a Go handler, Type is the dynamic type of the returned error (for
+// example "errorString").
 type FunctionError struct {
-	Type    string
+	// Type is the body's errorType.
+	Type string
+	// Message is the body's errorMessage.
 	Message string
 }
 
@@ -36,21 +44,19 @@ func (e *FunctionError) Error() string {
 	return fmt.Sprintf("function error %s: %s", e.Type, e.Message)
 }
 
-// HTTPInvoker invokes a function through the Lambda Runtime Interface
+// Client invokes a function through the Lambda Runtime Interface
 // Emulator's invoke URL, one invocation at a time (two concurrent
 // invocations crash the emulator).
-type HTTPInvoker struct {
+type Client struct {
 	url    string
 	client *http.Client
 	mu     sync.Mutex
 }
 
-var _ Invoker = (*HTTPInvoker)(nil)
-
-// NewHTTPInvoker returns an invoker posting to rawURL: the emulator's full
+// New returns a client posting to rawURL: the emulator's full
 // invoke URL, or its base URL ("http://127.0.0.1:9000"), to which
 // [InvokePath] is added. A nil client means http.DefaultClient.
-func NewHTTPInvoker(rawURL string, client *http.Client) (*HTTPInvoker, error) {
+func New(rawURL string, client *http.Client) (*Client, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("invoke URL %q: want http://host:port%s", rawURL, InvokePath)
@@ -61,17 +67,18 @@ func NewHTTPInvoker(rawURL string, client *http.Client) (*HTTPInvoker, error) {
 	if client == nil {
 		client = http.DefaultClient
 	}
-	return &HTTPInvoker{url: u.String(), client: client}, nil
+	return &Client{url: u.String(), client: client}, nil
 }
 
 // URL returns the invoke URL.
-func (h *HTTPInvoker) URL() string { return h.url }
+func (h *Client) URL() string { return h.url }
 
-// Invoke posts the event and returns the function's response. A function
-// error (the emulator's 200 with errorMessage/errorType) is a
-// [*FunctionError]; a timeout wraps [ErrTimedOut]; any other status than 200
-// is an error.
-func (h *HTTPInvoker) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+// Invoke posts the event and returns the function's response body, also
+// with any error that has one. A function error (the emulator's 200 with
+// errorMessage/errorType) is a [*FunctionError]; a timeout wraps
+// [ErrTimedOut]; any other status than 200 is an error, which wraps the
+// body's [*FunctionError] if it has one (a panic gives 502).
+func (h *Client) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(payload))
@@ -92,13 +99,16 @@ func (h *HTTPInvoker) Invoke(ctx context.Context, payload []byte) ([]byte, error
 		return nil, fmt.Errorf("invoke function: response exceeds %d bytes", maxResponseBytes)
 	}
 	trimmed := bytes.TrimSpace(body)
+	ferr := parseFunctionError(trimmed)
 	switch {
+	case resp.StatusCode != http.StatusOK && ferr != nil:
+		return body, fmt.Errorf("invoke function: status %d: %w", resp.StatusCode, ferr)
 	case resp.StatusCode != http.StatusOK:
 		return body, fmt.Errorf("invoke function: status %d: %s", resp.StatusCode, trimmed)
 	case strings.HasPrefix(string(trimmed), "Task timed out"):
 		return body, fmt.Errorf("invoke function: %w: %s", ErrTimedOut, trimmed)
 	}
-	if ferr := parseFunctionError(trimmed); ferr != nil {
+	if ferr != nil {
 		return body, ferr
 	}
 	return body, nil

@@ -16,16 +16,17 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/rie"
+	"github.com/ddbsync/ddbsync/internal/localaws/rie"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 )
 
-const echoPkg = "./internal/rie/testdata/echofn"
+const echoPkg = "./internal/localaws/rie/testdata/echofn"
 
 func TestEmulator_Invoke(t *testing.T) {
 	t.Setenv("AWS_PROFILE", "must-not-leak")
 	bootstrap := buildEcho(t)
 	start := time.Now()
-	e := rie.StartTB(t, rie.Options{Bootstrap: bootstrap, Env: []string{"ECHO_VAR=hello"}})
+	e := testkit.StartRIE(t, rie.Options{Bootstrap: bootstrap, Env: []string{"ECHO_VAR=hello"}})
 	t.Logf("install and start took %s", time.Since(start))
 
 	tests := map[string]struct {
@@ -84,7 +85,7 @@ func TestEmulator_Invoke(t *testing.T) {
 }
 
 func TestEmulator_InvokeCrash(t *testing.T) {
-	e := rie.StartTB(t, rie.Options{Bootstrap: buildEcho(t), Timeout: time.Second})
+	e := testkit.StartRIE(t, rie.Options{Bootstrap: buildEcho(t), Timeout: time.Second})
 
 	t.Run("timeout", func(t *testing.T) {
 		_, err := e.Invoke(t.Context(), []byte(`{"sleepMs":1500}`))
