@@ -38,6 +38,8 @@ func fixtureItems() []exporttest.Item {
 	return []exporttest.Item{exporttest.AllTypes("a", 1), exporttest.Simple("b", 2, "two"), exporttest.Simple("c", 3, "three")}
 }
 
+func TestMain(m *testing.M) { testkit.Main(m) }
+
 // TestFixtures checks that the child input's md5Checksum and itemCount
 // are those of the data file (-update rewrites both).
 func TestFixtures(t *testing.T) {
@@ -81,8 +83,8 @@ func readInput(tb testing.TB) worker.Input {
 // not retry.
 func TestBootstrap_ChildInput(t *testing.T) {
 	ctx := t.Context()
-	db := testkit.StartDDB(t)
-	keyID := testkit.AccessKeyID(t)
+	db := testkit.DDB(t)
+	keyID := testkit.NewAccessKeyID(t)
 	client := db.DynamoDB(keyID)
 	_, err := ddblocal.CreateTable(ctx, client, ddblocal.TableSpec{Name: "copy", HashKey: "pk", RangeKey: "sk", RangeType: types.ScalarAttributeTypeN})
 	require.NoError(t, err)

@@ -22,20 +22,22 @@ import (
 	"github.com/ddbsync/ddbsync/internal/tablecmp"
 )
 
+func TestMain(m *testing.M) { testkit.Main(m) }
+
 // TestBootstrap_SampleEvents builds the function the way `sam build` does,
 // runs it under the Lambda Runtime Interface Emulator (what `sam local
 // invoke` runs in its container) against DynamoDB Local, and POSTs each
 // sample event of events/.
 func TestBootstrap_SampleEvents(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
-	db := testkit.StartDDB(t)
-	keyID := testkit.AccessKeyID(t)
+	db := testkit.DDB(t)
+	keyID := testkit.NewAccessKeyID(t)
 	client := db.DynamoDB(keyID)
 	_, err := ddblocal.CreateTable(ctx, client, ddblocal.TableSpec{Name: "orders-copy", HashKey: "pk", RangeKey: "sk"})
 	require.NoError(t, err)
 
-	bootstrap, err := rie.Build(ctx, "./cmd/replicator", t.TempDir())
-	require.NoError(t, err)
+	bootstrap := testkit.Bootstrap(t, "./cmd/replicator")
 	fn := testkit.StartRIE(t, rie.Options{
 		Bootstrap: bootstrap,
 		Env:       append(db.Env(keyID), "TARGET_TABLE_NAME=orders-copy", "AWS_LAMBDA_LOG_FORMAT=JSON"),
@@ -98,14 +100,14 @@ func assertLogs(tb testing.TB, fn *rie.Emulator, want string) {
 // the target's key schema, so DynamoDB answers ValidationException) reported
 // by its sequence number while the other records are applied.
 func TestBootstrap_PartialFailure(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
-	db := testkit.StartDDB(t)
-	keyID := testkit.AccessKeyID(t)
+	db := testkit.DDB(t)
+	keyID := testkit.NewAccessKeyID(t)
 	client := db.DynamoDB(keyID)
 	_, err := ddblocal.CreateTable(ctx, client, ddblocal.TableSpec{Name: "orders-copy", HashKey: "pk", RangeKey: "sk"})
 	require.NoError(t, err)
-	bootstrap, err := rie.Build(ctx, "./cmd/replicator", t.TempDir())
-	require.NoError(t, err)
+	bootstrap := testkit.Bootstrap(t, "./cmd/replicator")
 	fn := testkit.StartRIE(t, rie.Options{
 		Bootstrap: bootstrap,
 		Env:       append(db.Env(keyID), "TARGET_TABLE_NAME=orders-copy", "AWS_LAMBDA_LOG_FORMAT=JSON"),

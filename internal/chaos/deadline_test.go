@@ -86,8 +86,7 @@ func TestBootstrap_ShortDeadline(t *testing.T) {
 	}
 	putAll(t, e.db, reqs)
 
-	bootstrap, err := rie.Build(ctx, "./cmd/replicator", t.TempDir())
-	require.NoError(t, err)
+	bootstrap := testkit.Bootstrap(t, "./cmd/replicator")
 	env := append(e.srv.Env(e.keyID),
 		"AWS_ENDPOINT_URL_DYNAMODB="+e.proxy.URL(), // the target's writes go through the proxy
 		"TARGET_TABLE_NAME="+targetTable,

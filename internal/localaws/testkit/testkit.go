@@ -46,6 +46,16 @@ var shared struct {
 	ddb  *ddblocal.Server
 	moto *moto.Server
 	err  error // the DynamoDB Local start error, kept: a second try would fail the same way, slowly
+
+	builds   map[string]*build // by package, see Bootstrap
+	buildDir string
+}
+
+// build is one package's bootstrap build, done once per test binary.
+type build struct {
+	once sync.Once
+	path string
+	err  error
 }
 
 // Main runs the tests (m is TestMain's), stops the shared servers and
@@ -68,6 +78,10 @@ func Run(m *testing.M) int {
 	if shared.moto != nil {
 		_ = shared.moto.Close() // killed: its exit status says nothing
 		shared.moto = nil
+	}
+	if shared.buildDir != "" {
+		_ = os.RemoveAll(shared.buildDir)
+		shared.buildDir = ""
 	}
 	return code
 }
@@ -130,6 +144,41 @@ var keyIDs atomic.Int64
 func NewAccessKeyID(tb testing.TB) string {
 	tb.Helper()
 	return AccessKeyID(tb) + strconv.FormatInt(keyIDs.Add(1), 10)
+}
+
+// Bootstrap returns the Lambda bootstrap of pkg (a ./path from the module
+// root, e.g. "./cmd/replicator") built as `sam build` builds it
+// ([rie.Build]), building it on the first call of the test binary only. The
+// build lives until [Run] ends; without testkit.Main in TestMain it stays
+// in the temporary directory.
+func Bootstrap(tb testing.TB, pkg string) string {
+	tb.Helper()
+	shared.mu.Lock()
+	if shared.builds == nil {
+		shared.builds = map[string]*build{}
+	}
+	b := shared.builds[pkg]
+	if b == nil {
+		b = &build{}
+		shared.builds[pkg] = b
+	}
+	var err error
+	if shared.buildDir == "" {
+		shared.buildDir, err = os.MkdirTemp("", "testkit-bootstrap-")
+	}
+	dir := shared.buildDir
+	shared.mu.Unlock()
+	require.NoError(tb, err, "make the build directory")
+	b.once.Do(func() {
+		out, err := os.MkdirTemp(dir, "build-")
+		if err != nil {
+			b.err = err
+			return
+		}
+		b.path, b.err = rie.Build(context.Background(), pkg, out)
+	})
+	require.NoError(tb, b.err)
+	return b.path
 }
 
 // StartRIE starts the Lambda Runtime Interface Emulator for a test and
