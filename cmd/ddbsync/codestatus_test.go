@@ -24,6 +24,7 @@ import (
 // of CloudFormation and Lambda in us-east-1 only, and runs code-status
 // through the real SDK clients, make and git.
 func TestCodeStatusCommand_EndToEnd(t *testing.T) {
+	t.Parallel() // long and mostly DynamoDB Local's work: overlaps the package's other long tests
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	require.NoError(t, err)
 	src, err := artifact.HeadCommit(t.Context(), root)

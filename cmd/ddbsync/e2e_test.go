@@ -85,6 +85,7 @@ func (rc *runningCommand) finish(tb testing.TB, deadline time.Duration) {
 // Interface Emulator. Both copies must then equal the source exactly, item
 // by item and attribute by attribute.
 func TestRun_EndToEnd(t *testing.T) {
+	t.Parallel() // long and mostly DynamoDB Local's work: overlaps the package's other long tests
 	ctx := t.Context()
 	began := time.Now()
 	built := make(chan error, 1)
@@ -275,6 +276,7 @@ func TestRun_RecordsFailed(t *testing.T) {
 // TestDemoCommand runs `ddbsync demo` (what `make demo` runs) on a small
 // workload: it starts and stops its own DynamoDB Local.
 func TestDemoCommand(t *testing.T) {
+	t.Parallel() // long and mostly DynamoDB Local's work: overlaps the package's other long tests
 	code, stdout, stderr := runMain(t, "demo", "--ops", "150", "--keys", "20", "--seed", "3")
 	require.Equal(t, exitOK, code, "stderr:\n%s", stderr)
 	assert.Regexp(t, `(?m)^identical\s+.*\s+yes$`, stdout)

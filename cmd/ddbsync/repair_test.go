@@ -105,6 +105,7 @@ func tableCount(t *testing.T, db *dynamodb.Client, table string) int {
 // the live table that the copy lacks. It must refuse before any write,
 // even with --yes.
 func TestRepairCommand_RefusesSwappedTables(t *testing.T) {
+	t.Parallel() // long and mostly DynamoDB Local's work: overlaps the package's other long tests
 	swapped := []string{"--table", "big-copy", "--target-table", "big", "--recheck-delay", "0", "--quiet", "--yes"}
 	tests := map[string]struct {
 		name       string
@@ -116,10 +117,12 @@ func TestRepairCommand_RefusesSwappedTables(t *testing.T) {
 		"target stream allowed": {"repair", append([]string{"--allow-target-stream"}, swapped...),
 			[]string{"refused", "19900 of the 20000 items", "--allow-mass-change"}},
 	}
+	// One pair of tables for all cases: each must refuse before any write,
+	// which the item count checks after every case.
+	keyID := testkit.NewAccessKeyID(t)
+	db := bigTables(t, keyID, 20000, 100)
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			keyID := testkit.NewAccessKeyID(t)
-			db := bigTables(t, keyID, 20000, 100)
 			code, _, stderr := localCmd(t, keyID, tt.name, tt.args...)
 			assert.Equal(t, exitUsage, code, stderr)
 			for _, want := range tt.wantStderr {
@@ -131,6 +134,7 @@ func TestRepairCommand_RefusesSwappedTables(t *testing.T) {
 }
 
 func TestRepairCommand_Guards(t *testing.T) {
+	t.Parallel() // long and mostly DynamoDB Local's work: overlaps the package's other long tests
 	t.Run("--from refuses a mass delete before any write", func(t *testing.T) {
 		keyID := testkit.NewAccessKeyID(t)
 		db := syncTables(t, keyID, 0, false)

@@ -77,6 +77,7 @@ func runChild() bool {
 // so the resumed run writes exactly the lines the checkpoint does not
 // hold, and the table ends with every item.
 func TestLoad_KillResume(t *testing.T) {
+	t.Parallel() // long and mostly DynamoDB Local's work: overlaps the package's other long tests
 	const nFiles, perFile = 8, 2500
 	s3c, bucket := newBucket(t)
 	files := genFiles(nFiles, perFile)

@@ -32,6 +32,7 @@ import (
 // does). Once the writes stop and replication is idle, verify finds no
 // difference.
 func TestHandOver_EndToEnd(t *testing.T) {
+	t.Parallel() // long and mostly DynamoDB Local's work: overlaps the package's other long tests
 	ctx := t.Context()
 	db, keyID := newDB(t)
 	spec := ddblocal.TableSpec{Name: "source", HashKey: demo.PartitionKey, RangeKey: demo.SortKey, RangeType: types.ScalarAttributeTypeN,

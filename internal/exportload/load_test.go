@@ -93,6 +93,7 @@ func assertLoaded(tb testing.TB, db *dynamodb.Client, table string, files [][]ex
 // Local, is interrupted at about 40%, and resumes from its checkpoint:
 // every item is written exactly once, and the table holds the export.
 func TestLoad_InterruptResume(t *testing.T) {
+	t.Parallel() // long and mostly DynamoDB Local's work: overlaps the package's other long tests
 	const nFiles, perFile = 16, 6250
 	s3c, bucket := newBucket(t)
 	files := genFiles(nFiles, perFile)

@@ -22,6 +22,7 @@ import (
 // TestBackfill_ThenVerify copies 20,000 items of every type and of sizes up
 // to 100 KB, then verifies the copy.
 func TestBackfill_ThenVerify(t *testing.T) {
+	t.Parallel() // long and mostly DynamoDB Local's work: overlaps the package's other long tests
 	const count = 20000
 	db := localDB(t)
 	createTables(t, db, "", "source", "target")
@@ -89,6 +90,7 @@ func (c *countingWriter) WriteBatch(ctx context.Context, writes []replicate.Writ
 // TestBackfill_Resume interrupts a backfill and resumes it from its
 // checkpoint: every item is written exactly once in all.
 func TestBackfill_Resume(t *testing.T) {
+	t.Parallel() // long and mostly DynamoDB Local's work: overlaps the package's other long tests
 	const count = 3000
 	db := localDB(t)
 	createTables(t, db, types.StreamViewTypeNewAndOldImages, "source")
