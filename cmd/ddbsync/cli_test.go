@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/proc"
 	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 )
 
@@ -191,32 +194,66 @@ func scrub(s string, urls ...string) string {
 // TestLocalDDB starts `ddbsync local ddb`, uses the endpoint it prints,
 // and stops it with Ctrl-C (exit 130).
 func TestLocalDDB(t *testing.T) {
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	ready := make(chan *ddblocal.Server, 1)
-	lc := &LocalCommand{Stdout: &stdout, Stderr: &stderr, ready: func(s *ddblocal.Server) { ready <- s }}
-	done := make(chan error, 1)
-	go func() { done <- runOne(ctx, lc.Stdout, lc.Stderr, lc.command, []string{"ddb"}) }()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("local ddb ended: %v\n%s", err, stderr.String())
-	case <-time.After(2 * time.Minute):
-		t.Fatal("local ddb did not start")
-	}
-	endpoint := strings.TrimSpace(stdout.String())
-	require.True(t, strings.HasPrefix(endpoint, "http://127.0.0.1:"), endpoint)
-	db := dynamodb.NewFromConfig(aws.Config{Region: ddblocal.Region, Credentials: aws.AnonymousCredentials{}}, func(o *dynamodb.Options) {
-		o.BaseEndpoint = aws.String(endpoint)
-		o.Credentials = staticCreds{}
-	})
-	_, err := db.ListTables(t.Context(), &dynamodb.ListTablesInput{})
+	ports, err := proc.FreePorts(1)
 	require.NoError(t, err)
-	assert.Contains(t, stderr.String(), "DDBSYNC_ENDPOINT_URL="+endpoint)
-	cancel()
-	err = <-done
-	assert.Equal(t, exitInterrupted, exitCode(&bytes.Buffer{}, "local ddb", &interruptedError{err: err}))
+	tests := map[string]struct {
+		args []string
+		want string // the endpoint's prefix
+	}{
+		"a free port": {args: []string{"ddb"}, want: "http://127.0.0.1:"},
+		"--port":      {args: []string{"ddb", "--port", strconv.Itoa(ports[0])}, want: "http://127.0.0.1:" + strconv.Itoa(ports[0])},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			var stdout, stderr bytes.Buffer
+			ready := make(chan *ddblocal.Server, 1)
+			lc := &LocalCommand{Stdout: &stdout, Stderr: &stderr, ready: func(s *ddblocal.Server) { ready <- s }}
+			done := make(chan error, 1)
+			go func() { done <- runOne(ctx, lc.Stdout, lc.Stderr, lc.command, tt.args) }()
+			select {
+			case <-ready:
+			case err := <-done:
+				t.Fatalf("local ddb ended: %v\n%s", err, stderr.String())
+			case <-time.After(2 * time.Minute):
+				t.Fatal("local ddb did not start")
+			}
+			endpoint := strings.TrimSpace(stdout.String())
+			require.True(t, strings.HasPrefix(endpoint, tt.want), endpoint)
+			db := dynamodb.NewFromConfig(aws.Config{Region: ddblocal.Region, Credentials: aws.AnonymousCredentials{}}, func(o *dynamodb.Options) {
+				o.BaseEndpoint = aws.String(endpoint)
+				o.Credentials = staticCreds{}
+			})
+			_, err := db.ListTables(t.Context(), &dynamodb.ListTablesInput{})
+			require.NoError(t, err)
+			assert.Contains(t, stderr.String(), "DDBSYNC_ENDPOINT_URL="+endpoint)
+			cancel()
+			err = <-done
+			assert.Equal(t, exitInterrupted, exitCode(&bytes.Buffer{}, "local ddb", &interruptedError{err: err}))
+		})
+	}
+
+	t.Run("--port taken", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer l.Close()
+		port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+		var stdout, stderr bytes.Buffer
+		lc := &LocalCommand{Stdout: &stdout, Stderr: &stderr}
+		err = runOne(t.Context(), lc.Stdout, lc.Stderr, lc.command, []string{"ddb", "--port", port})
+		assert.Equal(t, exitAWS, exitCode(&stderr, "local ddb", err))
+		assert.Contains(t, stderr.String(), "port already in use")
+		assert.Empty(t, stdout.String(), "no endpoint printed")
+	})
+
+	t.Run("--port out of range", func(t *testing.T) {
+		var stdout, stderr bytes.Buffer
+		lc := &LocalCommand{Stdout: &stdout, Stderr: &stderr}
+		err := runOne(t.Context(), lc.Stdout, lc.Stderr, lc.command, []string{"ddb", "--port", "70000"})
+		assert.Equal(t, exitUsage, exitCode(&stderr, "local ddb", err))
+		assert.Contains(t, stderr.String(), "--port: 70000 is not a TCP port")
+	})
 }
 
 // staticCreds are any credentials: DynamoDB Local accepts them.

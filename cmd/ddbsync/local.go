@@ -19,11 +19,12 @@ type LocalCommand struct {
 	ready func(*ddblocal.Server)
 }
 
-var localDDBHelp = `Usage: ddbsync local ddb
+var localDDBHelp = `Usage: ddbsync local ddb [--port N]
 
 Starts DynamoDB Local, the project's pinned version (installed into
 .local-aws/ on first use; it needs java, javac and npm), in memory on a
-free 127.0.0.1 port, prints its endpoint on stdout and runs until Ctrl-C.
+free 127.0.0.1 port (or --port N), prints its endpoint on stdout and runs
+until Ctrl-C.
 Any credentials work; each access key id has its own database. Then, in
 another shell:
 
@@ -32,7 +33,11 @@ another shell:
   ddbsync verify --table orders --target-table orders-copy
 
 With --output json the endpoint is printed as {"endpoint":"…","region":"…"}.
-make ddblocal runs this command.
+make ddblocal runs this command. events/env-local.json expects --port 8000
+(sam local invoke against DynamoDB Local; see the README).
+
+Flags:
+  --port N   listen on 127.0.0.1:N (default: a free port)
 
 ` + "Exit status: 130 when stopped with Ctrl-C (its normal end); 3 when DynamoDB\nLocal cannot start; 2 for a wrong command line.\n"
 
@@ -49,24 +54,30 @@ func (c *LocalCommand) command(g *globalFlags) *cobra.Command {
 			return &usageError{err: fmt.Errorf("which stand-in? ddbsync local ddb"), hint: "ddbsync local ddb"}
 		},
 	}
-	local.AddCommand(&cobra.Command{
+	var port int
+	ddb := &cobra.Command{
 		Use:         "ddb",
 		Short:       "start DynamoDB Local on a loopback port and print the endpoint",
 		Args:        noArgs,
 		Annotations: map[string]string{annotationHelp: localDDBHelp},
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return c.runDDB(cmd.Context(), g)
+			if port < 0 || port > 65535 {
+				return &usageError{err: &FlagError{Flag: "port", Err: fmt.Errorf("%d is not a TCP port (1-65535, or 0 for a free one)", port)}, hint: "ddbsync local ddb --port 8000"}
+			}
+			return c.runDDB(cmd.Context(), g, port)
 		},
-	})
+	}
+	ddb.Flags().IntVar(&port, "port", 0, "listen on 127.0.0.1:N (default: a free port)")
+	local.AddCommand(ddb)
 	return local
 }
 
 // runDDB starts DynamoDB Local and serves until ctx ends.
-func (c *LocalCommand) runDDB(ctx context.Context, g *globalFlags) error {
+func (c *LocalCommand) runDDB(ctx context.Context, g *globalFlags, port int) error {
 	if !g.Quiet {
 		fmt.Fprintf(c.Stderr, "ddbsync local ddb: starting DynamoDB Local %s (installed into .local-aws/ on first use)\n", ddblocal.Version)
 	}
-	srv, err := ddblocal.Start(ctx, ddblocal.Options{})
+	srv, err := ddblocal.Start(ctx, ddblocal.Options{Port: port})
 	if err != nil {
 		return &awsError{err: err}
 	}

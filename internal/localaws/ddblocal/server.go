@@ -44,6 +44,9 @@ type Options struct {
 	// StartTimeout bounds the wait for the server to answer HTTP; zero means
 	// [DefaultStartTimeout].
 	StartTimeout time.Duration
+	// Port, if not zero, is the 127.0.0.1 port to listen on; zero picks a
+	// free one.
+	Port int
 }
 
 // Server is a running DynamoDB Local, in memory, listening on 127.0.0.1.
@@ -69,9 +72,14 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find tools: java not on PATH: %w", err)
 	}
+	var fixed []int
+	if opts.Port != 0 {
+		fixed = []int{opts.Port}
+	}
 	p, err := proc.Start(ctx, proc.Spec{
-		Name:  "dynamodb local",
-		Ports: 1,
+		Name:       "dynamodb local",
+		Ports:      1,
+		FixedPorts: fixed,
 		Command: func(ports []int) (*exec.Cmd, error) {
 			cmd := exec.Command(java,
 				// DynamoDB Local lives for seconds to minutes here: compiling it with

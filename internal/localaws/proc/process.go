@@ -38,6 +38,9 @@ type Spec struct {
 	Name string
 	// Ports is how many free 127.0.0.1 ports each attempt picks.
 	Ports int
+	// FixedPorts, if set, are the ports to use instead: a start that finds
+	// one taken fails at once (with [ErrPortTaken]), without a retry.
+	FixedPorts []int
 	// Command returns the command for one attempt, given its ports. Start
 	// sets its output, process group and parent-death signal.
 	Command func(ports []int) (*exec.Cmd, error)
@@ -95,7 +98,7 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 		if err == nil {
 			return p, nil
 		}
-		if !errors.Is(err, ErrPortTaken) || attempt == maxStartAttempts {
+		if !errors.Is(err, ErrPortTaken) || len(spec.FixedPorts) > 0 || attempt == maxStartAttempts {
 			return nil, fmt.Errorf("start %s: %w", spec.Name, err)
 		}
 	}
@@ -103,9 +106,21 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 
 // start makes one attempt.
 func start(ctx context.Context, spec Spec) (*Process, error) {
-	ports, err := FreePorts(spec.Ports)
-	if err != nil {
-		return nil, err
+	ports := spec.FixedPorts
+	for _, port := range ports {
+		// A taken port fails at once: another server answering the probe
+		// there would look like this one starting.
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			return nil, fmt.Errorf("%w: 127.0.0.1:%d: %w", ErrPortTaken, port, err)
+		}
+		l.Close()
+	}
+	if len(ports) == 0 {
+		var err error
+		if ports, err = FreePorts(spec.Ports); err != nil {
+			return nil, err
+		}
 	}
 	cmd, err := spec.Command(ports)
 	if err != nil {
