@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/ddbsync/ddbsync/internal/emf"
-	"github.com/ddbsync/ddbsync/internal/fanout"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 )
 
@@ -32,8 +31,7 @@ const (
 	keyError         = "error"
 )
 
-// Options configures the handlers: where they report, and, for New only,
-// which handler types to build.
+// Options says where the handlers report.
 type Options struct {
 	// TargetTable names the target table in logs and metric dimensions.
 	TargetTable string
@@ -43,13 +41,6 @@ type Options struct {
 	Metrics io.Writer
 	// Now returns the current time (default time.Now).
 	Now func() time.Time
-	// Publisher, if set, makes New build a PublishHandler for stream
-	// events (publish mode), which also applies them when New is given a
-	// replicator. The other constructors ignore it.
-	Publisher *fanout.Publisher
-	// Applier, if set, makes New build a QueueHandler for SQS events of
-	// envelopes (apply from the queue). The other constructors ignore it.
-	Applier *fanout.Applier
 }
 
 // withDefaults returns o with its zero reporting fields set.
@@ -94,24 +85,15 @@ func NewHandler(stream StreamBatchHandler, queue *QueueHandler, opts Options) *H
 	return &Handler{stream: stream, queue: queue, opts: opts.withDefaults()}
 }
 
-// New returns the entry point of the handler types rep and opts choose:
-// stream events go to a PublishHandler when opts.Publisher is set (also
-// applying them through rep, if not nil), else to a StreamHandler applying
-// them through rep (none if rep is nil); SQS events go to a QueueHandler
-// when opts.Applier is set.
+// New returns the entry point of the direct path alone: stream events
+// applied through rep by a StreamHandler (with a nil rep, every event is
+// rejected). The other modes are composed with NewHandler, or built from a
+// configuration by package internal/replicator.
 func New(rep *replicate.Replicator, opts Options) *Handler {
-	var stream StreamBatchHandler
-	switch {
-	case opts.Publisher != nil:
-		stream = NewPublishHandler(opts.Publisher, rep, opts)
-	case rep != nil:
-		stream = NewStreamHandler(rep, opts)
+	if rep == nil {
+		return NewHandler(nil, nil, opts)
 	}
-	var queue *QueueHandler
-	if opts.Applier != nil {
-		queue = NewQueueHandler(opts.Applier, opts)
-	}
-	return NewHandler(stream, queue, opts)
+	return NewHandler(NewStreamHandler(rep, opts), nil, opts)
 }
 
 // Invoke implements lambda.Handler: payload is a DynamoDB Streams event,

@@ -31,8 +31,7 @@ type PublishHandler struct {
 }
 
 // NewPublishHandler returns a PublishHandler publishing through pub and,
-// when rep is not nil, applying through rep. Of opts it reads the
-// reporting fields (TargetTable, Logger, Metrics, Now).
+// when rep is not nil, applying through rep. It reports through opts.
 func NewPublishHandler(pub *fanout.Publisher, rep *replicate.Replicator, opts Options) *PublishHandler {
 	h := &PublishHandler{reporter: reporter{opts: opts.withDefaults()}, pub: pub}
 	if rep != nil {

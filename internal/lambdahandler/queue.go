@@ -25,8 +25,8 @@ type QueueHandler struct {
 	applier *fanout.Applier
 }
 
-// NewQueueHandler returns a QueueHandler applying through applier. Of opts
-// it reads the reporting fields (TargetTable, Logger, Metrics, Now).
+// NewQueueHandler returns a QueueHandler applying through applier. It
+// reports through opts.
 func NewQueueHandler(applier *fanout.Applier, opts Options) *QueueHandler {
 	return &QueueHandler{reporter: reporter{opts: opts.withDefaults()}, applier: applier}
 }

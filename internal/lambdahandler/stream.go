@@ -22,7 +22,7 @@ type StreamHandler struct {
 }
 
 // NewStreamHandler returns a StreamHandler applying changes through rep.
-// Of opts it reads the reporting fields (TargetTable, Logger, Metrics, Now).
+// It reports through opts.
 func NewStreamHandler(rep *replicate.Replicator, opts Options) *StreamHandler {
 	return &StreamHandler{reporter: reporter{opts: opts.withDefaults()}, rep: rep}
 }
