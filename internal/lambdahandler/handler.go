@@ -57,12 +57,15 @@ func (o Options) withDefaults() Options {
 // StreamBatchHandler handles one decoded DynamoDB Streams event for a
 // Handler: a *StreamHandler or a *PublishHandler.
 type StreamBatchHandler interface {
-	handleStream(ctx context.Context, b *streamBatch) events.DynamoDBEventResponse
+	// handleStream handles b, the changes of ev. ev is passed apart from
+	// b so that a handler that no longer needs the parsed records lets
+	// them be collected while the batch is written (the changes hold what
+	// is written).
+	handleStream(ctx context.Context, ev *streamEvent, b *streamBatch) events.DynamoDBEventResponse
 }
 
 // streamBatch is a decoded stream event.
 type streamBatch struct {
-	ev      *streamEvent
 	changes []replicate.Change
 	ttl     int
 	start   time.Time
@@ -139,7 +142,7 @@ func (h *Handler) handleStream(ctx context.Context, ev *streamEvent, parseErr er
 			slog.String(keyTable, h.opts.TargetTable), slog.String(keyError, err.Error()))
 		return events.DynamoDBEventResponse{}, err
 	}
-	return h.stream.handleStream(ctx, &streamBatch{ev: ev, changes: changes, ttl: ttl, start: start}), nil
+	return h.stream.handleStream(ctx, ev, &streamBatch{changes: changes, ttl: ttl, start: start}), nil
 }
 
 // handleQueue hands an SQS event to the queue handler.

@@ -40,8 +40,8 @@ func NewPublishHandler(pub *fanout.Publisher, rep *replicate.Replicator, opts Op
 	return h
 }
 
-func (h *PublishHandler) handleStream(ctx context.Context, b *streamBatch) events.DynamoDBEventResponse {
-	failedSeq := h.publish(ctx, b)
+func (h *PublishHandler) handleStream(ctx context.Context, ev *streamEvent, b *streamBatch) events.DynamoDBEventResponse {
+	failedSeq := h.publish(ctx, ev, b)
 	if h.table != nil {
 		if seq := h.table.apply(ctx, b); seq != "" && (failedSeq == "" || replicate.CompareSeq(seq, failedSeq) < 0) {
 			failedSeq = seq
@@ -52,10 +52,10 @@ func (h *PublishHandler) handleStream(ctx context.Context, b *streamBatch) event
 
 // publish sends the decoded stream records to the topic and returns the
 // sequence number to retry from ("" if all were published).
-func (h *PublishHandler) publish(ctx context.Context, b *streamBatch) string {
+func (h *PublishHandler) publish(ctx context.Context, ev *streamEvent, b *streamBatch) string {
 	recs := make([]fanout.Record, len(b.changes))
 	for i := range b.changes {
-		r := &b.ev.Records[i]
+		r := &ev.Records[i]
 		c := b.changes[i]
 		recs[i] = fanout.Record{Change: c, Envelope: fanout.Envelope{
 			Event: r.EventName, Keys: r.Change.Keys, Seq: c.Seq, EventID: r.EventID,

@@ -27,7 +27,7 @@ func NewStreamHandler(rep *replicate.Replicator, opts Options) *StreamHandler {
 	return &StreamHandler{reporter: reporter{opts: opts.withDefaults()}, rep: rep}
 }
 
-func (h *StreamHandler) handleStream(ctx context.Context, b *streamBatch) events.DynamoDBEventResponse {
+func (h *StreamHandler) handleStream(ctx context.Context, _ *streamEvent, b *streamBatch) events.DynamoDBEventResponse {
 	return batchResponse(h.apply(ctx, b))
 }
 
