@@ -59,19 +59,11 @@ func loadAWSConfig(ctx context.Context, region, profile string) (aws.Config, err
 	return cfg, nil
 }
 
-// newDynamoDB returns a DynamoDB client, for endpoint if set (then without
-// response checksum validation, which DynamoDB Local's errors fail) and in
-// region if set.
+// newDynamoDB returns a DynamoDB client with the SDK's standard retries,
+// for endpoint if set (then without response checksum validation, which
+// DynamoDB Local's errors fail) and in region if set.
 func newDynamoDB(cfg aws.Config, endpoint, region string) *dynamodb.Client {
-	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-		if region != "" {
-			o.Region = region
-		}
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
-			o.DisableValidateResponseChecksum = true
-		}
-	})
+	return dynamo.NewClient(cfg, dynamo.ClientOptions{Region: region, Endpoint: endpoint, SDKRetries: true})
 }
 
 // newStreams returns a DynamoDB Streams client, for endpoint if set. Both

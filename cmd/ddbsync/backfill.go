@@ -6,14 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/spf13/cobra"
@@ -448,32 +446,14 @@ func loadConfig(ctx context.Context, load func(context.Context, string) (aws.Con
 // retries off (the Table retries, counting every attempt) and a connection
 // pool as large as the writes in flight.
 func newWriteClient(cfg aws.Config, endpoint, region string, conns int) *dynamodb.Client {
-	return newPooledClient(cfg, endpoint, region, conns, aws.NopRetryer{})
+	return dynamo.NewClient(cfg, dynamo.ClientOptions{Region: region, Endpoint: endpoint, Conns: conns})
 }
 
 // newReadClient returns a DynamoDB client with the SDK's standard retries
 // and a connection pool for conns calls in flight (the SDK keeps 10 idle
 // connections, which would make a wide scan open and close connections).
 func newReadClient(cfg aws.Config, endpoint, region string, conns int) *dynamodb.Client {
-	return newPooledClient(cfg, endpoint, region, conns, nil)
-}
-
-func newPooledClient(cfg aws.Config, endpoint, region string, conns int, retryer aws.Retryer) *dynamodb.Client {
-	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-		if region != "" {
-			o.Region = region
-		}
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
-			o.DisableValidateResponseChecksum = true // DynamoDB Local's errors have no CRC32
-		}
-		if retryer != nil {
-			o.Retryer = retryer
-		}
-		o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-			t.MaxIdleConnsPerHost = conns
-		})
-	})
+	return dynamo.NewClient(cfg, dynamo.ClientOptions{Region: region, Endpoint: endpoint, Conns: conns, SDKRetries: true})
 }
 
 // isTerminal reports whether w is a terminal.

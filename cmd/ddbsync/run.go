@@ -21,8 +21,10 @@ import (
 	"github.com/ddbsync/ddbsync/internal/lambdahandler"
 	"github.com/ddbsync/ddbsync/internal/lambdainvoke"
 	"github.com/ddbsync/ddbsync/internal/replicate"
+	"github.com/ddbsync/ddbsync/internal/replicator"
 	"github.com/ddbsync/ddbsync/internal/retry"
 	"github.com/ddbsync/ddbsync/internal/streampoll"
+	"github.com/ddbsync/ddbsync/internal/tablesync"
 )
 
 var _ streampoll.Invoker = (*lambdahandler.Handler)(nil)
@@ -409,10 +411,13 @@ func (c *RunCommand) invoker(cfg RunConfig, awsCfg aws.Config, logger *slog.Logg
 		}
 		return inv, "function at " + inv.URL(), nil
 	}
-	client := dynamo.NewClient(awsCfg, dynamo.ClientOptions{Region: cfg.TargetRegion, Endpoint: cfg.Endpoint, Conns: cfg.Concurrency})
-	table := dynamo.NewTable(client, cfg.TargetTable, dynamo.Options{Retry: retry.Policy{MaxAttempts: cfg.WriteAttempts}})
-	rep := replicate.New(table, replicate.Options{Concurrency: cfg.Concurrency})
-	h := lambdahandler.New(rep, lambdahandler.Options{TargetTable: cfg.TargetTable, Logger: logger})
+	h, err := replicator.New(awsCfg, replicator.Config{
+		Mode: replicator.ModeApply, TargetTable: cfg.TargetTable, TargetRegion: cfg.TargetRegion, Endpoint: cfg.Endpoint,
+		Concurrency: cfg.Concurrency, Retry: retry.Policy{MaxAttempts: cfg.WriteAttempts}, Logger: logger,
+	})
+	if err != nil {
+		return nil, "", err
+	}
 	return h, "table " + cfg.TargetTable + " (handler in process)", nil
 }
 
@@ -427,16 +432,16 @@ func tableStream(ctx context.Context, api *dynamodb.Client, table string, loc lo
 	case err != nil:
 		return "", fmt.Errorf("describe %s: %w", loc.where(table, false), err)
 	}
-	spec := out.Table.StreamSpecification
+	info := tablesync.InfoOf(table, out.Table)
 	enable := fmt.Sprintf("enable one with: aws dynamodb update-table --table-name %s "+
 		"--stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES", table)
-	if spec == nil || !aws.ToBool(spec.StreamEnabled) || out.Table.LatestStreamArn == nil {
+	if !info.StreamEnabled || info.StreamARN == "" {
 		return "", &awsError{err: fmt.Errorf("table %s has no stream; %s", table, enable)}
 	}
-	if v := spec.StreamViewType; v != types.StreamViewTypeNewAndOldImages && v != types.StreamViewTypeNewImage {
-		return "", &awsError{err: fmt.Errorf("table %s's stream has view type %s, without the new image the replicator writes; %s", table, v, enable)}
+	if !info.StreamReady() {
+		return "", &awsError{err: fmt.Errorf("table %s's stream has view type %s, without the new image the replicator writes; %s", table, info.StreamViewType, enable)}
 	}
-	return aws.ToString(out.Table.LatestStreamArn), nil
+	return info.StreamARN, nil
 }
 
 // report prints the summary on stderr and each shard's position on stdout.

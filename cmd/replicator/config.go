@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -10,6 +12,8 @@ import (
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/replattr"
 	"github.com/ddbsync/ddbsync/internal/replicate"
+	"github.com/ddbsync/ddbsync/internal/replicator"
+	"github.com/ddbsync/ddbsync/internal/retry"
 )
 
 // Config is the replicator's configuration, read once from the environment.
@@ -146,6 +150,35 @@ func parseRetention(s string) (time.Duration, error) {
 // Names returns the attribute names of the stale-write guard.
 func (c Config) Names() replattr.Names {
 	return replattr.Names{Seq: c.SeqAttribute, Deleted: c.TombstoneAttribute, Expires: c.TombstoneTTLAttribute}
+}
+
+// Replicator returns the configuration of the replicator the function
+// runs, reporting to logger and metrics. TARGET_TABLE_NAME applies both
+// stream events and the queue topology's SQS events (its apply function has
+// the same environment as the direct one); TOPIC_ARN publishes stream
+// events, besides applying them when a target table is set too.
+func (c Config) Replicator(logger *slog.Logger, metrics io.Writer) replicator.Config {
+	var mode replicator.Mode
+	if c.TargetTable != "" {
+		mode |= replicator.ModeApply | replicator.ModeQueue
+	}
+	if c.TopicARN != "" {
+		mode |= replicator.ModePublish
+	}
+	return replicator.Config{
+		Mode:               mode,
+		TargetTable:        c.TargetTable,
+		TargetRegion:       c.TargetRegion,
+		TopicARN:           c.TopicARN,
+		SourceTable:        c.SourceTable,
+		Names:              c.Names(),
+		TombstoneRetention: c.TombstoneRetention,
+		Concurrency:        c.Concurrency,
+		Retry:              retry.Policy{MaxAttempts: c.MaxAttempts, BaseDelay: c.BaseDelay, MaxDelay: c.MaxDelay},
+		DeadlineMargin:     c.DeadlineMargin,
+		Logger:             logger,
+		Metrics:            metrics,
+	}
 }
 
 // Validate checks the fields that have no usable default.

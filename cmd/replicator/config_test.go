@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ddbsync/ddbsync/internal/replattr"
+	"github.com/ddbsync/ddbsync/internal/replicator"
+	"github.com/ddbsync/ddbsync/internal/retry"
 )
 
 func TestConfigFromEnv(t *testing.T) {
@@ -112,6 +114,36 @@ func TestConfig_Names(t *testing.T) {
 	c, err := configFromEnv(func(k string) string { return env[k] })
 	require.NoError(t, err)
 	assert.Equal(t, replattr.Names{Seq: replattr.DefaultSeq, Deleted: replattr.DefaultDeleted, Expires: "ttl"}, c.Names())
+}
+
+func TestConfig_Replicator(t *testing.T) {
+	const topic = "arn:aws:sns:us-east-1:123456789012:changes.fifo"
+	tests := map[string]struct {
+		env  map[string]string
+		want replicator.Mode
+	}{
+		"table: the stream and the queue": {env: map[string]string{"TARGET_TABLE_NAME": "orders-copy"}, want: replicator.ModeApply | replicator.ModeQueue},
+		"topic: publish only":             {env: map[string]string{"TOPIC_ARN": topic}, want: replicator.ModePublish},
+		"both: publish besides the table": {env: map[string]string{"TARGET_TABLE_NAME": "orders-copy", "TOPIC_ARN": topic}, want: replicator.ModeApply | replicator.ModeQueue | replicator.ModePublish},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			c, err := configFromEnv(func(k string) string { return tt.env[k] })
+			require.NoError(t, err)
+			metrics := &strings.Builder{}
+			r := c.Replicator(nil, metrics)
+			assert.Equal(t, tt.want, r.Mode)
+			require.NoError(t, r.Validate())
+			assert.Equal(t, c.TargetTable, r.TargetTable)
+			assert.Equal(t, c.TopicARN, r.TopicARN)
+			assert.Equal(t, c.Names(), r.Names)
+			assert.Equal(t, retry.Policy{MaxAttempts: c.MaxAttempts, BaseDelay: c.BaseDelay, MaxDelay: c.MaxDelay}, r.Retry)
+			assert.Equal(t, c.Concurrency, r.Concurrency)
+			assert.Equal(t, c.DeadlineMargin, r.DeadlineMargin)
+			assert.Equal(t, c.TombstoneRetention, r.TombstoneRetention)
+			assert.Same(t, metrics, r.Metrics)
+		})
+	}
 }
 
 func TestMemoryLimit(t *testing.T) {

@@ -8,8 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 )
 
-// ClientOptions shapes the client of a [Table]; zero fields take the SDK's
-// defaults.
+// ClientOptions shapes a client made by [NewClient]; zero fields take the
+// SDK's defaults.
 type ClientOptions struct {
 	// Region overrides the configuration's region.
 	Region string
@@ -17,13 +17,20 @@ type ClientOptions struct {
 	// checksums are then not validated, as DynamoDB Local's errors have
 	// none.
 	Endpoint string
-	// Conns is how many idle connections to keep: one per write in flight.
+	// Conns is how many idle connections to keep: one per call in flight.
+	// Zero keeps the configuration's HTTP client.
 	Conns int
+	// SDKRetries keeps the SDK's standard retryer, for callers without a
+	// retry loop of their own (reads, describes, re-reads of the source).
+	// Without it the retryer is off: a [Table] retries, within the caller's
+	// deadline, counting every attempt.
+	SDKRetries bool
 }
 
-// NewClient returns the DynamoDB client a Table writes through: the SDK's
-// retryer off (Table retries, within the caller's deadline) and a
-// connection pool sized for the writes in flight.
+// NewClient returns a DynamoDB client: the one constructor of every
+// DynamoDB client the binaries use. By default it is the client a Table
+// writes through: the SDK's retryer off and, with Conns, a connection pool
+// sized for the calls in flight.
 func NewClient(cfg aws.Config, opts ClientOptions) *dynamodb.Client {
 	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
 		if opts.Region != "" {
@@ -33,11 +40,13 @@ func NewClient(cfg aws.Config, opts ClientOptions) *dynamodb.Client {
 			o.BaseEndpoint = aws.String(opts.Endpoint)
 			o.DisableValidateResponseChecksum = true
 		}
-		o.Retryer = aws.NopRetryer{}
-		o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-			if opts.Conns > 0 {
+		if !opts.SDKRetries {
+			o.Retryer = aws.NopRetryer{}
+		}
+		if opts.Conns > 0 {
+			o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
 				t.MaxIdleConnsPerHost = opts.Conns
-			}
-		})
+			})
+		}
 	})
 }

@@ -116,31 +116,18 @@ func (a *Applier) Apply(ctx context.Context, msgs []Message) ApplyResult {
 	return res
 }
 
-// change decodes one message body into a change; problems become Change.Err.
+// change decodes one message body into a change with
+// replicate.DecodeRecord, as the stream path decodes its records; problems
+// become Change.Err.
 func (a *Applier) change(ctx context.Context, body []byte, reread *int) replicate.Change {
 	e, err := DecodeEnvelope(body)
 	if err != nil {
 		return replicate.Change{Err: fmt.Errorf("decode message: %w", err)}
 	}
-	c := replicate.Change{Seq: e.Seq, Created: e.CreatedTime()}
-	key, err := replicate.DecodeImage(e.Keys)
-	if err != nil {
-		c.Err = fmt.Errorf("record %s: decode keys: %w", e.Seq, err)
-		return c
-	}
-	id, ok := replicate.KeyID(key)
-	if !ok {
-		c.Err = fmt.Errorf("record %s: key attributes must be S, N or B", e.Seq)
-		return c
-	}
-	c.Key, c.KeyID = key, id
-	if e.Event == EventRemove {
-		c.Op = replicate.OpDelete
-		return c
-	}
-	c.Op = replicate.OpPut
-	if !e.KeysOnly {
-		c.NewImage = e.NewImage
+	c := replicate.DecodeRecord(&replicate.Record{
+		Seq: e.Seq, Event: e.Event, Keys: e.Keys, NewImage: e.NewImage, Created: e.CreatedTime(), KeysOnly: e.KeysOnly,
+	})
+	if c.Err != nil || c.Op != replicate.OpPut || !e.KeysOnly {
 		return c
 	}
 	*reread++
@@ -162,8 +149,15 @@ func (a *Applier) reread(ctx context.Context, e *Envelope, c *replicate.Change) 
 	if a.source == nil || table == "" {
 		return fmt.Errorf("message is keys only and no source table to re-read")
 	}
+	key := c.Key
+	if key == nil {
+		var err error
+		if key, err = replicate.DecodeImage(c.RawKey); err != nil {
+			return fmt.Errorf("decode keys: %w", err)
+		}
+	}
 	out, err := a.source.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(table), Key: c.Key, ConsistentRead: aws.Bool(true),
+		TableName: aws.String(table), Key: key, ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
 		return fmt.Errorf("re-read source item: %w", err)

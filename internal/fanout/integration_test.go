@@ -134,7 +134,8 @@ func applyHandler(db *dynamodb.Client, table string, source ...string) *lambdaha
 	t := dynamo.NewTable(db, table, dynamo.Options{Retry: retry.Policy{MaxAttempts: 2, BaseDelay: time.Millisecond}})
 	guard := dynamo.NewSeqGuard(t, replattr.Names{}, dynamo.GuardOptions{Now: func() time.Time { return applyNow }})
 	applier := fanout.NewApplier(replicate.New(guard, replicate.Options{}), db, strings.Join(source, ""))
-	return lambdahandler.New(nil, lambdahandler.Options{TargetTable: table, Applier: applier})
+	opts := lambdahandler.Options{TargetTable: table}
+	return lambdahandler.NewHandler(nil, lambdahandler.NewQueueHandler(applier, opts), opts)
 }
 
 // assertSameVisible checks that the target, as a reader sees it through
@@ -169,7 +170,7 @@ func TestFanout_EndToEnd(t *testing.T) {
 	counts, err := demo.Workload{Table: "source", Keys: 100, Seed: 7}.Run(ctx, db, 150)
 	require.NoError(t, err)
 
-	publisher := lambdahandler.New(nil, lambdahandler.Options{Publisher: fanout.NewPublisher(q.sns, q.topicARN, fanout.PublisherOptions{})})
+	publisher := lambdahandler.NewHandler(lambdahandler.NewPublishHandler(fanout.NewPublisher(q.sns, q.topicARN, fanout.PublisherOptions{}), nil, lambdahandler.Options{}), nil, lambdahandler.Options{})
 	p := streampoll.New(srv.Streams(keyID), publisher, streampoll.Options{StreamARN: arn, BatchSize: 100, StopWhenIdle: 600 * time.Millisecond})
 	runCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()

@@ -22,17 +22,25 @@
 // (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/time-to-live-ttl-streams.html);
 // it is replicated like any delete and counted apart in the log.
 //
-// # Message-queue path
+// # Handler types
 //
-// The same handler serves both ends of stream → SNS FIFO → SQS FIFO →
-// table (package fanout). It tells events apart by the first record's
-// eventSource: "aws:dynamodb" records are applied to the target table, or
-// published to the topic when Options.Publisher is set (or both); "aws:sqs"
-// records carry envelopes (raw message delivery) and are applied through
-// Options.Applier, answered with
+// Each mode is its own type: StreamHandler applies stream events to the
+// target table (the direct path); PublishHandler publishes them to an SNS
+// FIFO topic, the head of stream → SNS FIFO → SQS FIFO → table (package
+// fanout), and applies them too when it has a replicator; QueueHandler
+// applies the SQS events of envelopes (raw message delivery) at the other
+// end, answered with
 // {"batchItemFailures":[{"itemIdentifier":"<messageId>"}]}, where once a
 // message of a FIFO group fails every later message of that group is listed
 // too (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html).
+//
+// Handler is the one entry point Lambda calls. It parses each payload once,
+// into a record type that holds both kinds, and hands it by the first
+// record's eventSource to the types it was built with: "aws:dynamodb"
+// records to its StreamHandler or PublishHandler, "aws:sqs" records to its
+// QueueHandler. Package internal/replicator builds it from the configured
+// mode. Stream records become changes through replicate.DecodeRecord, the
+// decoder the queue path uses too.
 //
 // # Observability
 //

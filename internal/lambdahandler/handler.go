@@ -9,10 +9,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	gojson "github.com/goccy/go-json"
 
 	"github.com/ddbsync/ddbsync/internal/emf"
-	"github.com/ddbsync/ddbsync/internal/fanout"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 )
 
@@ -33,7 +31,7 @@ const (
 	keyError         = "error"
 )
 
-// Options configures a Handler.
+// Options says where the handlers report.
 type Options struct {
 	// TargetTable names the target table in logs and metric dimensions.
 	TargetTable string
@@ -43,44 +41,78 @@ type Options struct {
 	Metrics io.Writer
 	// Now returns the current time (default time.Now).
 	Now func() time.Time
-	// Publisher, if set, publishes stream events to an SNS FIFO topic
-	// (publish mode), besides applying them when the Handler has a
-	// replicator.
-	Publisher *fanout.Publisher
-	// Applier, if set, applies SQS events of envelopes (apply mode).
-	Applier *fanout.Applier
 }
 
-// Handler handles DynamoDB Streams events for Lambda.
+// withDefaults returns o with its zero reporting fields set.
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// StreamBatchHandler handles one decoded DynamoDB Streams event for a
+// Handler: a *StreamHandler or a *PublishHandler.
+type StreamBatchHandler interface {
+	// handleStream handles b, the changes of ev. ev is passed apart from
+	// b so that a handler that no longer needs the parsed records lets
+	// them be collected while the batch is written (the changes hold what
+	// is written).
+	handleStream(ctx context.Context, ev *streamEvent, b *streamBatch) events.DynamoDBEventResponse
+}
+
+// streamBatch is a decoded stream event.
+type streamBatch struct {
+	changes []replicate.Change
+	ttl     int
+	start   time.Time
+}
+
+// Handler is the Lambda entry point: it reads each payload once and hands
+// it to the handler type configured for its kind, a StreamBatchHandler for
+// DynamoDB Streams events (eventSource "aws:dynamodb") or a QueueHandler for
+// SQS events (eventSource "aws:sqs").
 type Handler struct {
-	rep  *replicate.Replicator
-	opts Options
+	stream StreamBatchHandler
+	queue  *QueueHandler
+	opts   Options
 }
 
-// New returns a Handler applying stream events through rep (nil to only
-// publish them, see Options.Publisher).
+// NewHandler returns the entry point handing stream events to stream and
+// SQS events to queue; either may be nil, and an event of that kind is
+// then rejected. opts says where the rejections are logged.
+func NewHandler(stream StreamBatchHandler, queue *QueueHandler, opts Options) *Handler {
+	return &Handler{stream: stream, queue: queue, opts: opts.withDefaults()}
+}
+
+// New returns the entry point of the direct path alone: stream events
+// applied through rep by a StreamHandler (with a nil rep, every event is
+// rejected). The other modes are composed with NewHandler, or built from a
+// configuration by package internal/replicator.
 func New(rep *replicate.Replicator, opts Options) *Handler {
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
+	if rep == nil {
+		return NewHandler(nil, nil, opts)
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	return &Handler{rep: rep, opts: opts}
+	return NewHandler(NewStreamHandler(rep, opts), nil, opts)
 }
 
-// Invoke implements lambda.Handler: payload is a DynamoDB Streams event
-// (eventSource "aws:dynamodb"), answered with an
-// events.DynamoDBEventResponse, or an SQS event (eventSource "aws:sqs"),
-// answered with an events.SQSEventResponse. Taking the raw payload lets the
-// handler keep images undecoded until they are written.
+// Invoke implements lambda.Handler: payload is a DynamoDB Streams event,
+// answered with an events.DynamoDBEventResponse, or an SQS event, answered
+// with an events.SQSEventResponse. The first record's eventSource, read in
+// the one parse of the payload, says which. Taking the raw payload lets
+// the handler keep images undecoded until they are written.
 func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	start := h.opts.Now()
+	var ev streamEvent
+	err := parseEvent(payload, &ev)
 	var resp any
-	var err error
-	if eventSource(payload) == sourceSQS {
-		resp, err = h.HandleSQS(ctx, payload)
+	if err == nil && ev.source() == sourceSQS {
+		resp, err = h.handleQueue(ctx, &ev, start)
 	} else {
-		resp, err = h.Handle(ctx, payload)
+		resp, err = h.handleStream(ctx, &ev, err, start)
 	}
 	if err != nil {
 		return nil, err
@@ -92,21 +124,17 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	return out, nil
 }
 
-// Handle applies one stream event and returns the partial batch failure
-// response. It returns an error only when the event cannot be read.
-func (h *Handler) Handle(ctx context.Context, payload []byte) (events.DynamoDBEventResponse, error) {
-	start := h.opts.Now()
-	var ev streamEvent
-	err := gojson.Unmarshal(payload, &ev)
-	if err != nil {
-		err = fmt.Errorf("%w: %w", ErrBadEvent, err)
-	}
+// handleStream decodes a stream event (parseErr is the parse's error) and
+// hands it to the stream handler. It returns an error only when the event
+// cannot be read or no stream handler is configured.
+func (h *Handler) handleStream(ctx context.Context, ev *streamEvent, parseErr error, start time.Time) (events.DynamoDBEventResponse, error) {
+	err := parseErr
 	var changes []replicate.Change
 	var ttl int
 	if err == nil {
-		changes, ttl, err = decodeRecords(&ev)
+		changes, ttl, err = decodeRecords(ev)
 	}
-	if err == nil && h.rep == nil && h.opts.Publisher == nil {
+	if err == nil && h.stream == nil {
 		err = fmt.Errorf("%w: stream event but neither a target table nor a topic is configured", ErrBadEvent)
 	}
 	if err != nil {
@@ -114,68 +142,30 @@ func (h *Handler) Handle(ctx context.Context, payload []byte) (events.DynamoDBEv
 			slog.String(keyTable, h.opts.TargetTable), slog.String(keyError, err.Error()))
 		return events.DynamoDBEventResponse{}, err
 	}
-	var failedSeq string
-	if h.opts.Publisher != nil {
-		failedSeq = h.publish(ctx, &ev, changes)
-	}
-	if h.rep != nil {
-		res := h.rep.Apply(ctx, changes)
-		h.report(ctx, start, ttl, res)
-		if res.FailedSeq != "" && (failedSeq == "" || replicate.CompareSeq(res.FailedSeq, failedSeq) < 0) {
-			failedSeq = res.FailedSeq
-		}
-	}
-	resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
-	if failedSeq != "" {
-		resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: failedSeq})
-	}
-	return resp, nil
+	return h.stream.handleStream(ctx, ev, &streamBatch{changes: changes, ttl: ttl, start: start}), nil
 }
 
-func (h *Handler) report(ctx context.Context, start time.Time, ttl int, res replicate.Result) {
-	now := h.opts.Now()
-	var lag time.Duration
-	if !res.NewestCreated.IsZero() {
-		lag = max(now.Sub(res.NewestCreated), 0)
+// handleQueue hands an SQS event to the queue handler.
+func (h *Handler) handleQueue(ctx context.Context, ev *streamEvent, start time.Time) (events.SQSEventResponse, error) {
+	if h.queue == nil {
+		return events.SQSEventResponse{}, fmt.Errorf("%w: SQS event but no target table to apply it to", ErrBadEvent)
 	}
-	level := slog.LevelInfo
-	attrs := []slog.Attr{
-		slog.String(keyTable, h.opts.TargetTable),
-		slog.Int(keyRecords, res.Received),
-		slog.Int(keyPuts, res.Puts),
-		slog.Int(keyDeletes, res.Deletes),
-		slog.Int(keyTTLDeletes, ttl),
-		slog.Int(keyCollapsed, res.Collapsed),
-		slog.Int(keyRetries, res.Retries),
-		slog.Int(keyFailedRecords, res.FailedRecords),
-		slog.Int(keyFailedKeys, res.FailedKeys),
-		slog.Int64(keyDurationMs, now.Sub(start).Milliseconds()),
-		slog.Int64(keyLagMs, lag.Milliseconds()),
-	}
-	if res.FailedSeq != "" {
-		level = slog.LevelWarn
-		attrs = append(attrs, slog.String(keyFailedSeq, res.FailedSeq), slog.String(keyError, res.FirstError.Error()))
-	}
-	h.opts.Logger.LogAttrs(ctx, level, "batch applied", attrs...)
+	return h.queue.handleQueue(ctx, ev, start), nil
+}
 
-	h.writeMetrics(ctx, now, fanout.DimensionTargetTable, h.opts.TargetTable, []emf.Metric{
-		{Name: "RecordsReceived", Unit: emf.Count, Value: float64(res.Received)},
-		{Name: "ItemsPut", Unit: emf.Count, Value: float64(res.Puts)},
-		{Name: "ItemsDeleted", Unit: emf.Count, Value: float64(res.Deletes)},
-		{Name: "RecordsFailed", Unit: emf.Count, Value: float64(res.FailedRecords)},
-		{Name: "WriteRetries", Unit: emf.Count, Value: float64(res.Retries)},
-		{Name: "ReplicationLagMs", Unit: emf.Milliseconds, Value: float64(lag.Milliseconds())},
-	})
+// reporter writes a handler's summary lines and metrics.
+type reporter struct {
+	opts Options
 }
 
 // writeMetrics writes one EMF line with the dimension dim=value to
 // Options.Metrics, if set: the direct path's per target table, publish
 // mode's per topic, apply mode's per target table.
-func (h *Handler) writeMetrics(ctx context.Context, now time.Time, dim, value string, metrics []emf.Metric) {
-	if h.opts.Metrics == nil {
+func (r *reporter) writeMetrics(ctx context.Context, now time.Time, dim, value string, metrics []emf.Metric) {
+	if r.opts.Metrics == nil {
 		return
 	}
-	if err := emf.Write(h.opts.Metrics, now, map[string]string{dim: value}, metrics); err != nil {
-		h.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "metrics not written", slog.String(keyError, err.Error()))
+	if err := emf.Write(r.opts.Metrics, now, map[string]string{dim: value}, metrics); err != nil {
+		r.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "metrics not written", slog.String(keyError, err.Error()))
 	}
 }

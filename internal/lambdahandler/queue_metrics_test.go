@@ -54,8 +54,8 @@ func TestHandler_Invoke_PublishMetrics(t *testing.T) {
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			var metrics bytes.Buffer
-			h := New(nil, Options{Metrics: &metrics, Now: func() time.Time { return now },
-				Publisher: fanout.NewPublisher(&fakeSNS{reject: tt.reject}, "arn:aws:sns:us-east-1:1:changes.fifo", fanout.PublisherOptions{})})
+			opts := Options{Metrics: &metrics, Now: func() time.Time { return now }}
+			h := NewHandler(NewPublishHandler(fanout.NewPublisher(&fakeSNS{reject: tt.reject}, "arn:aws:sns:us-east-1:1:changes.fifo", fanout.PublisherOptions{}), nil, opts), nil, opts)
 			_, err := h.Invoke(t.Context(), readFile(t, "testdata/sam-cli-dynamodb-update.json"))
 			require.NoError(t, err)
 			lines := emfLines(t, metrics.String())
@@ -75,8 +75,8 @@ func TestHandler_Invoke_ApplyMetrics(t *testing.T) {
 	// sqs-envelopes.json's first envelope was created at 1795000000000 ms.
 	now := time.UnixMilli(1795000000000).Add(1500 * time.Millisecond)
 	var metrics bytes.Buffer
-	h := New(nil, Options{TargetTable: "target", Metrics: &metrics, Now: func() time.Time { return now },
-		Applier: fanout.NewApplier(replicate.New(replicatetest.NewMemWriter(), replicate.Options{}), nil, "")})
+	opts := Options{TargetTable: "target", Metrics: &metrics, Now: func() time.Time { return now }}
+	h := NewHandler(nil, NewQueueHandler(fanout.NewApplier(replicate.New(replicatetest.NewMemWriter(), replicate.Options{}), nil, ""), opts), opts)
 	_, err := h.Invoke(t.Context(), readFile(t, "testdata/sqs-envelopes.json"))
 	require.NoError(t, err)
 	lines := emfLines(t, metrics.String())
@@ -93,7 +93,7 @@ func TestHandler_Invoke_ApplyMetrics(t *testing.T) {
 // event `sam local invoke ApplyFunction -e` sends: every message applies.
 func TestHandler_Invoke_SampleSQSEvent(t *testing.T) {
 	table := replicatetest.NewMemWriter()
-	h := New(nil, Options{Applier: fanout.NewApplier(replicate.New(table, replicate.Options{}), nil, "")})
+	h := NewHandler(nil, NewQueueHandler(fanout.NewApplier(replicate.New(table, replicate.Options{}), nil, ""), Options{}), Options{})
 	out, err := h.Invoke(t.Context(), readFile(t, "../../events/sqs-apply.json"))
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"batchItemFailures":[]}`, string(out))

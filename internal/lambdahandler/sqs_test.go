@@ -42,7 +42,7 @@ func (f *fakeSNS) PublishBatch(_ context.Context, in *sns.PublishBatchInput, _ .
 
 func TestHandler_Invoke_Publish(t *testing.T) {
 	api := &fakeSNS{}
-	h := New(nil, Options{Publisher: fanout.NewPublisher(api, "arn:aws:sns:us-east-1:1:t.fifo", fanout.PublisherOptions{})})
+	h := NewHandler(NewPublishHandler(fanout.NewPublisher(api, "arn:aws:sns:us-east-1:1:t.fifo", fanout.PublisherOptions{}), nil, Options{}), nil, Options{})
 	out, err := h.Invoke(t.Context(), readFile(t, "testdata/sam-cli-dynamodb-update.json"))
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"batchItemFailures":[]}`, string(out))
@@ -62,9 +62,8 @@ func TestHandler_Invoke_Publish(t *testing.T) {
 // topic, a failed publish is reported even though the table write worked.
 func TestHandler_Invoke_PublishBesidesTable(t *testing.T) {
 	table := replicatetest.NewMemWriter()
-	h := New(replicate.New(table, replicate.Options{}), Options{
-		Publisher: fanout.NewPublisher(&fakeSNS{reject: true}, "arn:aws:sns:us-east-1:1:t.fifo", fanout.PublisherOptions{}),
-	})
+	h := NewHandler(NewPublishHandler(fanout.NewPublisher(&fakeSNS{reject: true}, "arn:aws:sns:us-east-1:1:t.fifo", fanout.PublisherOptions{}),
+		replicate.New(table, replicate.Options{}), Options{}), nil, Options{})
 	out, err := h.Invoke(t.Context(), readFile(t, "testdata/sam-cli-dynamodb-update.json"))
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"batchItemFailures":[{"itemIdentifier":"4421584500000000017450439091"}]}`, string(out))
@@ -73,7 +72,7 @@ func TestHandler_Invoke_PublishBesidesTable(t *testing.T) {
 
 func TestHandler_Invoke_SQS(t *testing.T) {
 	table := replicatetest.NewMemWriter()
-	h := New(nil, Options{Applier: fanout.NewApplier(replicate.New(table, replicate.Options{}), nil, "")})
+	h := NewHandler(nil, NewQueueHandler(fanout.NewApplier(replicate.New(table, replicate.Options{}), nil, ""), Options{}), Options{})
 	out, err := h.Invoke(t.Context(), readFile(t, "testdata/sqs-envelopes.json"))
 	require.NoError(t, err)
 	var resp events.SQSEventResponse

@@ -67,6 +67,7 @@ type tableInfo struct {
 	itemCount  int64                       // approximate, updated by DynamoDB about every six hours
 	streamOn   bool
 	streamView types.StreamViewType
+	streamARN  string
 }
 
 // describe reads a table's key schema, item count and stream settings.
@@ -78,8 +79,13 @@ func describe(ctx context.Context, api Scanner, name string) (tableInfo, error) 
 	if out.Table == nil || len(out.Table.KeySchema) == 0 {
 		return tableInfo{}, fmt.Errorf("describe table %s: no key schema", name)
 	}
-	info := tableInfo{name: name, itemCount: aws.ToInt64(out.Table.ItemCount)}
-	for _, k := range out.Table.KeySchema {
+	return infoOf(name, out.Table), nil
+}
+
+// infoOf reads a table description.
+func infoOf(name string, d *types.TableDescription) tableInfo {
+	info := tableInfo{name: name, itemCount: aws.ToInt64(d.ItemCount)}
+	for _, k := range d.KeySchema {
 		if k.KeyType == types.KeyTypeHash {
 			info.keys = append(keySchema{aws.ToString(k.AttributeName)}, info.keys...)
 		} else {
@@ -88,17 +94,18 @@ func describe(ctx context.Context, api Scanner, name string) (tableInfo, error) 
 	}
 	for _, name := range info.keys {
 		var typ types.ScalarAttributeType
-		for _, d := range out.Table.AttributeDefinitions {
+		for _, d := range d.AttributeDefinitions {
 			if aws.ToString(d.AttributeName) == name {
 				typ = d.AttributeType
 			}
 		}
 		info.keyTypes = append(info.keyTypes, typ)
 	}
-	if s := out.Table.StreamSpecification; s != nil && aws.ToBool(s.StreamEnabled) {
+	if s := d.StreamSpecification; s != nil && aws.ToBool(s.StreamEnabled) {
 		info.streamOn, info.streamView = true, s.StreamViewType
+		info.streamARN = aws.ToString(d.LatestStreamArn)
 	}
-	return info, nil
+	return info
 }
 
 // describePair describes both tables and checks that their primary keys
@@ -169,6 +176,9 @@ type TableInfo struct {
 	// StreamEnabled and StreamViewType describe the table's stream.
 	StreamEnabled  bool
 	StreamViewType types.StreamViewType
+	// StreamARN is the ARN of the table's latest stream, when it is enabled
+	// ("" otherwise).
+	StreamARN string
 }
 
 // StreamReady reports whether the table's stream carries the new images
@@ -178,7 +188,7 @@ func (t TableInfo) StreamReady() bool {
 }
 
 func (t tableInfo) export() TableInfo {
-	return TableInfo{Name: t.name, Keys: t.keys, KeyTypes: t.keyTypes, ItemCount: t.itemCount, StreamEnabled: t.streamOn, StreamViewType: t.streamView}
+	return TableInfo{Name: t.name, Keys: t.keys, KeyTypes: t.keyTypes, ItemCount: t.itemCount, StreamEnabled: t.streamOn, StreamViewType: t.streamView, StreamARN: t.streamARN}
 }
 
 // SameKey reports whether both tables have the same key attributes, of the
@@ -197,6 +207,12 @@ func (t TableInfo) KeyString() string {
 		}
 	}
 	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+// InfoOf reads a table description, as DescribeTable returns it, the way
+// [Describe] does, for a caller that made the call itself.
+func InfoOf(name string, d *types.TableDescription) TableInfo {
+	return infoOf(name, d).export()
 }
 
 // Describe reads a table's key schema, item count and stream settings.
