@@ -138,10 +138,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeImage$$' -fuzztime $(FUZZTIME) ./internal/replicate/
 	$(GO) test -run '^$$' -fuzz '^FuzzForward$$' -fuzztime $(FUZZTIME) ./internal/replicate/
 
-## ddblocal: start DynamoDB Local (the pinned jar) on a loopback port and print its endpoint; Ctrl-C stops it
+## ddblocal: start DynamoDB Local (the pinned jar) on a loopback port (PORT=N for a fixed one) and print its endpoint; Ctrl-C stops it
 .PHONY: ddblocal man release-check
+PORT ?= 0
 ddblocal: deps
-	-$(GO) run ./cmd/ddbsync local ddb
+	-$(GO) run ./cmd/ddbsync local ddb --port $(PORT)
 
 ## man: the man pages of ddbsync and its commands, in bin/man
 man:

@@ -36,9 +36,6 @@ With --output json the endpoint is printed as {"endpoint":"…","region":"…"}.
 make ddblocal runs this command. events/env-local.json expects --port 8000
 (sam local invoke against DynamoDB Local; see the README).
 
-Flags:
-  --port N   listen on 127.0.0.1:N (default: a free port)
-
 ` + "Exit status: 130 when stopped with Ctrl-C (its normal end); 3 when DynamoDB\nLocal cannot start; 2 for a wrong command line.\n"
 
 // command returns `ddbsync local` and its `ddb` subcommand.
@@ -67,7 +64,7 @@ func (c *LocalCommand) command(g *globalFlags) *cobra.Command {
 			return c.runDDB(cmd.Context(), g, port)
 		},
 	}
-	ddb.Flags().IntVar(&port, "port", 0, "listen on 127.0.0.1:N (default: a free port)")
+	ddb.Flags().IntVar(&port, "port", 0, "listen on 127.0.0.1:`N` (default: a free port)")
 	local.AddCommand(ddb)
 	return local
 }

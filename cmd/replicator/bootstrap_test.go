@@ -205,3 +205,39 @@ func keys(items map[string]map[string]types.AttributeValue) []string {
 	}
 	return out
 }
+
+// TestBootstrap_EnvLocalJSON runs the README's sam local invoke against
+// DynamoDB Local: the bootstrap under the emulator with the variables of
+// events/env-local.json for ReplicatorFunction (its endpoint moved to this
+// test's DynamoDB Local, as `ddbsync local ddb --port 8000` would serve it)
+// and events/insert.json.
+func TestBootstrap_EnvLocalJSON(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := testkit.DDB(t)
+	keyID := testkit.NewAccessKeyID(t)
+	client := db.DynamoDB(keyID)
+
+	b, err := os.ReadFile(filepath.Join("..", "..", "events", "env-local.json"))
+	require.NoError(t, err)
+	var envFile map[string]map[string]string
+	require.NoError(t, json.Unmarshal(b, &envFile))
+	vars := envFile["ReplicatorFunction"]
+	require.Equal(t, "http://127.0.0.1:8000", vars["AWS_ENDPOINT_URL_DYNAMODB"], "the port the README starts DynamoDB Local on")
+	_, err = ddblocal.CreateTable(ctx, client, ddblocal.TableSpec{Name: vars["TARGET_TABLE_NAME"], HashKey: "pk", RangeKey: "sk"})
+	require.NoError(t, err)
+
+	env := []string{"AWS_ACCESS_KEY_ID=" + keyID, "AWS_SECRET_ACCESS_KEY=" + ddblocal.SecretAccessKey, "AWS_EC2_METADATA_DISABLED=true"}
+	for k, v := range vars {
+		if k == "AWS_ENDPOINT_URL_DYNAMODB" {
+			v = db.Endpoint
+		}
+		env = append(env, k+"="+v)
+	}
+	fn := testkit.StartRIE(t, rie.Options{Bootstrap: testkit.Bootstrap(t, "./cmd/replicator"), Env: env, Timeout: 30 * time.Second})
+	resp, err := fn.Invoke(ctx, readEvent(t, "insert"))
+	require.NoError(t, err, "function logs:\n%s", fn.Logs())
+	assert.JSONEq(t, `{"batchItemFailures":[]}`, string(resp))
+	_, ok := scan(t, client, vars["TARGET_TABLE_NAME"])["order#1001/2026-11-27"]
+	assert.True(t, ok, "the inserted item is in DynamoDB Local")
+}

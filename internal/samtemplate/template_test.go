@@ -378,6 +378,9 @@ func TestTemplate_Function(t *testing.T) {
 			if _, ok := notRead[v]; ok {
 				continue
 			}
+			if _, ok := sdkEnvVars[v]; ok {
+				continue
+			}
 			assert.True(t, read[v], "%s=%s is not read by configFromEnv (misspelled?)", v, expr(values[i]))
 		}
 		assert.Equal(t, "!If[CreateTargetTable, !Ref TargetTable, !Ref TargetTableName]", expr(field(props, "Environment", "Variables", "TARGET_TABLE_NAME")))
