@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -183,7 +184,7 @@ func (c *BackfillCommand) run(ctx context.Context, cfg BackfillConfig) error {
 		PageSize:   int32(cfg.PageSize),
 		MaxWCU:     cfg.MaxWCU,
 		Checkpoint: cfg.Checkpoint,
-		Progress:   cfg.progress(c.Stderr),
+		Progress:   cfg.progress(c.Stderr, "backfill"),
 		Logger:     cfg.logger(c.Stderr),
 	})
 	if err != nil {
@@ -198,14 +199,39 @@ func (c *BackfillCommand) run(ctx context.Context, cfg BackfillConfig) error {
 		return err
 	}
 	rate := float64(res.Copied) / max(res.Elapsed.Seconds(), 1e-9)
+	next := suggest("verify --repair", cfg.tableFlags, cfg.Table, cfg.TargetTable)
+	if cfg.Output == outputJSON || cfg.Output == outputJSONL {
+		return writeJSON(c.Stdout, backfillReport{
+			Command: "backfill", Source: cfg.Table, Target: cfg.TargetTable,
+			Scanned: res.Scanned, Copied: res.Copied, Resumed: res.Resumed, Segments: res.Segments, SegmentsSkipped: res.Skipped,
+			WriteUnits: res.WriteUnits, Retries: res.Retries, ElapsedSeconds: res.Elapsed.Seconds(), ItemsPerSecond: rate, Next: next,
+		})
+	}
 	fmt.Fprintf(c.Stdout, "backfill: %d items copied from %s to %s in %s (%.0f items/s, %.0f WCU)",
 		res.Copied, cfg.Table, cfg.TargetTable, res.Elapsed.Round(time.Millisecond), rate, res.WriteUnits)
 	if res.Resumed > 0 || res.Skipped > 0 {
 		fmt.Fprintf(c.Stdout, "; %d copied before, %d of %d segments already done", res.Resumed, res.Skipped, res.Segments)
 	}
 	fmt.Fprintln(c.Stdout)
-	fmt.Fprintf(c.Stdout, "next: %s\n", suggest("verify --repair", cfg.tableFlags, cfg.Table, cfg.TargetTable))
+	fmt.Fprintf(c.Stdout, "next: %s\n", next)
 	return nil
+}
+
+// backfillReport is backfill's result with --output json or jsonl.
+type backfillReport struct {
+	Command         string  `json:"command"`
+	Source          string  `json:"source"`
+	Target          string  `json:"target"`
+	Scanned         int64   `json:"scanned"`
+	Copied          int64   `json:"copied"`
+	Resumed         int64   `json:"copiedBefore"`
+	Segments        int     `json:"segments"`
+	SegmentsSkipped int     `json:"segmentsSkipped"`
+	WriteUnits      float64 `json:"writeUnits"`
+	Retries         int     `json:"retries"`
+	ElapsedSeconds  float64 `json:"elapsedSeconds"`
+	ItemsPerSecond  float64 `json:"itemsPerSecond"`
+	Next            string  `json:"next"`
 }
 
 // backfillPlan says what the backfill will write. A non-empty target is
@@ -281,7 +307,7 @@ type tableFlags struct {
 
 func (t *tableFlags) bind(fs *pflag.FlagSet) {
 	t.bindTables(fs)
-	fs.DurationVar(&t.ProgressInterval, "progress-interval", 0, "how often to refresh the progress line on stderr, with its rate and ETA (default: 1s\non a terminal; when piped, no progress line unless this is set)")
+	fs.DurationVar(&t.ProgressInterval, "progress-interval", 0, "how often to refresh the progress line on stderr, with its rate and ETA (default: 1s\non a terminal; when piped, no progress line unless this is set; with --output json\nor jsonl, a JSON progress event every 1s)")
 	t.bindAttrs(fs)
 }
 
@@ -337,10 +363,16 @@ func (t tableFlags) validate() []error {
 
 func (t tableFlags) targetRegion() string { return t.TargetRegion }
 
-// progress returns the progress line settings for w.
-func (t tableFlags) progress(w io.Writer) tablesync.Progress {
+// progress returns the progress settings of command for w: a line
+// redrawn in place on a terminal; nothing when piped unless
+// --progress-interval is set; with --output json or jsonl, JSON progress
+// events (docs/progress.md), one a second by default, terminal or not.
+func (t tableFlags) progress(w io.Writer, command string) tablesync.Progress {
 	if t.Quiet {
 		return tablesync.Progress{}
+	}
+	if t.Output == outputJSON || t.Output == outputJSONL {
+		return tablesync.Progress{W: w, Interval: cmp.Or(t.ProgressInterval, time.Second), JSON: true, Command: command}
 	}
 	tty := isTerminal(w)
 	interval := t.ProgressInterval

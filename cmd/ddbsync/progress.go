@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -28,11 +30,26 @@ type progress struct {
 	wg       sync.WaitGroup
 	lastN    int64
 	lastTime time.Time
+	json     bool // JSON progress events instead of text lines
+}
+
+// runEvent is the JSON progress event of ddbsync run (docs/progress.md).
+type runEvent struct {
+	Event          string  `json:"event"` // always "progress"
+	Command        string  `json:"command"`
+	Records        int64   `json:"records"`
+	Rate           float64 `json:"recordsPerSecond"`
+	LagSeconds     float64 `json:"lagSeconds,omitempty"`
+	AgeSeconds     float64 `json:"ageSeconds,omitempty"`
+	Failed         int64   `json:"failedRecords"`
+	Retries        int64   `json:"retries"`
+	Shards         int     `json:"shards"`
+	ElapsedSeconds float64 `json:"elapsedSeconds"`
 }
 
 // startProgress starts printing progress lines to w, unless quiet.
-func startProgress(w io.Writer, p *streampoll.Poller, interval time.Duration, quiet bool) *progress {
-	pr := &progress{w: w, stats: p.Stats, began: time.Now(), round: time.Second, done: make(chan struct{})}
+func startProgress(w io.Writer, p *streampoll.Poller, interval time.Duration, quiet, jsonEvents bool) *progress {
+	pr := &progress{w: w, stats: p.Stats, began: time.Now(), round: time.Second, done: make(chan struct{}), json: jsonEvents}
 	if interval < time.Second {
 		pr.round = 100 * time.Millisecond
 	}
@@ -61,6 +78,18 @@ func (pr *progress) line(now time.Time) string {
 	s := pr.stats()
 	rate := float64(s.Records-pr.lastN) / now.Sub(pr.lastTime).Seconds()
 	pr.lastN, pr.lastTime = s.Records, now
+	if pr.json {
+		ev := runEvent{Event: "progress", Command: "run", Records: s.Records, Rate: round3(max(rate, 0)),
+			Failed: s.FailedRecords, Retries: s.Retries, Shards: s.Shards, ElapsedSeconds: round3(now.Sub(pr.began).Seconds())}
+		if !s.LastProcessed.IsZero() {
+			ev.LagSeconds = round3(s.LastDelay.Seconds())
+		}
+		if !s.LastCreated.IsZero() {
+			ev.AgeSeconds = round3(max(now.Sub(s.LastCreated), 0).Seconds())
+		}
+		b, _ := json.Marshal(ev)
+		return string(b)
+	}
 	lag, age := "-", "-"
 	if !s.LastProcessed.IsZero() {
 		lag = s.LastDelay.Round(time.Millisecond).String()
@@ -81,6 +110,9 @@ func (pr *progress) stop() {
 	close(pr.done)
 	pr.wg.Wait()
 }
+
+// round3 rounds x to three decimals, for short JSON numbers.
+func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
 
 // elapsed returns the time since the start.
 func (pr *progress) elapsed() time.Duration { return time.Since(pr.began) }

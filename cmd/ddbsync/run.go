@@ -114,7 +114,14 @@ type RunConfig struct {
 	ProgressInterval               time.Duration
 	ExitWhenIdle                   time.Duration
 	Quiet                          bool
+	// Output is the global --output; json and jsonl make the progress
+	// JSON events.
+	Output string
 }
+
+// jsonProgress reports whether progress is JSON events (--output json or
+// jsonl).
+func (c RunConfig) jsonProgress() bool { return c.Output == outputJSON || c.Output == outputJSONL }
 
 // FlagError says which flag is wrong.
 type FlagError struct {
@@ -204,7 +211,7 @@ func (c *RunConfig) flags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.WriteAttempts, "write-attempts", dynamo.DefaultMaxAttempts, "in process: tries of each write before its record fails (the function's WRITE_MAX_ATTEMPTS)")
 	fs.IntVar(&c.MaxShards, "max-shards", streampoll.DefaultMaxShards, "most shards read at once, one reader each (1 to 4096); with --start latest every open\nshard needs a reader from the start, or run refuses to start")
 	fs.DurationVar(&c.PollInterval, "poll-interval", streampoll.DefaultPollInterval, "longest wait between reads of a shard with no new records (Lambda polls 4 times a second)")
-	fs.DurationVar(&c.ProgressInterval, "progress-interval", defaultProgressInterval, "how often to print a progress line on stderr")
+	fs.DurationVar(&c.ProgressInterval, "progress-interval", defaultProgressInterval, "how often to print a progress line on stderr (with --output json or jsonl, a JSON\nprogress event, also when piped)")
 	fs.DurationVar(&c.ExitWhenIdle, "exit-when-idle", 0, "stop once no record has arrived for this long (default: run until interrupted)")
 }
 
@@ -286,10 +293,10 @@ func (c *RunCommand) command(g *globalFlags) *cobra.Command {
 		Args:        noArgs,
 		Annotations: map[string]string{annotationHelp: runHelp},
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg.Profile, cfg.Endpoint, cfg.Region, cfg.Quiet = g.Profile, g.Endpoint, g.Region, g.Quiet
+			cfg.Profile, cfg.Endpoint, cfg.Region, cfg.Quiet, cfg.Output = g.Profile, g.Endpoint, g.Region, g.Quiet, g.Output
 			cfg.Start = normalizeStart(cfg.Start)
-			if !cmd.Flags().Changed("progress-interval") && !isTerminal(c.Stderr) {
-				cfg.ProgressInterval = 0 // no progress lines when piped
+			if !cmd.Flags().Changed("progress-interval") && !isTerminal(c.Stderr) && !cfg.jsonProgress() {
+				cfg.ProgressInterval = 0 // no progress lines when piped (JSON events are for programs)
 			}
 			return c.run(cmd.Context(), cfg)
 		},
@@ -357,7 +364,7 @@ func (c *RunCommand) run(ctx context.Context, cfg RunConfig) error {
 	if c.started != nil {
 		c.started(p)
 	}
-	prog := startProgress(stderr, p, cfg.ProgressInterval, cfg.Quiet || quietProgress)
+	prog := startProgress(stderr, p, cfg.ProgressInterval, cfg.Quiet || quietProgress, cfg.jsonProgress())
 	runErr := p.Run(ctx)
 	prog.stop()
 	closeErr := failures.Close()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -233,7 +234,7 @@ func (v tableVerifier) run(ctx context.Context, cfg VerifyConfig) error {
 		Rechecks:     cfg.Rechecks,
 		RecheckDelay: delay,
 		OnDifference: onDiff,
-		Progress:     cfg.progress(v.stderr),
+		Progress:     cfg.progress(v.stderr, strings.Fields(v.cmd)[0]),
 		Logger:       cfg.logger(v.stderr),
 		Attrs:        cfg.attrs(),
 	})

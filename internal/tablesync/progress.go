@@ -1,8 +1,10 @@
 package tablesync
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +24,27 @@ type Progress struct {
 	Redraw bool
 	// Interval is the time between refreshes (default DefaultProgressInterval).
 	Interval time.Duration
+	// JSON writes each refresh as one JSON object on its own line (an
+	// [Event]) instead of the text line, for programs reading W.
+	JSON bool
+	// Command names the command in JSON events ("backfill").
+	Command string
+}
+
+// Event is one JSON progress event ([Progress.JSON]), the schema in
+// docs/progress.md. Total, Percent and ETASeconds are absent while the
+// total is unknown; Final is true on the last event of a phase.
+type Event struct {
+	Event          string   `json:"event"` // always "progress"
+	Command        string   `json:"command,omitempty"`
+	Phase          string   `json:"phase"`
+	Items          int64    `json:"items"`
+	Total          int64    `json:"total,omitempty"`
+	Percent        *int64   `json:"percent,omitempty"`
+	Rate           float64  `json:"itemsPerSecond"`
+	ETASeconds     *float64 `json:"etaSeconds,omitempty"`
+	ElapsedSeconds float64  `json:"elapsedSeconds"`
+	Final          bool     `json:"final"`
 }
 
 // meter counts items and shows a progress line: count, estimated total,
@@ -87,6 +110,11 @@ func (m *meter) finish() {
 func (m *meter) show(final bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.cfg.JSON {
+		b, _ := json.Marshal(progressEvent(m.cfg.Command, m.label, m.base, m.done.Load(), m.total.Load(), time.Since(m.start), final))
+		fmt.Fprintf(m.cfg.W, "%s\n", b)
+		return
+	}
 	line := progressLine(m.label, m.base, m.done.Load(), m.total.Load(), time.Since(m.start))
 	switch {
 	case m.cfg.Redraw && final:
@@ -97,6 +125,32 @@ func (m *meter) show(final bool) {
 		fmt.Fprintln(m.cfg.W, line)
 	}
 }
+
+// progressEvent is the JSON form of [progressLine]'s figures.
+func progressEvent(command, label string, base, done, total int64, elapsed time.Duration, final bool) Event {
+	all := base + done
+	ev := Event{Event: "progress", Command: command, Phase: label, Items: all, ElapsedSeconds: round3(elapsed.Seconds()), Final: final}
+	if s := elapsed.Seconds(); s > 0 {
+		ev.Rate = round3(float64(done) / s)
+	}
+	if total > 0 {
+		ev.Total = max(total, all)
+		pct := min(100, all*100/max(total, 1))
+		ev.Percent = &pct
+		switch {
+		case all >= total:
+			eta := 0.0
+			ev.ETASeconds = &eta
+		case ev.Rate > 0:
+			eta := round3(float64(total-all) / ev.Rate)
+			ev.ETASeconds = &eta
+		}
+	}
+	return ev
+}
+
+// round3 rounds x to three decimals, for short JSON numbers.
+func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
 
 // progressLine formats "label: 1,234 / ~20,000 items (6%), 617 items/s, ETA 30s".
 // base items were done before this run and do not count toward the rate.

@@ -3,6 +3,7 @@ package tablesync
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,6 +115,43 @@ func TestMeter_Redraw(t *testing.T) {
 	m.finish()
 	assert.True(t, strings.HasPrefix(buf.String(), "\rverify: 10 / ~10 items (100%)"), buf.String())
 	assert.True(t, strings.HasSuffix(buf.String(), "\x1b[K\n"))
+}
+
+func TestProgressEvent(t *testing.T) {
+	tests := map[string]struct {
+		base, done, total int64
+		elapsed           time.Duration
+		final             bool
+		want              string
+	}{
+		"known total":   {done: 5000, total: 20000, elapsed: 2 * time.Second, want: `{"event":"progress","command":"backfill","phase":"backfill","items":5000,"total":20000,"percent":25,"itemsPerSecond":2500,"etaSeconds":6,"elapsedSeconds":2,"final":false}`},
+		"resumed":       {base: 10000, done: 5000, total: 20000, elapsed: 5 * time.Second, want: `{"event":"progress","command":"backfill","phase":"backfill","items":15000,"total":20000,"percent":75,"itemsPerSecond":1000,"etaSeconds":5,"elapsedSeconds":5,"final":false}`},
+		"unknown total": {done: 1234567, elapsed: time.Second, want: `{"event":"progress","command":"backfill","phase":"backfill","items":1234567,"itemsPerSecond":1234567,"elapsedSeconds":1,"final":false}`},
+		"past estimate": {done: 25000, total: 20000, elapsed: time.Second, final: true, want: `{"event":"progress","command":"backfill","phase":"backfill","items":25000,"total":25000,"percent":100,"itemsPerSecond":25000,"etaSeconds":0,"elapsedSeconds":1,"final":true}`},
+		"not started":   {total: 10, want: `{"event":"progress","command":"backfill","phase":"backfill","items":0,"total":10,"percent":0,"itemsPerSecond":0,"elapsedSeconds":0,"final":false}`},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			b, err := json.Marshal(progressEvent("backfill", "backfill", tt.base, tt.done, tt.total, tt.elapsed, tt.final))
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, string(b), "the key order is fixed (docs/progress.md)")
+		})
+	}
+}
+
+func TestMeter_JSON(t *testing.T) {
+	var buf bytes.Buffer
+	m := startMeter(Progress{W: &buf, JSON: true, Command: "verify", Interval: time.Hour}, "verify source", 10, 0)
+	m.add(4)
+	m.setPhase("verify target", 0)
+	m.add(3)
+	m.finish()
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	require.Len(t, lines, 1, "one final event; no redraw characters")
+	var ev Event
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &ev))
+	assert.Equal(t, Event{Event: "progress", Command: "verify", Phase: "verify target", Items: 3, Rate: ev.Rate, ElapsedSeconds: ev.ElapsedSeconds, Final: true}, ev)
+	assert.NotContains(t, buf.String(), "\r")
 }
 
 func TestCheckpoint_SaveLoad(t *testing.T) {
