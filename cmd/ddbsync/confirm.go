@@ -271,6 +271,7 @@ func suggest(cmd string, t tableFlags, table, target string, extra ...string) st
 			args = append(args, flag, shellQuote(v))
 		}
 	}
+	add("--profile", t.Profile, "")
 	add("--endpoint-url", t.Endpoint, "")
 	add("--region", t.Region, "")
 	add("--target-region", t.TargetRegion, "")

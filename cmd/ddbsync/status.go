@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -183,7 +184,8 @@ func (c *StatusCommand) run(ctx context.Context, g *globalFlags, stack string) e
 	if c.now != nil {
 		now = c.now
 	}
-	rep, err := readStatus(ctx, clients(cfg), stack, cfg.Region, now())
+	hint := tableFlags{Profile: g.Profile, Endpoint: g.Endpoint, Region: cfg.Region}
+	rep, err := readStatus(ctx, clients(cfg), stack, hint, now())
 	if err != nil {
 		return err
 	}
@@ -208,9 +210,24 @@ func defaultStatusClients(cfg aws.Config) statusClients {
 	}
 }
 
+// tableOfStream returns the table name of a stream ARN
+// (arn:aws:dynamodb:REGION:ACCOUNT:table/NAME/stream/LABEL), or "".
+func tableOfStream(arn string) string {
+	_, rest, ok := strings.Cut(arn, ":table/")
+	if !ok {
+		return ""
+	}
+	name, _, ok := strings.Cut(rest, "/stream/")
+	if !ok {
+		return ""
+	}
+	return name
+}
+
 // readStatus reads the stack's resources, then each part's state.
-func readStatus(ctx context.Context, cl statusClients, stack, region string, now time.Time) (StatusReport, error) {
-	rep := StatusReport{Stack: stack, Region: region, Problems: []string{}}
+// flags are the user's, for the hints.
+func readStatus(ctx context.Context, cl statusClients, stack string, flags tableFlags, now time.Time) (StatusReport, error) {
+	rep := StatusReport{Stack: stack, Region: flags.Region, Problems: []string{}}
 	res, outputs, err := stackResources(ctx, cl.Stacks, stack)
 	if err != nil {
 		return rep, err
@@ -263,7 +280,7 @@ func readStatus(ctx context.Context, cl statusClients, stack, region string, now
 		}
 		rep.Failures = &q
 	}
-	rep.Problems = problems(rep)
+	rep.Problems = problems(rep, flags, outputs["TargetTableName"])
 	rep.Healthy = len(rep.Problems) == 0
 	return rep, nil
 }
@@ -384,7 +401,7 @@ func queueState(ctx context.Context, api statusQueues, url string) (QueueState, 
 }
 
 // problems lists what needs attention.
-func problems(r StatusReport) []string {
+func problems(r StatusReport, flags tableFlags, target string) []string {
 	p := []string{}
 	if m := r.Mapping; m != nil {
 		if m.State != "Enabled" {
@@ -404,7 +421,11 @@ func problems(r StatusReport) []string {
 		if q.RedriveBeforeUTC != "" {
 			msg += ", redrive them before " + q.RedriveBeforeUTC
 		}
-		p = append(p, msg+": ddbsync redrive --queue-url "+q.URL+" --table SOURCE --target-table TARGET")
+		source := "SOURCE"
+		if r.Mapping != nil {
+			source = cmp.Or(tableOfStream(r.Mapping.EventSourceARN), source)
+		}
+		p = append(p, msg+": "+suggest("redrive", flags, source, cmp.Or(target, "TARGET"), "--queue-url", q.URL))
 	}
 	return p
 }

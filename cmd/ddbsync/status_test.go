@@ -105,3 +105,17 @@ func TestStatusCommand(t *testing.T) {
 	}
 	require.FileExists(t, filepath.Join("testdata", "status", "healthy.json.golden"))
 }
+
+// TestStatusCommand_HintCarriesFlags: the redrive hint carries the user's
+// own --profile, --region and --endpoint-url.
+func TestStatusCommand_HintCarriesFlags(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	fake := fakeStatus{mapping: "Enabled", result: "OK", visible: "1", ageSecond: 60}
+	cmd := &StatusCommand{Stdout: &stdout, Stderr: &stderr,
+		awsConfig: func(context.Context, string) (aws.Config, error) { return aws.Config{Region: "eu-west-1"}, nil },
+		clients:   func(aws.Config) statusClients { return statusClients{Stacks: fake, Lambda: fake, Metrics: fake, Queues: fake} },
+	}
+	err := cmd.Run(t.Context(), []string{"--stack", "prod", "--profile", "ops", "--region", "eu-west-1", "--endpoint-url", "http://127.0.0.1:8000"})
+	assert.Equal(t, exitError, exitCode(&stderr, "status", err))
+	assert.Contains(t, stdout.String(), "ddbsync redrive --profile ops --endpoint-url http://127.0.0.1:8000 --region eu-west-1 --table orders --target-table orders-copy --queue-url ")
+}
