@@ -81,7 +81,7 @@ func TestSyncCommands_Help(t *testing.T) {
 			err := helpCommand(name, &out, &errOut).Run(t.Context(), []string{"--help"})
 			assert.Equal(t, exitOK, exitCode(&errOut, name, err))
 			assert.Empty(t, errOut.String())
-			testkit.Golden(t, filepath.Join(name, "help.golden"), []byte(out.String()))
+			testkit.Golden(t, filepath.Join(name, "help.golden"), out.Bytes())
 
 			n := 0
 			syncFlags(name).VisitAll(func(f *pflag.Flag) {

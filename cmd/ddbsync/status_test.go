@@ -99,7 +99,7 @@ func TestStatusCommand(t *testing.T) {
 			err := cmd.Run(t.Context(), []string{"--stack", "prod", "--output", tt.output})
 			assert.Equal(t, tt.wantCode, exitCode(&stderr, "status", err), stderr.String())
 			if tt.golden != "" {
-				testkit.Golden(t, tt.golden, []byte(stdout.String()))
+				testkit.Golden(t, tt.golden, stdout.Bytes())
 			}
 		})
 	}
@@ -113,7 +113,9 @@ func TestStatusCommand_HintCarriesFlags(t *testing.T) {
 	fake := fakeStatus{mapping: "Enabled", result: "OK", visible: "1", ageSecond: 60}
 	cmd := &StatusCommand{Stdout: &stdout, Stderr: &stderr,
 		awsConfig: func(context.Context, string) (aws.Config, error) { return aws.Config{Region: "eu-west-1"}, nil },
-		clients:   func(aws.Config) statusClients { return statusClients{Stacks: fake, Lambda: fake, Metrics: fake, Queues: fake} },
+		clients: func(aws.Config) statusClients {
+			return statusClients{Stacks: fake, Lambda: fake, Metrics: fake, Queues: fake}
+		},
 	}
 	err := cmd.Run(t.Context(), []string{"--stack", "prod", "--profile", "ops", "--region", "eu-west-1", "--endpoint-url", "http://127.0.0.1:8000"})
 	assert.Equal(t, exitError, exitCode(&stderr, "status", err))
