@@ -1,11 +1,15 @@
-// Package replicatetest provides an in-memory replicate.Writer for tests of
-// the replicator and its adapters.
+// Package replicatetest provides the in-memory replicate.Writer of tests
+// of the replicator and its adapters, and the contract suites
+// ([RunWriterContract], [RunGuardContract]) that hold it and the
+// DynamoDB-backed writers (dynamo.Table, dynamo.SeqGuard) to the same
+// behaviour.
 package replicatetest
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"math/big"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -20,19 +24,48 @@ var ErrRejected = errors.New("rejected by test")
 
 // MemWriter is an in-memory target table. It checks the Writer contract
 // (at most replicate.MaxBatchWrites distinct keys per call) the way DynamoDB
-// does, so a test fails if the replicator breaks it.
+// does, so a test fails if the replicator breaks it. Keys are one item
+// whatever the spelling of their numbers ("10" and "1E+1"), as in DynamoDB.
+//
+// A guarded MemWriter ([NewGuardedMemWriter]) applies the stale-write rule
+// of dynamo.SeqGuard instead of plain writes.
+//
+// Both kinds pass [RunWriterContract] (the guarded one [RunGuardContract])
+// with the DynamoDB-backed writers on DynamoDB Local.
 type MemWriter struct {
-	mu    sync.Mutex
-	items map[string]map[string]types.AttributeValue
+	mu      sync.Mutex
+	guarded bool
+	items   map[string]memItem // by normalised key
+	// seqs holds, guarded, the last applied sequence number by normalised
+	// key, kept after a delete like the guard's tombstone.
+	seqs map[string]string
 	// Reject lists KeyIDs whose writes fail with ErrRejected.
 	Reject map[string]bool
 	// Calls records the size of every WriteBatch call.
 	Calls []int
+	// Stale counts, guarded, the writes skipped as stale.
+	Stale int
+}
+
+// memItem is a stored item and the KeyID of the write that stored it.
+type memItem struct {
+	keyID string
+	item  map[string]types.AttributeValue
 }
 
 // NewMemWriter returns an empty MemWriter.
 func NewMemWriter() *MemWriter {
-	return &MemWriter{items: map[string]map[string]types.AttributeValue{}, Reject: map[string]bool{}}
+	return &MemWriter{items: map[string]memItem{}, seqs: map[string]string{}, Reject: map[string]bool{}}
+}
+
+// NewGuardedMemWriter returns an empty MemWriter with the rule of
+// dynamo.SeqGuard: each write must carry a valid Seq and applies only if it
+// is newer than the last one applied to its key (a delete included), else
+// it is skipped as stale and counts as success.
+func NewGuardedMemWriter() *MemWriter {
+	m := NewMemWriter()
+	m.guarded = true
+	return m
 }
 
 // WriteBatch implements replicate.Writer.
@@ -52,23 +85,37 @@ func (m *MemWriter) WriteBatch(ctx context.Context, writes []replicate.Write) ([
 	}
 	seen := map[string]bool{}
 	for _, w := range writes {
-		if seen[w.KeyID] {
+		id := normalKey(w)
+		if seen[id] {
 			return fail(errors.New("ValidationException: Provided list of item keys contains duplicates"))
 		}
-		seen[w.KeyID] = true
+		seen[id] = true
 	}
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
 	failed := false
 	for i, w := range writes {
-		switch {
-		case m.Reject[w.KeyID]:
+		id := normalKey(w)
+		if m.Reject[w.KeyID] {
 			errs[i], failed = ErrRejected, true
-		case w.Op == replicate.OpPut:
-			m.items[w.KeyID] = w.Item
-		default:
-			delete(m.items, w.KeyID)
+			continue
+		}
+		if m.guarded {
+			if err := replicate.ValidateSeq(w.Seq); err != nil {
+				errs[i], failed = fmt.Errorf("guard %s: %w", w.Op, err), true
+				continue
+			}
+			if old, ok := m.seqs[id]; ok && replicate.CompareSeq(old, w.Seq) >= 0 {
+				m.Stale++
+				continue
+			}
+			m.seqs[id] = w.Seq
+		}
+		if w.Op == replicate.OpPut {
+			m.items[id] = memItem{keyID: w.KeyID, item: w.Item}
+		} else {
+			delete(m.items, id)
 		}
 	}
 	if !failed {
@@ -77,13 +124,45 @@ func (m *MemWriter) WriteBatch(ctx context.Context, writes []replicate.Write) ([
 	return errs, 0
 }
 
-// Items returns a copy of the table, by KeyID.
+// Items returns a copy of the table, by the KeyID of the write that stored
+// each item.
 func (m *MemWriter) Items() map[string]map[string]types.AttributeValue {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := make(map[string]map[string]types.AttributeValue, len(m.items))
-	for k, v := range m.items {
-		out[k] = v
+	for _, v := range m.items {
+		out[v.keyID] = v.item
 	}
 	return out
+}
+
+// Get returns the item stored under key (the key's attributes; its
+// numbers in any spelling), nil if there is none.
+func (m *MemWriter) Get(key map[string]types.AttributeValue) map[string]types.AttributeValue {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.items[normalKey(replicate.Write{Key: key})].item
+}
+
+// normalKey returns the identity of w's item: the KeyID of its key with
+// every number in one spelling, as DynamoDB compares key numbers; w.KeyID
+// when the write has no typed key.
+func normalKey(w replicate.Write) string {
+	if w.Key == nil {
+		return w.KeyID
+	}
+	key := make(map[string]types.AttributeValue, len(w.Key))
+	for name, v := range w.Key {
+		if n, ok := v.(*types.AttributeValueMemberN); ok {
+			if r, ok := new(big.Rat).SetString(n.Value); ok {
+				v = &types.AttributeValueMemberN{Value: r.RatString()}
+			}
+		}
+		key[name] = v
+	}
+	id, ok := replicate.KeyID(key)
+	if !ok {
+		return w.KeyID
+	}
+	return id
 }

@@ -1,0 +1,68 @@
+package dynamo_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ddbsync/ddbsync/internal/dynamo"
+	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
+	"github.com/ddbsync/ddbsync/internal/replattr"
+	"github.com/ddbsync/ddbsync/internal/replicate"
+	"github.com/ddbsync/ddbsync/internal/replicate/replicatetest"
+	"github.com/ddbsync/ddbsync/internal/retry"
+)
+
+// contractTable returns a new database's table "target" keyed like the
+// contract suites' tables (pk S, sk N), and its client.
+func contractTable(t *testing.T) *dynamodb.Client {
+	t.Helper()
+	db := testkit.DDB(t).DynamoDB(testkit.NewAccessKeyID(t))
+	_, err := ddblocal.CreateTable(t.Context(), db, ddblocal.TableSpec{Name: "target", HashKey: "pk", RangeKey: "sk", RangeType: types.ScalarAttributeTypeN})
+	require.NoError(t, err)
+	return db
+}
+
+// localTarget is a contract Target writing through w to db's "target",
+// read back with consistent GetItem calls through names.Visible.
+func localTarget(db *dynamodb.Client, w replicate.Writer) replicatetest.Target {
+	return replicatetest.Target{Writer: w, Get: func(t *testing.T, key replicatetest.Item) replicatetest.Item {
+		t.Helper()
+		out, err := db.GetItem(t.Context(), &dynamodb.GetItemInput{TableName: aws.String("target"), Key: key, ConsistentRead: aws.Bool(true)})
+		require.NoError(t, err)
+		return replattr.Names{}.Visible(out.Item)
+	}}
+}
+
+var contractRetry = retry.Policy{MaxAttempts: 3, BaseDelay: time.Millisecond}
+
+// TestTable_Contract_DynamoDBLocal holds dynamo.Table, with raw and typed
+// writes, to the Writer contract that replicatetest.MemWriter keeps.
+func TestTable_Contract_DynamoDBLocal(t *testing.T) {
+	for name, typed := range map[string]bool{"raw": false, "typed": true} {
+		t.Run(name, func(t *testing.T) {
+			replicatetest.RunWriterContract(t, func(t *testing.T) replicatetest.Target {
+				db := contractTable(t)
+				tbl := dynamo.NewTable(db, "target", dynamo.Options{Retry: contractRetry, Typed: typed})
+				require.Equal(t, !typed, tbl.Raw())
+				return localTarget(db, tbl)
+			})
+		})
+	}
+}
+
+// TestSeqGuard_Contract_DynamoDBLocal holds dynamo.SeqGuard to the Writer
+// and guard contracts that the guarded replicatetest.MemWriter keeps.
+func TestSeqGuard_Contract_DynamoDBLocal(t *testing.T) {
+	newTarget := func(t *testing.T) replicatetest.Target {
+		db := contractTable(t)
+		return localTarget(db, dynamo.NewSeqGuard(dynamo.NewTable(db, "target", dynamo.Options{Retry: contractRetry}), replattr.Names{}, dynamo.GuardOptions{}))
+	}
+	replicatetest.RunWriterContract(t, newTarget)
+	replicatetest.RunGuardContract(t, newTarget)
+}
