@@ -232,7 +232,7 @@ func RunGuardContract(t *testing.T, newTarget func(t *testing.T) Target) {
 		calls func(t *testing.T) []replicate.Write // each applied in a call of its own, in order
 		want  Item
 	}{
-		"newer put wins":   {calls: func(t *testing.T) []replicate.Write { return []replicate.Write{put(t, "10"), put(t, "20")} }, want: val("20")},
+		"newer put wins":     {calls: func(t *testing.T) []replicate.Write { return []replicate.Write{put(t, "10"), put(t, "20")} }, want: val("20")},
 		"older put is stale": {calls: func(t *testing.T) []replicate.Write { return []replicate.Write{put(t, "20"), put(t, "10")} }, want: val("20")},
 		"equal put is stale": {calls: func(t *testing.T) []replicate.Write {
 			return []replicate.Write{put(t, "20"), Put(t, with(k, Item{"v": n("99")}), "20")}
