@@ -83,7 +83,7 @@ func TestApplier_Apply(t *testing.T) {
 				require.Empty(t, a.Apply(t.Context(), msgs).FailedIDs)
 			}
 			for _, key := range tt.failKeys {
-				w.fail[record(key, 1, 1).Change.KeyID] = true
+				w.Reject[record(key, 1, 1).Change.KeyID] = true
 			}
 			var msgs []fanout.Message
 			for _, r := range tt.batch {
@@ -92,7 +92,7 @@ func TestApplier_Apply(t *testing.T) {
 			res := a.Apply(t.Context(), msgs)
 			assert.Equal(t, tt.wantFailed, res.FailedIDs)
 			for key, n := range tt.want {
-				assert.Equal(t, n, w.value(key), "key %s", key)
+				assert.Equal(t, n, value(w, key), "key %s", key)
 			}
 		})
 	}
@@ -112,5 +112,5 @@ func TestApplier_Apply_BadMessages(t *testing.T) {
 	keysOnly.Envelope.NewImage, keysOnly.Envelope.KeysOnly = nil, true
 	res := a.Apply(t.Context(), []fanout.Message{good, bad, later, other, message(t, keysOnly)})
 	assert.Equal(t, []string{"bad", later.ID, "m" + keysOnly.Change.Seq}, res.FailedIDs)
-	assert.Equal(t, "4", w.value("b"))
+	assert.Equal(t, "4", value(w, "b"))
 }

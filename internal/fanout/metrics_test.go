@@ -16,6 +16,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/emf"
 	"github.com/ddbsync/ddbsync/internal/fanout"
+	"github.com/ddbsync/ddbsync/internal/fanout/fanouttest"
 	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
 	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/ddbsync/ddbsync/internal/replattr"
@@ -80,7 +81,7 @@ func TestPublisher_Publish_NewestCreated(t *testing.T) {
 	recs[0].Change.Created = newest.Add(-time.Minute)
 	recs[1].Change.Created = newest
 	recs[2].Change.Created = newest.Add(-time.Second)
-	res := fanout.NewPublisher(&fakeSNS{}, "arn:aws:sns:r:1:t.fifo", fastRetry).Publish(t.Context(), recs)
+	res := fanout.NewPublisher(&fanouttest.FakeSNS{}, "arn:aws:sns:r:1:t.fifo", fastRetry).Publish(t.Context(), recs)
 	assert.True(t, newest.Equal(res.NewestCreated), "got %v", res.NewestCreated)
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ddbsync/ddbsync/internal/fanout"
+	"github.com/ddbsync/ddbsync/internal/fanout/fanouttest"
 	"github.com/ddbsync/ddbsync/internal/retry"
 )
 
@@ -25,13 +26,13 @@ func TestPublisher_Publish_OrderPerGroup(t *testing.T) {
 	for i := range 100 {
 		recs = append(recs, record(string(rune('a'+i%7)), i+1, i))
 	}
-	api := &fakeSNS{}
+	api := &fanouttest.FakeSNS{}
 	res := fanout.NewPublisher(api, "arn:aws:sns:r:1:t.fifo", fastRetry).Publish(t.Context(), recs)
 	assert.Empty(t, res.FailedSeq)
 	assert.Equal(t, 100, res.Published)
 
 	lastSeq := map[string]string{}
-	for _, call := range api.calls {
+	for _, call := range api.Calls() {
 		require.LessOrEqual(t, len(call), fanout.MaxPublishBatch)
 		inCall := map[string]bool{}
 		for _, e := range call {
@@ -46,7 +47,7 @@ func TestPublisher_Publish_OrderPerGroup(t *testing.T) {
 		}
 	}
 	assert.Len(t, lastSeq, 7)
-	assert.Len(t, api.envelopes(), 100)
+	assert.Len(t, envelopes(api), 100)
 }
 
 // TestPublisher_Publish_PartialFailure checks that a failed entry fails
@@ -57,7 +58,7 @@ func TestPublisher_Publish_PartialFailure(t *testing.T) {
 		record("a", 1, 1), record("b", 2, 2), record("a", 3, 3), record("b", 4, 4), record("a", 5, 5), record("c", 6, 6),
 	}
 	bGroup := fanout.GroupID(recs[1].Change.KeyID)
-	api := &fakeSNS{answer: func(_ int, e snstypes.PublishBatchRequestEntry) *snstypes.BatchResultErrorEntry {
+	api := &fanouttest.FakeSNS{Answer: func(_ int, e snstypes.PublishBatchRequestEntry) *snstypes.BatchResultErrorEntry {
 		env, _ := fanout.DecodeEnvelope([]byte(aws.ToString(e.Message)))
 		if aws.ToString(e.MessageGroupId) == bGroup && env.Seq == recs[3].Change.Seq {
 			return &snstypes.BatchResultErrorEntry{Code: aws.String("InvalidParameter"), Message: aws.String("bad"), SenderFault: true}
@@ -77,7 +78,7 @@ func TestPublisher_Publish_PartialFailure(t *testing.T) {
 // out fails.
 func TestPublisher_Publish_Retries(t *testing.T) {
 	t.Run("throttled call", func(t *testing.T) {
-		api := &fakeSNS{callErr: func(call int) error {
+		api := &fanouttest.FakeSNS{CallErr: func(call int) error {
 			if call < 2 {
 				return &smithy.GenericAPIError{Code: "Throttled", Message: "slow down"}
 			}
@@ -86,10 +87,10 @@ func TestPublisher_Publish_Retries(t *testing.T) {
 		res := fanout.NewPublisher(api, "arn:aws:sns:r:1:t.fifo", fastRetry).Publish(t.Context(), []fanout.Record{record("a", 1, 1)})
 		assert.Empty(t, res.FailedSeq)
 		assert.Equal(t, 1, res.Published)
-		assert.Len(t, api.calls, 3)
+		assert.Len(t, api.Calls(), 3)
 	})
 	t.Run("service fault entry", func(t *testing.T) {
-		api := &fakeSNS{answer: func(call int, _ snstypes.PublishBatchRequestEntry) *snstypes.BatchResultErrorEntry {
+		api := &fanouttest.FakeSNS{Answer: func(call int, _ snstypes.PublishBatchRequestEntry) *snstypes.BatchResultErrorEntry {
 			if call == 0 {
 				return &snstypes.BatchResultErrorEntry{Code: aws.String("InternalError"), Message: aws.String("oops")}
 			}
@@ -99,27 +100,27 @@ func TestPublisher_Publish_Retries(t *testing.T) {
 		assert.Empty(t, res.FailedSeq)
 		assert.Equal(t, 2, res.Published)
 		seqs := []string{}
-		for _, e := range api.envelopes() {
+		for _, e := range envelopes(api) {
 			seqs = append(seqs, e.Seq)
 		}
 		assert.Equal(t, []string{recs1(1), recs1(1), recs1(2)}, seqs, "retried before the next of the group")
 	})
 	t.Run("retries exhausted", func(t *testing.T) {
-		api := &fakeSNS{callErr: func(int) error { return &smithy.GenericAPIError{Code: "Throttled"} }}
+		api := &fanouttest.FakeSNS{CallErr: func(int) error { return &smithy.GenericAPIError{Code: "Throttled"} }}
 		opts := fastRetry
 		opts.Retry.MaxAttempts = 3
 		res := fanout.NewPublisher(api, "arn:aws:sns:r:1:t.fifo", opts).Publish(t.Context(), []fanout.Record{record("a", 1, 1)})
 		assert.Equal(t, recs1(1), res.FailedSeq)
-		assert.Len(t, api.calls, 3)
+		assert.Len(t, api.Calls(), 3)
 		assert.ErrorContains(t, res.FirstError, "retries exhausted")
 	})
 	t.Run("deadline", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
-		api := &fakeSNS{}
+		api := &fanouttest.FakeSNS{}
 		res := fanout.NewPublisher(api, "arn:aws:sns:r:1:t.fifo", fastRetry).Publish(ctx, []fanout.Record{record("a", 1, 1), record("b", 2, 1)})
 		assert.Equal(t, recs1(1), res.FailedSeq)
-		assert.Empty(t, api.calls)
+		assert.Empty(t, api.Calls())
 	})
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ddbsync/ddbsync/internal/fanout"
+	"github.com/ddbsync/ddbsync/internal/fanout/fanouttest"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/replicate/replicatetest"
 )
@@ -55,7 +56,7 @@ func TestHandler_Invoke_PublishMetrics(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var metrics bytes.Buffer
 			opts := Options{Metrics: &metrics, Now: func() time.Time { return now }}
-			h := NewHandler(NewPublishHandler(fanout.NewPublisher(&fakeSNS{reject: tt.reject}, "arn:aws:sns:us-east-1:1:changes.fifo", fanout.PublisherOptions{}), nil, opts), nil, opts)
+			h := NewHandler(NewPublishHandler(fanout.NewPublisher(fakeSNS(tt.reject), "arn:aws:sns:us-east-1:1:changes.fifo", fanout.PublisherOptions{}), nil, opts), nil, opts)
 			_, err := h.Invoke(t.Context(), readFile(t, "testdata/sam-cli-dynamodb-update.json"))
 			require.NoError(t, err)
 			lines := emfLines(t, metrics.String())
@@ -98,4 +99,13 @@ func TestHandler_Invoke_SampleSQSEvent(t *testing.T) {
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"batchItemFailures":[]}`, string(out))
 	assert.ElementsMatch(t, []string{"customer#1", "customer#2"}, pks(table), "two puts; the remove's item never existed")
+}
+
+// fakeSNS returns an SNS fake that accepts every entry, or rejects every
+// one with AuthorizationError.
+func fakeSNS(reject bool) *fanouttest.FakeSNS {
+	if reject {
+		return &fanouttest.FakeSNS{Answer: fanouttest.RejectAll("AuthorizationError")}
+	}
+	return &fanouttest.FakeSNS{}
 }

@@ -1,54 +1,28 @@
 package lambdahandler
 
 import (
-	"context"
 	"encoding/json"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
-	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ddbsync/ddbsync/internal/fanout"
+	"github.com/ddbsync/ddbsync/internal/fanout/fanouttest"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/replicate/replicatetest"
 )
 
-// fakeSNS accepts every entry unless reject is set, and keeps the bodies.
-type fakeSNS struct {
-	mu     sync.Mutex
-	bodies []string
-	reject bool
-}
-
-func (f *fakeSNS) PublishBatch(_ context.Context, in *sns.PublishBatchInput, _ ...func(*sns.Options)) (*sns.PublishBatchOutput, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := &sns.PublishBatchOutput{}
-	for _, e := range in.PublishBatchRequestEntries {
-		if f.reject {
-			out.Failed = append(out.Failed, snstypes.BatchResultErrorEntry{Id: e.Id, Code: aws.String("AuthorizationError"), SenderFault: true})
-			continue
-		}
-		f.bodies = append(f.bodies, aws.ToString(e.Message))
-		out.Successful = append(out.Successful, snstypes.PublishBatchResultEntry{Id: e.Id})
-	}
-	return out, nil
-}
-
 func TestHandler_Invoke_Publish(t *testing.T) {
-	api := &fakeSNS{}
+	api := &fanouttest.FakeSNS{}
 	h := NewHandler(NewPublishHandler(fanout.NewPublisher(api, "arn:aws:sns:us-east-1:1:t.fifo", fanout.PublisherOptions{}), nil, Options{}), nil, Options{})
 	out, err := h.Invoke(t.Context(), readFile(t, "testdata/sam-cli-dynamodb-update.json"))
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"batchItemFailures":[]}`, string(out))
-	require.Len(t, api.bodies, 3)
+	require.Len(t, api.Accepted(), 3)
 	var names []string
-	for _, b := range api.bodies {
+	for _, b := range api.Accepted() {
 		env, err := fanout.DecodeEnvelope([]byte(b))
 		require.NoError(t, err)
 		names = append(names, env.Event)
@@ -62,7 +36,7 @@ func TestHandler_Invoke_Publish(t *testing.T) {
 // topic, a failed publish is reported even though the table write worked.
 func TestHandler_Invoke_PublishBesidesTable(t *testing.T) {
 	table := replicatetest.NewMemWriter()
-	h := NewHandler(NewPublishHandler(fanout.NewPublisher(&fakeSNS{reject: true}, "arn:aws:sns:us-east-1:1:t.fifo", fanout.PublisherOptions{}),
+	h := NewHandler(NewPublishHandler(fanout.NewPublisher(&fanouttest.FakeSNS{Answer: fanouttest.RejectAll("AuthorizationError")}, "arn:aws:sns:us-east-1:1:t.fifo", fanout.PublisherOptions{}),
 		replicate.New(table, replicate.Options{}), Options{}), nil, Options{})
 	out, err := h.Invoke(t.Context(), readFile(t, "testdata/sam-cli-dynamodb-update.json"))
 	require.NoError(t, err)

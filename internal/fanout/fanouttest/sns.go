@@ -1,0 +1,95 @@
+// Package fanouttest provides the fake of fanout's SNS seam
+// ([fanout.SNSAPI]) that the tests of fanout and lambdahandler share.
+package fanouttest
+
+import (
+	"context"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
+
+	"github.com/ddbsync/ddbsync/internal/fanout"
+)
+
+var _ fanout.SNSAPI = (*FakeSNS)(nil)
+
+// FakeSNS is a func-field fake of fanout.SNSAPI that records every call.
+// Its zero value accepts every entry.
+type FakeSNS struct {
+	mu       sync.Mutex
+	calls    [][]snstypes.PublishBatchRequestEntry
+	accepted []string
+	// Answer decides each entry's fate: nil accepts it. The returned
+	// entry's Id is set to the request entry's.
+	Answer func(call int, e snstypes.PublishBatchRequestEntry) *snstypes.BatchResultErrorEntry
+	// CallErr, if set, fails whole calls (call counts from 0).
+	CallErr func(call int) error
+}
+
+// RejectAll is an Answer that fails every entry with code, as a sender's
+// fault (such as "AuthorizationError").
+func RejectAll(code string) func(int, snstypes.PublishBatchRequestEntry) *snstypes.BatchResultErrorEntry {
+	return func(int, snstypes.PublishBatchRequestEntry) *snstypes.BatchResultErrorEntry {
+		return &snstypes.BatchResultErrorEntry{Code: aws.String(code), SenderFault: true}
+	}
+}
+
+// PublishBatch implements fanout.SNSAPI.
+func (f *FakeSNS) PublishBatch(_ context.Context, in *sns.PublishBatchInput, _ ...func(*sns.Options)) (*sns.PublishBatchOutput, error) {
+	f.mu.Lock()
+	call := len(f.calls)
+	f.calls = append(f.calls, in.PublishBatchRequestEntries)
+	f.mu.Unlock()
+	if f.CallErr != nil {
+		if err := f.CallErr(call); err != nil {
+			return nil, err
+		}
+	}
+	out := &sns.PublishBatchOutput{}
+	for _, e := range in.PublishBatchRequestEntries {
+		if f.Answer != nil {
+			if fail := f.Answer(call, e); fail != nil {
+				fail.Id = e.Id
+				out.Failed = append(out.Failed, *fail)
+				continue
+			}
+		}
+		f.mu.Lock()
+		f.accepted = append(f.accepted, aws.ToString(e.Message))
+		f.mu.Unlock()
+		out.Successful = append(out.Successful, snstypes.PublishBatchResultEntry{Id: e.Id, MessageId: aws.String("m")})
+	}
+	return out, nil
+}
+
+// Calls returns the entries of every call, failed calls included, in call
+// order.
+func (f *FakeSNS) Calls() [][]snstypes.PublishBatchRequestEntry {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([][]snstypes.PublishBatchRequestEntry(nil), f.calls...)
+}
+
+// Messages returns the message of every entry of every call, in call
+// order: what was sent, accepted or not.
+func (f *FakeSNS) Messages() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, call := range f.calls {
+		for _, e := range call {
+			out = append(out, aws.ToString(e.Message))
+		}
+	}
+	return out
+}
+
+// Accepted returns the messages of the accepted entries, in the order they
+// were accepted.
+func (f *FakeSNS) Accepted() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.accepted...)
+}
