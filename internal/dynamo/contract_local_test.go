@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ddbsync/ddbsync/internal/dynamo"
+	"github.com/ddbsync/ddbsync/internal/dynamo/dynamotest"
 	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
 	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/ddbsync/ddbsync/internal/replattr"
@@ -65,4 +66,42 @@ func TestSeqGuard_Contract_DynamoDBLocal(t *testing.T) {
 	}
 	replicatetest.RunWriterContract(t, newTarget)
 	replicatetest.RunGuardContract(t, newTarget)
+}
+
+// TestAPI_Contract_DynamoDBLocal holds DynamoDB Local to the API contract
+// that dynamotest.MemTable keeps.
+func TestAPI_Contract_DynamoDBLocal(t *testing.T) {
+	dynamotest.RunAPIContract(t, func(t *testing.T) dynamotest.Target {
+		return dynamotest.Target{API: contractTable(t), Table: "target"}
+	})
+}
+
+var _ dynamo.API = (*dynamotest.MemTable)(nil)
+
+// memTarget is a contract Target writing through w to the in-memory
+// table, read back through names.Visible.
+func memTarget(m *dynamotest.MemTable, w replicate.Writer) replicatetest.Target {
+	return replicatetest.Target{Writer: w, Get: func(_ *testing.T, key replicatetest.Item) replicatetest.Item {
+		return replattr.Names{}.Visible(m.Get(key))
+	}}
+}
+
+// TestTable_Contract_MemTable runs the Writer and guard contracts on
+// dynamo.Table and dynamo.SeqGuard over dynamotest.MemTable, as the unit
+// tests use them.
+func TestTable_Contract_MemTable(t *testing.T) {
+	t.Run("table", func(t *testing.T) {
+		replicatetest.RunWriterContract(t, func(*testing.T) replicatetest.Target {
+			m := dynamotest.NewMemTable("target", "pk", "sk")
+			return memTarget(m, dynamo.NewTable(m, "target", dynamo.Options{Retry: contractRetry}))
+		})
+	})
+	t.Run("guard", func(t *testing.T) {
+		newTarget := func(*testing.T) replicatetest.Target {
+			m := dynamotest.NewMemTable("target", "pk", "sk")
+			return memTarget(m, dynamo.NewSeqGuard(dynamo.NewTable(m, "target", dynamo.Options{Retry: contractRetry}), replattr.Names{}, dynamo.GuardOptions{}))
+		}
+		replicatetest.RunWriterContract(t, newTarget)
+		replicatetest.RunGuardContract(t, newTarget)
+	})
 }

@@ -1,18 +1,15 @@
 package dynamo
 
 import (
-	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ddbsync/ddbsync/internal/dynamo/dynamotest"
 	"github.com/ddbsync/ddbsync/internal/replattr"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/retry"
@@ -46,53 +43,37 @@ func TestPadSeq(t *testing.T) {
 	assert.Less(t, a, b)
 }
 
-// condTable is a fake API evaluating the guard condition on a map, as
-// DynamoDB would (string comparison of the stored attribute).
-type condTable struct {
-	mu         sync.Mutex
-	seqs       map[string]string // pk -> stored seq attribute
-	tombstones map[string]map[string]types.AttributeValue
-	throttle   int // calls to throttle first
-	calls      int
+// guardTable returns an in-memory target keyed by pk whose first call is
+// throttled when throttle is set.
+func guardTable(throttle bool) *dynamotest.MemTable {
+	fake := dynamotest.NewMemTable("target", "pk")
+	fake.Inject = func(_ string, call int) error {
+		if throttle && call == 1 {
+			return apiErr("ProvisionedThroughputExceededException")
+		}
+		return nil
+	}
+	return fake
 }
 
-func (c *condTable) check(key string, in map[string]types.AttributeValue, names map[string]string, cond *string) error {
-	c.calls++
-	if c.throttle > 0 {
-		c.throttle--
-		return apiErr("ProvisionedThroughputExceededException")
+// seqOf returns the stored seq attribute of pk's item, "" if none.
+func seqOf(fake *dynamotest.MemTable, pk string) string {
+	v, _ := fake.Get(map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: pk}})["_seq"].(*types.AttributeValueMemberS)
+	if v == nil {
+		return ""
 	}
-	if aws.ToString(cond) != guardCondition || names["#seq"] != "_seq" {
-		return apiErr("ValidationException")
-	}
-	old, ok := c.seqs[key]
-	if ok && old >= in[":seq"].(*types.AttributeValueMemberS).Value {
-		return &types.ConditionalCheckFailedException{Message: aws.String("stale")}
-	}
-	return nil
+	return v.Value
 }
 
-func (c *condTable) BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
-	panic("not used")
-}
-
-func (c *condTable) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	key := in.Item["pk"].(*types.AttributeValueMemberS).Value
-	if err := c.check(key, in.ExpressionAttributeValues, in.ExpressionAttributeNames, in.ConditionExpression); err != nil {
-		return nil, err
+// tombstones returns the items holding the deleted marker _gone, by pk.
+func tombstones(fake *dynamotest.MemTable) map[string]map[string]types.AttributeValue {
+	out := map[string]map[string]types.AttributeValue{}
+	for _, it := range fake.Items() {
+		if _, ok := it["_gone"]; ok {
+			out[it["pk"].(*types.AttributeValueMemberS).Value] = it
+		}
 	}
-	c.seqs[key] = in.Item["_seq"].(*types.AttributeValueMemberS).Value
-	delete(c.tombstones, key)
-	if _, ok := in.Item["_gone"]; ok {
-		c.tombstones[key] = in.Item
-	}
-	return &dynamodb.PutItemOutput{}, nil
-}
-
-func (c *condTable) DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	panic("not used: a guarded delete puts a tombstone")
+	return out
 }
 
 func guardWrite(op replicate.Op, pk, seq string) replicate.Write {
@@ -106,7 +87,7 @@ func guardWrite(op replicate.Op, pk, seq string) replicate.Write {
 
 func TestSeqGuard_WriteBatch(t *testing.T) {
 	big := "1" + strings.Repeat("0", 39) // 40 digits, more than a DynamoDB number holds
-	fake := &condTable{seqs: map[string]string{}, tombstones: map[string]map[string]types.AttributeValue{}, throttle: 1}
+	fake := guardTable(true)
 	now := time.Unix(1_000_000, 0)
 	names := replattr.Names{Seq: "_seq", Deleted: "_gone", Expires: "_ttl"}
 	g := NewSeqGuard(NewTable(fake, "target", Options{Retry: retry.Policy{BaseDelay: time.Microsecond, MaxDelay: time.Millisecond}}), names,
@@ -117,16 +98,16 @@ func TestSeqGuard_WriteBatch(t *testing.T) {
 	assert.Nil(t, errs)
 	assert.Equal(t, 1, retries, "throttled once")
 	padded, _ := PadSeq(big)
-	assert.Equal(t, padded, fake.seqs["a"])
+	assert.Equal(t, padded, seqOf(fake, "a"))
 
 	// Older and equal changes are stale: skipped, not failed.
 	errs, _ = g.WriteBatch(t.Context(), []replicate.Write{
 		guardWrite(replicate.OpPut, "a", strings.Repeat("9", 39)), guardWrite(replicate.OpPut, "b", "5"), guardWrite(replicate.OpDelete, "b", "4"),
 	})
 	assert.Nil(t, errs)
-	assert.Equal(t, padded, fake.seqs["a"])
-	assert.Contains(t, fake.seqs, "b")
-	assert.Empty(t, fake.tombstones)
+	assert.Equal(t, padded, seqOf(fake, "a"))
+	assert.NotEmpty(t, seqOf(fake, "b"))
+	assert.Empty(t, tombstones(fake))
 
 	// A newer delete applies: it leaves a tombstone of the key, the seq,
 	// the deleted marker and the expiry.
@@ -136,25 +117,28 @@ func TestSeqGuard_WriteBatch(t *testing.T) {
 	assert.Equal(t, map[string]types.AttributeValue{
 		"pk": &types.AttributeValueMemberS{Value: "b"}, "_seq": &types.AttributeValueMemberS{Value: six},
 		"_gone": &types.AttributeValueMemberBOOL{Value: true}, "_ttl": &types.AttributeValueMemberN{Value: "1003600"},
-	}, fake.tombstones["b"])
+	}, tombstones(fake)["b"])
 
 	// An older put after it is stale; a newer one replaces the tombstone.
 	errs, _ = g.WriteBatch(t.Context(), []replicate.Write{guardWrite(replicate.OpPut, "b", "5")})
 	assert.Nil(t, errs)
-	assert.Contains(t, fake.tombstones, "b")
+	assert.Contains(t, tombstones(fake), "b")
 	errs, _ = g.WriteBatch(t.Context(), []replicate.Write{guardWrite(replicate.OpPut, "b", "7")})
 	assert.Nil(t, errs)
-	assert.NotContains(t, fake.tombstones, "b")
+	assert.NotContains(t, tombstones(fake), "b")
 
 	// A sequence number that cannot be padded fails its write only.
 	errs, _ = g.WriteBatch(t.Context(), []replicate.Write{guardWrite(replicate.OpPut, "c", "x"), guardWrite(replicate.OpPut, "d", "7")})
 	require.Len(t, errs, 2)
 	assert.ErrorContains(t, errs[0], "invalid sequence number")
 	assert.NoError(t, errs[1])
+	for _, c := range fake.Conditions() {
+		assert.Equal(t, guardCondition, c, "every write is guarded")
+	}
 }
 
 func TestNewSeqGuard_Defaults(t *testing.T) {
-	g := NewSeqGuard(NewTable(&condTable{}, "t", Options{}), replattr.Names{}, GuardOptions{})
+	g := NewSeqGuard(NewTable(guardTable(false), "t", Options{}), replattr.Names{}, GuardOptions{})
 	assert.Equal(t, replattr.Names{}.WithDefaults(), g.Names())
 	assert.Equal(t, DefaultSeqAttribute, g.Names().Seq)
 	assert.Equal(t, DefaultTombstoneRetention, g.retention)
