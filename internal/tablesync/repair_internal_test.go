@@ -1,60 +1,31 @@
 package tablesync
 
 import (
-	"context"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ddbsync/ddbsync/internal/dynamo"
+	"github.com/ddbsync/ddbsync/internal/dynamo/dynamotest"
 )
 
-// memItems is an in-memory one-table fake of ItemWriter, keyed by the S
-// attribute "pk". Its PutItem fails with putErr for the first failPuts
-// calls.
-type memItems struct {
-	mu       sync.Mutex
-	items    map[string]Item
-	putErr   error
-	failPuts int
-	puts     int
-	conds    []string
-}
+var _ ItemWriter = (*dynamotest.MemTable)(nil)
 
-func pkOf(item Item) string { return item["pk"].(*types.AttributeValueMemberS).Value }
-
-func (m *memItems) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !aws.ToBool(in.ConsistentRead) {
-		return nil, apiErr("WantConsistentRead")
+// memItems returns an in-memory table keyed by the S attribute "pk" that
+// wants strongly consistent reads and fails its first failPuts PutItem
+// calls with putErr.
+func memItems(name string, putErr error, failPuts int, items ...Item) *dynamotest.MemTable {
+	m := dynamotest.NewMemTable(name, "pk").Load(items...)
+	m.RequireConsistentRead = true
+	m.Inject = func(op string, call int) error {
+		if op == dynamotest.OpPutItem && call <= failPuts {
+			return putErr
+		}
+		return nil
 	}
-	return &dynamodb.GetItemOutput{Item: m.items[pkOf(in.Key)]}, nil
-}
-
-func (m *memItems) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.puts++
-	m.conds = append(m.conds, aws.ToString(in.ConditionExpression))
-	if m.puts <= m.failPuts {
-		return nil, m.putErr
-	}
-	m.items[pkOf(in.Item)] = in.Item
-	return &dynamodb.PutItemOutput{}, nil
-}
-
-func (m *memItems) DeleteItem(_ context.Context, in *dynamodb.DeleteItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.items, pkOf(in.Key))
-	return &dynamodb.DeleteItemOutput{}, nil
+	return m
 }
 
 func TestRepairer_Throttling(t *testing.T) {
@@ -72,20 +43,20 @@ func TestRepairer_Throttling(t *testing.T) {
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			src := &memItems{items: map[string]Item{"a": {"pk": sv("a"), "n": nv("2")}}}
-			dst := &memItems{items: map[string]Item{}, putErr: apiErr("ProvisionedThroughputExceededException"), failPuts: tt.failPuts}
+			src := memItems("s", nil, 0, Item{"pk": sv("a"), "n": nv("2")})
+			dst := memItems("t", apiErr("ProvisionedThroughputExceededException"), tt.failPuts)
 			r := NewRepairer(src, "s", dst, "t", RepairOptions{Retry: fast})
 			act, err := r.Repair(t.Context(), Item{"pk": sv("a")})
 			if tt.wantErr != nil {
 				require.ErrorIs(t, err, tt.wantErr)
 			} else {
 				require.NoError(t, err)
-				assert.Equal(t, src.items["a"], dst.items["a"])
+				assert.Equal(t, src.Get(Item{"pk": sv("a")}), dst.Get(Item{"pk": sv("a")}))
 			}
 			assert.Equal(t, tt.wantAction, act)
-			assert.Equal(t, tt.wantPuts, dst.puts)
+			assert.Equal(t, tt.wantPuts, dst.Calls(dynamotest.OpPutItem))
 			assert.Equal(t, tt.wantStats, r.Stats())
-			for _, c := range dst.conds {
+			for _, c := range dst.Conditions() {
 				assert.Equal(t, "attribute_not_exists(#k)", c, "the write is conditioned on the target as read")
 			}
 		})
