@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"hash/fnv"
 	"io"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -18,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/ddbsync/ddbsync/internal/replicate"
 )
@@ -27,6 +29,8 @@ import (
 // fixed latency per call, like internal/ddbstub for the write API. Items
 // are stored as encoded JSON, so the stub spends little CPU. Keys are pk
 // (S) and sk (N); segments are assigned by a hash of the key.
+// TestReadStub_Contract holds it to tablesynctest.RunReaderContract, which
+// DynamoDB Local passes too.
 type readStub struct {
 	srv     *httptest.Server
 	latency time.Duration
@@ -59,7 +63,7 @@ func (s *readStub) load(tb testing.TB, table string, items []item) {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		id, _ := replicate.KeyID(item{"pk": it["pk"], "sk": it["sk"]})
+		id := stubKeyID(it)
 		t.items[id] = raw
 		t.ids = append(t.ids, id)
 	}
@@ -149,7 +153,8 @@ func (s *readStub) describe(body []byte) ([]byte, error) {
 	}
 	return json.Marshal(map[string]any{"Table": map[string]any{
 		"TableName": in.TableName, "TableStatus": "ACTIVE", "ItemCount": len(t.ids),
-		"KeySchema": []map[string]string{{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}},
+		"KeySchema":            []map[string]string{{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}},
+		"AttributeDefinitions": []map[string]string{{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "N"}},
 	}})
 }
 
@@ -158,17 +163,30 @@ func keyIDOf(raw json.RawMessage) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	id, _ := replicate.KeyID(key)
-	return id, nil
+	return stubKeyID(key), nil
+}
+
+// stubKeyID returns the identity of an item's key (pk, sk), its number in
+// one spelling, as DynamoDB compares key numbers.
+func stubKeyID(it item) string {
+	sk := it["sk"]
+	if num, ok := sk.(*types.AttributeValueMemberN); ok {
+		if r, ok := new(big.Rat).SetString(num.Value); ok {
+			sk = &types.AttributeValueMemberN{Value: r.RatString()}
+		}
+	}
+	id, _ := replicate.KeyID(item{"pk": it["pk"], "sk": sk})
+	return id
 }
 
 func (s *readStub) scan(body []byte) ([]byte, error) {
 	var in struct {
-		TableName              string
-		Segment, TotalSegments int
-		Limit                  int
-		ExclusiveStartKey      json.RawMessage
-		ProjectionExpression   string // only the keys are ever projected
+		TableName                string
+		Segment, TotalSegments   int
+		Limit                    int
+		ExclusiveStartKey        json.RawMessage
+		ProjectionExpression     string // top-level attribute names only
+		ExpressionAttributeNames map[string]string
 	}
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, err
@@ -177,6 +195,10 @@ func (s *readStub) scan(body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if in.Segment < 0 || in.Segment >= max(in.TotalSegments, 1) {
+		return nil, &stubError{"Segment must be less than TotalSegments"}
+	}
+	proj := projected(in.ProjectionExpression, in.ExpressionAttributeNames)
 	ids := s.segment(t, in.Segment, max(in.TotalSegments, 1))
 	start := 0
 	if len(in.ExclusiveStartKey) > 0 {
@@ -199,8 +221,8 @@ func (s *readStub) scan(body []byte) ([]byte, error) {
 		}
 		raw := t.items[ids[i]]
 		size += len(raw)
-		if in.ProjectionExpression != "" {
-			if raw, err = keyJSON(raw); err != nil {
+		if proj != nil {
+			if raw, err = project(raw, proj); err != nil {
 				return nil, err
 			}
 		}
@@ -223,12 +245,38 @@ func (s *readStub) scan(body []byte) ([]byte, error) {
 }
 
 // keyJSON returns the key attributes of an encoded item.
-func keyJSON(raw []byte) ([]byte, error) {
+func keyJSON(raw []byte) ([]byte, error) { return project(raw, []string{"pk", "sk"}) }
+
+// projected returns the attribute names of a ProjectionExpression of
+// top-level names ("#k0, #k1" or plain names); nil for none.
+func projected(expr string, names map[string]string) []string {
+	if expr == "" {
+		return nil
+	}
+	var out []string
+	for _, ref := range strings.Split(expr, ",") {
+		ref = strings.TrimSpace(ref)
+		if name, ok := names[ref]; ok {
+			ref = name
+		}
+		out = append(out, ref)
+	}
+	return out
+}
+
+// project returns the attributes names of an encoded item, those it has.
+func project(raw []byte, names []string) ([]byte, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, err
 	}
-	return json.Marshal(map[string]json.RawMessage{"pk": m["pk"], "sk": m["sk"]})
+	out := make(map[string]json.RawMessage, len(names))
+	for _, name := range names {
+		if v, ok := m[name]; ok {
+			out[name] = v
+		}
+	}
+	return json.Marshal(out)
 }
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
@@ -257,12 +305,31 @@ func (s *readStub) segment(t *stubTable, seg, total int) []string {
 func (s *readStub) batchGet(body []byte) ([]byte, error) {
 	var in struct {
 		RequestItems map[string]struct {
-			Keys                 []json.RawMessage
-			ProjectionExpression string // only the keys are ever projected
+			Keys                     []json.RawMessage
+			ProjectionExpression     string // top-level attribute names only
+			ExpressionAttributeNames map[string]string
 		}
 	}
 	if err := json.Unmarshal(body, &in); err != nil {
 		return nil, err
+	}
+	keys := 0
+	for _, req := range in.RequestItems {
+		keys += len(req.Keys)
+		seen := map[string]bool{}
+		for _, k := range req.Keys {
+			id, err := keyIDOf(k)
+			if err != nil {
+				return nil, err
+			}
+			if seen[id] {
+				return nil, &stubError{"Provided list of item keys contains duplicates"}
+			}
+			seen[id] = true
+		}
+	}
+	if keys > 100 {
+		return nil, &stubError{"Too many items requested for the BatchGetItem call"}
 	}
 	var b bytes.Buffer
 	b.WriteString(`{"Responses":{`)
@@ -284,8 +351,8 @@ func (s *readStub) batchGet(body []byte) ([]byte, error) {
 				return nil, err
 			}
 			if raw, ok := t.items[id]; ok {
-				if req.ProjectionExpression != "" {
-					if raw, err = keyJSON(raw); err != nil {
+				if proj := projected(req.ProjectionExpression, req.ExpressionAttributeNames); proj != nil {
+					if raw, err = project(raw, proj); err != nil {
 						return nil, err
 					}
 				}

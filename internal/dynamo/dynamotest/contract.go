@@ -57,11 +57,11 @@ func (tg Target) assertItem(t *testing.T, key, want Item) {
 	t.Helper()
 	got := tg.get(t, key)
 	if want == nil {
-		assert.Nil(t, got, "no item at %v", key)
+		assert.Nil(t, got, "no item at %s", replicatetest.Show(key))
 		return
 	}
-	require.NotNil(t, got, "an item at %v", key)
-	assert.True(t, tablecmp.EqualItems(want, got), "item at %v:\nwant %v\n got %v", key, want, got)
+	require.NotNil(t, got, "an item at %s", replicatetest.Show(key))
+	assert.True(t, tablecmp.EqualItems(want, got), "item at %s:\nwant %s\n got %s", replicatetest.Show(key), replicatetest.Show(want), replicatetest.Show(got))
 }
 
 func (tg Target) batch(t *testing.T, reqs ...types.WriteRequest) error {

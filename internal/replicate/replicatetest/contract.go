@@ -98,11 +98,23 @@ func (tg Target) assertItem(t *testing.T, key, want Item) {
 	t.Helper()
 	got := tg.Get(t, key)
 	if want == nil {
-		assert.Nil(t, got, "no item at %v", key)
+		assert.Nil(t, got, "no item at %s", Show(key))
 		return
 	}
-	require.NotNil(t, got, "an item at %v", key)
-	assert.True(t, tablecmp.EqualItems(want, got), "item at %v:\nwant %v\n got %v (differ in %v)", key, want, got, tablecmp.DiffItems(want, got))
+	require.NotNil(t, got, "an item at %s", Show(key))
+	assert.True(t, tablecmp.EqualItems(want, got), "item at %s:\nwant %s\n got %s (differ in %v)", Show(key), Show(want), Show(got), tablecmp.DiffItems(want, got))
+}
+
+// Show returns item as DynamoDB JSON, for failure messages.
+func Show(item Item) string {
+	if item == nil {
+		return "nil"
+	}
+	b, err := attributevalue.MarshalMapJSON(item)
+	if err != nil {
+		return fmt.Sprint(item)
+	}
+	return string(b)
 }
 
 // AllTypes returns an item at key holding every attribute type, nested
