@@ -10,6 +10,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/exportload"
 	"github.com/ddbsync/ddbsync/internal/exportload/exporttest"
 	"github.com/ddbsync/ddbsync/internal/replicate"
+	"github.com/ddbsync/ddbsync/internal/replicate/replicatetest"
 	"github.com/ddbsync/ddbsync/internal/tablecmp"
 )
 
@@ -44,7 +45,7 @@ func TestFileLoader_LoadFile(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			w := newMemWriter()
+			w := replicatetest.NewMemWriter()
 			l := &exportload.FileLoader{S3: client, Writer: w, Keys: []string{"pk", "sk"}, Concurrency: 3, TempDir: t.TempDir()}
 			var marks []int64
 			res, err := l.LoadFile(t.Context(), bucket, entries[tc.file], tc.from, func(n int64) { marks = append(marks, n) })
@@ -53,7 +54,7 @@ func TestFileLoader_LoadFile(t *testing.T) {
 				var fe *exportload.FileError
 				require.ErrorAs(t, err, &fe)
 				assert.Equal(t, entries[tc.file].DataFileS3Key, fe.Key)
-				assert.Zero(t, w.total(), "nothing of a refused file is written")
+				assert.Zero(t, written(w), "nothing of a refused file is written")
 				assert.False(t, res.Done)
 				return
 			}
@@ -61,10 +62,10 @@ func TestFileLoader_LoadFile(t *testing.T) {
 			assert.True(t, res.Done)
 			assert.Equal(t, int64(tc.written), res.Written)
 			assert.Equal(t, int64(len(files[tc.file])), res.LinesDone)
-			assert.Equal(t, tc.written, w.total())
+			assert.Equal(t, tc.written, written(w))
 			for _, item := range files[tc.file][tc.from:] {
 				id, _ := replicate.KeyID(exporttest.Item{"pk": item["pk"], "sk": item["sk"]})
-				got, ok := w.items[id]
+				got, ok := w.Items()[id]
 				require.True(t, ok, "item %s written", id)
 				assert.True(t, tablecmp.EqualItems(item, got), "item %s round-trips", id)
 			}

@@ -15,7 +15,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/exportload/exporttest"
 	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
 	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
-	"github.com/ddbsync/ddbsync/internal/replicate"
+	"github.com/ddbsync/ddbsync/internal/replicate/replicatetest"
 )
 
 func TestMain(m *testing.M) {
@@ -58,35 +58,11 @@ func createTable(tb testing.TB, db *dynamodb.Client, name string, stream bool) s
 	return arn
 }
 
-// memWriter is an in-memory replicate.Writer that counts the writes of
-// each key.
-type memWriter struct {
-	mu     sync.Mutex
-	items  map[string]map[string]types.AttributeValue
-	writes map[string]int
-	calls  int
-}
-
-func newMemWriter() *memWriter {
-	return &memWriter{items: map[string]map[string]types.AttributeValue{}, writes: map[string]int{}}
-}
-
-func (w *memWriter) WriteBatch(_ context.Context, writes []replicate.Write) ([]error, int) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.calls++
-	for _, wr := range writes {
-		w.items[wr.KeyID] = wr.Item
-		w.writes[wr.KeyID]++
-	}
-	return nil, 0
-}
-
-func (w *memWriter) total() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+// written returns how many writes w took, in all calls (each applied: the
+// loader's batches have distinct keys and no write of them is rejected).
+func written(w *replicatetest.MemWriter) int {
 	n := 0
-	for _, c := range w.writes {
+	for _, c := range w.Calls {
 		n += c
 	}
 	return n
