@@ -16,7 +16,11 @@ import (
 var _ fanout.SNSAPI = (*FakeSNS)(nil)
 
 // FakeSNS is a func-field fake of fanout.SNSAPI that records every call.
-// Its zero value accepts every entry.
+// Its zero value accepts every entry. Like SNS it refuses a call of more
+// than fanout.MaxPublishBatch entries or with an Id twice, as
+// [RunSNSContract] checks against moto_server, and a call of no entry or
+// whose messages exceed 256 KiB in all, which moto_server accepts
+// (https://docs.aws.amazon.com/sns/latest/api/API_PublishBatch.html).
 type FakeSNS struct {
 	mu       sync.Mutex
 	calls    [][]snstypes.PublishBatchRequestEntry
@@ -46,6 +50,9 @@ func (f *FakeSNS) PublishBatch(_ context.Context, in *sns.PublishBatchInput, _ .
 		if err := f.CallErr(call); err != nil {
 			return nil, err
 		}
+	}
+	if err := checkBatch(in.PublishBatchRequestEntries); err != nil {
+		return nil, err
 	}
 	out := &sns.PublishBatchOutput{}
 	for _, e := range in.PublishBatchRequestEntries {
@@ -92,4 +99,30 @@ func (f *FakeSNS) Accepted() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.accepted...)
+}
+
+// maxBatchBytes is the most message bytes one PublishBatch call takes.
+const maxBatchBytes = 256 << 10
+
+// checkBatch refuses a call as SNS does.
+func checkBatch(entries []snstypes.PublishBatchRequestEntry) error {
+	switch {
+	case len(entries) == 0:
+		return &snstypes.EmptyBatchRequestException{Message: aws.String("The batch request doesn't contain any entries")}
+	case len(entries) > fanout.MaxPublishBatch:
+		return &snstypes.TooManyEntriesInBatchRequestException{Message: aws.String("The batch request contains more entries than permissible")}
+	}
+	ids := map[string]bool{}
+	size := 0
+	for _, e := range entries {
+		if ids[aws.ToString(e.Id)] {
+			return &snstypes.BatchEntryIdsNotDistinctException{Message: aws.String("Two or more batch entries in the request have the same Id")}
+		}
+		ids[aws.ToString(e.Id)] = true
+		size += len(aws.ToString(e.Message))
+	}
+	if size > maxBatchBytes {
+		return &snstypes.BatchRequestTooLongException{Message: aws.String("The length of all the messages put together is more than the limit")}
+	}
+	return nil
 }

@@ -1,0 +1,27 @@
+package fanout_test
+
+import (
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ddbsync/ddbsync/internal/fanout/fanouttest"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
+)
+
+// TestSNS_Contract_Moto holds moto_server's SNS to the contract that
+// fanouttest.FakeSNS keeps.
+func TestSNS_Contract_Moto(t *testing.T) {
+	endpoint := testkit.SharedMoto(t)
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
+	api := sns.NewFromConfig(cfg, func(o *sns.Options) { o.BaseEndpoint = aws.String(endpoint) })
+	fanouttest.RunSNSContract(t, func(t *testing.T) fanouttest.Topic {
+		topic, err := api.CreateTopic(t.Context(), &sns.CreateTopicInput{Name: aws.String(testkit.NewAccessKeyID(t) + ".fifo"),
+			Attributes: map[string]string{"FifoTopic": "true", "ContentBasedDeduplication": "false"}})
+		require.NoError(t, err)
+		return fanouttest.Topic{API: api, ARN: aws.ToString(topic.TopicArn)}
+	})
+}
