@@ -224,6 +224,23 @@ func RunAPIContract(t *testing.T, newTarget func(t *testing.T) Target) {
 			require.NoError(t, tg.put(t, with(a1, Item{"v": num("2")}), same), "every clause holds")
 			tg.assertItem(t, a1, with(a1, Item{"v": num("2")}))
 		},
+		"equality holds for every attribute type": func(t *testing.T, tg Target) {
+			stored := replicatetest.AllTypes(a1)
+			require.NoError(t, tg.put(t, stored, nil))
+			c := &cond{expr: "attribute_exists(#k)", names: map[string]string{"#k": "pk"}, values: map[string]types.AttributeValue{}}
+			i := 0
+			for name, v := range stored {
+				if name == "pk" || name == "sk" {
+					continue
+				}
+				n, ref := "#a"+strconv.Itoa(i), ":v"+strconv.Itoa(i)
+				c.expr += " AND " + n + " = " + ref
+				c.names[n], c.values[ref] = name, v
+				i++
+			}
+			require.NoError(t, tg.put(t, with(a1, Item{"v": num("2")}), c), "%s", c.expr)
+			tg.assertItem(t, a1, with(a1, Item{"v": num("2")}))
+		},
 		"equality fails on another value, another type or a missing attribute": func(t *testing.T, tg Target) {
 			require.NoError(t, tg.put(t, with(a1, Item{"n": num("1"), "s": str("1")}), nil))
 			for name, c := range map[string]*cond{
