@@ -265,9 +265,14 @@ func RunAPIContract(t *testing.T, newTarget func(t *testing.T) Target) {
 			assert.True(t, isValidation(tg.put(t, Item{"pk": str("a"), "v": num("1")}, nil)))
 			assert.True(t, isValidation(tg.batch(t, putReq(Item{"pk": str("a"), "v": num("1")}))))
 		},
-		"an empty set is a ValidationException": func(t *testing.T, tg Target) {
-			assert.True(t, isValidation(tg.put(t, with(a1, Item{"ss": &types.AttributeValueMemberSS{Value: []string{}}}), nil)))
+		"an item DynamoDB refuses is a ValidationException": func(t *testing.T, tg Target) {
+			for name, bad := range replicatetest.InvalidItems(a1) {
+				assert.True(t, isValidation(tg.put(t, bad, nil)), "PutItem of %s", name)
+				assert.True(t, isValidation(tg.batch(t, putReq(bad), putReq(with(Key("good", "1"), Item{})))), "BatchWriteItem of %s", name)
+			}
 			tg.assertItem(t, a1, nil)
+			tg.assertItem(t, Key("good", "1"), nil)
+			assert.True(t, isValidation(tg.del(t, Key("", "1"), nil)), "DeleteItem of an empty string key")
 		},
 		"GetItem of a missing item has no item": func(t *testing.T, tg Target) {
 			tg.assertItem(t, Key("missing", "1"), nil)

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/ddbsync/ddbsync/internal/replicate"
+	"github.com/ddbsync/ddbsync/internal/replicate/replicatetest"
 )
 
 // Item is a DynamoDB item, or an item's key.
@@ -59,7 +60,9 @@ const (
 //     <=, >, >= joined by AND and OR, comparing numbers as numbers and sets
 //     as sets; a false condition is a ConditionalCheckFailedException, an
 //     unknown form, a missing or unused placeholder a ValidationException;
-//   - a put without its key attributes is a ValidationException.
+//   - a put DynamoDB refuses (replicatetest.ValidateItem: no key, an empty
+//     set, a number of 39 digits, more than 400 KB, ...) is a
+//     ValidationException.
 //
 // Inject fails calls for retry tests. A MemTable serves one table; calls
 // naming another fail with ResourceNotFoundException.
@@ -188,7 +191,7 @@ func (m *MemTable) BatchWriteItem(_ context.Context, in *dynamodb.BatchWriteItem
 		switch {
 		case r.PutRequest != nil:
 			o.item = r.PutRequest.Item
-			if err = checkItem(o.item); err == nil {
+			if err = m.checkItem(o.item); err == nil {
 				o.id, err = m.keyID(o.item)
 			}
 		case r.DeleteRequest != nil:
@@ -223,7 +226,7 @@ func (m *MemTable) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...fu
 	if err := m.begin(OpPutItem, in.TableName); err != nil {
 		return nil, err
 	}
-	if err := checkItem(in.Item); err != nil {
+	if err := m.checkItem(in.Item); err != nil {
 		return nil, err
 	}
 	id, err := m.keyID(in.Item)
@@ -309,57 +312,15 @@ func (m *MemTable) exactKeyID(key Item) (string, error) {
 	if len(key) != len(m.keys) {
 		return "", validation("The provided key element does not match the schema")
 	}
+	if err := m.checkItem(key); err != nil {
+		return "", err
+	}
 	return m.keyID(key)
 }
 
-// checkItem refuses values DynamoDB refuses: empty sets and sets with
-// duplicate members.
-func checkItem(item Item) error {
-	for _, v := range item {
-		if err := checkValue(v); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func checkValue(v types.AttributeValue) error {
-	var members []string
-	switch v := v.(type) {
-	case *types.AttributeValueMemberSS:
-		members = v.Value
-	case *types.AttributeValueMemberNS:
-		for _, s := range v.Value {
-			members = append(members, canonicalNumber(s))
-		}
-	case *types.AttributeValueMemberBS:
-		for _, b := range v.Value {
-			members = append(members, string(b))
-		}
-	case *types.AttributeValueMemberL:
-		for _, e := range v.Value {
-			if err := checkValue(e); err != nil {
-				return err
-			}
-		}
-		return nil
-	case *types.AttributeValueMemberM:
-		return checkItem(v.Value)
-	default:
-		return nil
-	}
-	if len(members) == 0 {
-		return validation("One or more parameter values were invalid: An string set  may not be empty")
-	}
-	seen := map[string]bool{}
-	for _, s := range members {
-		if seen[s] {
-			return validation("One or more parameter values were invalid: Input collection contains duplicates")
-		}
-		seen[s] = true
-	}
-	return nil
-}
+// checkItem refuses what DynamoDB refuses in a put (or, for a key, a
+// delete or get): see replicatetest.ValidateItem.
+func (m *MemTable) checkItem(item Item) error { return replicatetest.ValidateItem(item, m.keys...) }
 
 // canonicalNumber returns one spelling of a DynamoDB number.
 func canonicalNumber(s string) string {

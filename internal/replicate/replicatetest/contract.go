@@ -144,6 +144,19 @@ func AllTypes(key Item) Item {
 	})
 }
 
+// InvalidItems returns items at key that DynamoDB refuses with a
+// ValidationException, by what is wrong with them.
+func InvalidItems(key Item) map[string]Item {
+	return map[string]Item{
+		"an empty set":                with(key, Item{"ss": &types.AttributeValueMemberSS{Value: []string{}}}),
+		"a set with a member twice":   with(key, Item{"ns": &types.AttributeValueMemberNS{Value: []string{"1", "1.0"}}}),
+		"a number of 39 digits":       with(key, Item{"n": n("123456789012345678901234567890123456789")}),
+		"a number beyond 1E+126":      with(key, Item{"n": n("1E+126")}),
+		"an item of more than 400 KB": with(key, Item{"s": &types.AttributeValueMemberS{Value: strings.Repeat("x", 401<<10)}}),
+		"an empty string key":         with(key, Item{"pk": &types.AttributeValueMemberS{Value: ""}}),
+	}
+}
+
 // n returns an N attribute value.
 func n(v string) types.AttributeValue { return &types.AttributeValueMemberN{Value: v} }
 
@@ -217,6 +230,18 @@ func RunWriterContract(t *testing.T, newTarget func(t *testing.T) Target) {
 			tg.write(t, writes...)
 			for i := range replicate.MaxBatchWrites {
 				tg.assertItem(t, Key("k"+strconv.Itoa(i), "1"), with(Key("k"+strconv.Itoa(i), "1"), Item{"v": n(strconv.Itoa(i))}))
+			}
+		},
+		"a write DynamoDB refuses fails alone": func(t *testing.T, tg Target) {
+			for name, bad := range InvalidItems(Key("bad", "1")) {
+				errs, _ := tg.Writer.WriteBatch(t.Context(), forWriter(tg.Writer, []replicate.Write{
+					Put(t, bad, "1"), Put(t, with(Key("good", "1"), Item{"v": n("1")}), "2"),
+				}))
+				require.Len(t, errs, 2, name)
+				assert.Error(t, errs[0], name)
+				assert.NoError(t, errs[1], name)
+				tg.assertItem(t, Key("bad", "1"), nil)
+				tg.assertItem(t, Key("good", "1"), with(Key("good", "1"), Item{"v": n("1")}))
 			}
 		},
 		"an empty call does nothing": func(t *testing.T, tg Target) {

@@ -25,7 +25,10 @@ var ErrRejected = errors.New("rejected by test")
 // MemWriter is an in-memory target table. It checks the Writer contract
 // (at most replicate.MaxBatchWrites distinct keys per call) the way DynamoDB
 // does, so a test fails if the replicator breaks it. Keys are one item
-// whatever the spelling of their numbers ("10" and "1E+1"), as in DynamoDB.
+// whatever the spelling of their numbers ("10" and "1E+1"), as in DynamoDB,
+// and a write DynamoDB refuses ([ValidateItem]: an empty set, a number of
+// 39 digits, an item of more than 400 KB, ...) fails alone, as it does
+// through dynamo.Table.
 //
 // A guarded MemWriter ([NewGuardedMemWriter]) applies the stale-write rule
 // of dynamo.SeqGuard instead of plain writes.
@@ -101,6 +104,10 @@ func (m *MemWriter) WriteBatch(ctx context.Context, writes []replicate.Write) ([
 			errs[i], failed = ErrRejected, true
 			continue
 		}
+		if err := validate(w); err != nil {
+			errs[i], failed = fmt.Errorf("%s item: %w", w.Op, err), true
+			continue
+		}
 		if m.guarded {
 			if err := replicate.ValidateSeq(w.Seq); err != nil {
 				errs[i], failed = fmt.Errorf("guard %s: %w", w.Op, err), true
@@ -122,6 +129,19 @@ func (m *MemWriter) WriteBatch(ctx context.Context, writes []replicate.Write) ([
 		return nil, 0
 	}
 	return errs, 0
+}
+
+// validate returns the ValidationException DynamoDB answers w with, alone:
+// an item it refuses ([ValidateItem]) or a key with an empty value.
+func validate(w replicate.Write) error {
+	keys := make([]string, 0, len(w.Key))
+	for k := range w.Key {
+		keys = append(keys, k)
+	}
+	if w.Op == replicate.OpPut {
+		return ValidateItem(w.Item, keys...)
+	}
+	return ValidateItem(w.Key, keys...)
 }
 
 // Items returns a copy of the table, by the KeyID of the write that stored
