@@ -70,15 +70,18 @@ func Delete(tb testing.TB, key Item, seq string) replicate.Write {
 	return replicate.Write{Op: replicate.OpDelete, Key: key, KeyID: id, RawKey: raw, Seq: seq}
 }
 
-// forWriter drops the raw JSON unless w takes raw writes, so that every
-// other writer sees typed writes only, as the replicator sends them.
+// forWriter returns writes as the replicator sends them to w: raw only
+// (DynamoDB JSON, Item and Key nil) if w takes raw writes, else typed only.
 func forWriter(w replicate.Writer, writes []replicate.Write) []replicate.Write {
-	if rw, ok := w.(replicate.RawWriter); ok && rw.Raw() {
-		return writes
-	}
+	rw, ok := w.(replicate.RawWriter)
+	raw := ok && rw.Raw()
 	out := make([]replicate.Write, len(writes))
 	for i, wr := range writes {
-		wr.RawItem, wr.RawKey = nil, nil
+		if raw {
+			wr.Item, wr.Key = nil, nil
+		} else {
+			wr.RawItem, wr.RawKey = nil, nil
+		}
 		out[i] = wr
 	}
 	return out
