@@ -108,7 +108,7 @@ bench: deps
 	$(GO) test -run '^$$' -bench 'Bootstrap_6MB' -benchtime 5x -count 3 ./internal/lambdahandler/
 	$(GO) test -run '^$$' -bench 'Bootstrap_ColdStart' -benchtime 10x -count 3 ./internal/lambdahandler/
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/tablesync/
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/fanout/
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/queue/
 
 ## demo: start DynamoDB Local, replicate a realistic workload with `ddbsync run`, compare the tables
 demo: deps

@@ -27,7 +27,7 @@
 // Each mode is its own type: StreamHandler applies stream events to the
 // target table (the direct path); PublishHandler publishes them to an SNS
 // FIFO topic, the head of stream → SNS FIFO → SQS FIFO → table (package
-// fanout), and applies them too when it has a replicator; QueueHandler
+// queue), and applies them too when it has a replicator; QueueHandler
 // applies the SQS events of envelopes (raw message delivery) at the other
 // end, answered with
 // {"batchItemFailures":[{"itemIdentifier":"<messageId>"}]}, where once a

@@ -7,7 +7,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/ddbsync/ddbsync/internal/fanout"
+	"github.com/ddbsync/ddbsync/internal/queue"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 )
 
@@ -26,13 +26,13 @@ const (
 // record that was not both published and applied.
 type PublishHandler struct {
 	reporter
-	pub   *fanout.Publisher
+	pub   *queue.Publisher
 	table *StreamHandler // nil: publish only
 }
 
 // NewPublishHandler returns a PublishHandler publishing through pub and,
 // when rep is not nil, applying through rep. It reports through opts.
-func NewPublishHandler(pub *fanout.Publisher, rep *replicate.Replicator, opts Options) *PublishHandler {
+func NewPublishHandler(pub *queue.Publisher, rep *replicate.Replicator, opts Options) *PublishHandler {
 	h := &PublishHandler{reporter: reporter{opts: opts.withDefaults()}, pub: pub}
 	if rep != nil {
 		h.table = NewStreamHandler(rep, opts)
@@ -53,13 +53,13 @@ func (h *PublishHandler) handleStream(ctx context.Context, ev *streamEvent, b *s
 // publish sends the decoded stream records to the topic and returns the
 // sequence number to retry from ("" if all were published).
 func (h *PublishHandler) publish(ctx context.Context, ev *streamEvent, b *streamBatch) string {
-	recs := make([]fanout.Record, len(b.changes))
+	recs := make([]queue.Record, len(b.changes))
 	for i := range b.changes {
 		r := &ev.Records[i]
 		c := b.changes[i]
-		recs[i] = fanout.Record{Change: c, Envelope: fanout.Envelope{
+		recs[i] = queue.Record{Change: c, Envelope: queue.Envelope{
 			Event: r.EventName, Keys: r.Change.Keys, Seq: c.Seq, EventID: r.EventID,
-			StreamARN: r.EventSourceARN, TableARN: fanout.TableARN(r.EventSourceARN),
+			StreamARN: r.EventSourceARN, TableARN: queue.TableARN(r.EventSourceARN),
 			Created: createdMillis(c.Created),
 		}}
 		if c.Op == replicate.OpPut {
@@ -81,7 +81,7 @@ func (h *PublishHandler) publish(ctx context.Context, ev *streamEvent, b *stream
 		attrs = append(attrs, slog.String(keyFailedSeq, res.FailedSeq), slog.String(keyError, res.FirstError.Error()))
 	}
 	h.opts.Logger.LogAttrs(ctx, level, "batch published", attrs...)
-	h.writeMetrics(ctx, h.opts.Now(), fanout.DimensionTopic, fanout.TopicName(h.pub.TopicARN()), res.Metrics(h.opts.Now()))
+	h.writeMetrics(ctx, h.opts.Now(), queue.DimensionTopic, queue.TopicName(h.pub.TopicARN()), res.Metrics(h.opts.Now()))
 	return res.FailedSeq
 }
 

@@ -7,7 +7,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/ddbsync/ddbsync/internal/fanout"
+	"github.com/ddbsync/ddbsync/internal/queue"
 )
 
 // Log keys of the queue path.
@@ -22,20 +22,20 @@ const (
 // (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html).
 type QueueHandler struct {
 	reporter
-	applier *fanout.Applier
+	applier *queue.Applier
 }
 
 // NewQueueHandler returns a QueueHandler applying through applier. It
 // reports through opts.
-func NewQueueHandler(applier *fanout.Applier, opts Options) *QueueHandler {
+func NewQueueHandler(applier *queue.Applier, opts Options) *QueueHandler {
 	return &QueueHandler{reporter: reporter{opts: opts.withDefaults()}, applier: applier}
 }
 
 // handleQueue applies the messages of one parsed SQS event.
 func (h *QueueHandler) handleQueue(ctx context.Context, ev *streamEvent, start time.Time) events.SQSEventResponse {
-	msgs := make([]fanout.Message, len(ev.Records))
+	msgs := make([]queue.Message, len(ev.Records))
 	for i, r := range ev.Records {
-		msgs[i] = fanout.Message{ID: r.MessageID, GroupID: r.Attributes["MessageGroupId"], Body: []byte(r.Body)}
+		msgs[i] = queue.Message{ID: r.MessageID, GroupID: r.Attributes["MessageGroupId"], Body: []byte(r.Body)}
 	}
 	res := h.applier.Apply(ctx, msgs)
 	resp := events.SQSEventResponse{BatchItemFailures: make([]events.SQSBatchItemFailure, 0, len(res.FailedIDs))}
@@ -59,6 +59,6 @@ func (h *QueueHandler) handleQueue(ctx context.Context, ev *streamEvent, start t
 		attrs = append(attrs, slog.String(keyError, res.FirstError.Error()))
 	}
 	h.opts.Logger.LogAttrs(ctx, level, "messages applied", attrs...)
-	h.writeMetrics(ctx, h.opts.Now(), fanout.DimensionTargetTable, h.opts.TargetTable, res.Metrics(h.opts.Now()))
+	h.writeMetrics(ctx, h.opts.Now(), queue.DimensionTargetTable, h.opts.TargetTable, res.Metrics(h.opts.Now()))
 	return resp
 }

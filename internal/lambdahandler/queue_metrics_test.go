@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/fanout"
-	"github.com/ddbsync/ddbsync/internal/fanout/fanouttest"
+	"github.com/ddbsync/ddbsync/internal/queue"
+	"github.com/ddbsync/ddbsync/internal/queue/queuetest"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/replicate/replicatetest"
 )
@@ -56,13 +56,13 @@ func TestHandler_Invoke_PublishMetrics(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var metrics bytes.Buffer
 			opts := Options{Metrics: &metrics, Now: func() time.Time { return now }}
-			h := NewHandler(NewPublishHandler(fanout.NewPublisher(fakeSNS(tt.reject), "arn:aws:sns:us-east-1:1:changes.fifo", fanout.PublisherOptions{}), nil, opts), nil, opts)
+			h := NewHandler(NewPublishHandler(queue.NewPublisher(fakeSNS(tt.reject), "arn:aws:sns:us-east-1:1:changes.fifo", queue.PublisherOptions{}), nil, opts), nil, opts)
 			_, err := h.Invoke(t.Context(), readFile(t, "testdata/sam-cli-dynamodb-update.json"))
 			require.NoError(t, err)
 			lines := emfLines(t, metrics.String())
 			require.Len(t, lines, 1, "one line per batch")
-			assert.Equal(t, []any{fanout.DimensionTopic}, dimensions(t, lines[0]))
-			assert.Equal(t, "changes.fifo", lines[0][fanout.DimensionTopic], "the topic's name")
+			assert.Equal(t, []any{queue.DimensionTopic}, dimensions(t, lines[0]))
+			assert.Equal(t, "changes.fifo", lines[0][queue.DimensionTopic], "the topic's name")
 			for m, v := range tt.want {
 				assert.EqualValues(t, v, lines[0][m], m)
 			}
@@ -77,13 +77,13 @@ func TestHandler_Invoke_ApplyMetrics(t *testing.T) {
 	now := time.UnixMilli(1795000000000).Add(1500 * time.Millisecond)
 	var metrics bytes.Buffer
 	opts := Options{TargetTable: "target", Metrics: &metrics, Now: func() time.Time { return now }}
-	h := NewHandler(nil, NewQueueHandler(fanout.NewApplier(replicate.New(replicatetest.NewMemWriter(), replicate.Options{}), nil, ""), opts), opts)
+	h := NewHandler(nil, NewQueueHandler(queue.NewApplier(replicate.New(replicatetest.NewMemWriter(), replicate.Options{}), nil, ""), opts), opts)
 	_, err := h.Invoke(t.Context(), readFile(t, "testdata/sqs-envelopes.json"))
 	require.NoError(t, err)
 	lines := emfLines(t, metrics.String())
 	require.Len(t, lines, 1, "one line per batch")
-	assert.Equal(t, []any{fanout.DimensionTargetTable}, dimensions(t, lines[0]))
-	assert.Equal(t, "target", lines[0][fanout.DimensionTargetTable])
+	assert.Equal(t, []any{queue.DimensionTargetTable}, dimensions(t, lines[0]))
+	assert.Equal(t, "target", lines[0][queue.DimensionTargetTable])
 	// m3 (group gb) is written, then reported failed behind the undecodable m2.
 	for m, v := range map[string]float64{"MessagesReceived": 4, "ChangesApplied": 3, "StaleSkipped": 0, "MessagesFailed": 2, "ReplicationLagMs": 1500} {
 		assert.EqualValues(t, v, lines[0][m], m)
@@ -94,7 +94,7 @@ func TestHandler_Invoke_ApplyMetrics(t *testing.T) {
 // event `sam local invoke ApplyFunction -e` sends: every message applies.
 func TestHandler_Invoke_SampleSQSEvent(t *testing.T) {
 	table := replicatetest.NewMemWriter()
-	h := NewHandler(nil, NewQueueHandler(fanout.NewApplier(replicate.New(table, replicate.Options{}), nil, ""), Options{}), Options{})
+	h := NewHandler(nil, NewQueueHandler(queue.NewApplier(replicate.New(table, replicate.Options{}), nil, ""), Options{}), Options{})
 	out, err := h.Invoke(t.Context(), readFile(t, "../../events/sqs-apply.json"))
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"batchItemFailures":[]}`, string(out))
@@ -103,9 +103,9 @@ func TestHandler_Invoke_SampleSQSEvent(t *testing.T) {
 
 // fakeSNS returns an SNS fake that accepts every entry, or rejects every
 // one with AuthorizationError.
-func fakeSNS(reject bool) *fanouttest.FakeSNS {
+func fakeSNS(reject bool) *queuetest.FakeSNS {
 	if reject {
-		return &fanouttest.FakeSNS{Answer: fanouttest.RejectAll("AuthorizationError")}
+		return &queuetest.FakeSNS{Answer: queuetest.RejectAll("AuthorizationError")}
 	}
-	return &fanouttest.FakeSNS{}
+	return &queuetest.FakeSNS{}
 }

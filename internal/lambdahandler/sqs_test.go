@@ -8,22 +8,22 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/fanout"
-	"github.com/ddbsync/ddbsync/internal/fanout/fanouttest"
+	"github.com/ddbsync/ddbsync/internal/queue"
+	"github.com/ddbsync/ddbsync/internal/queue/queuetest"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/replicate/replicatetest"
 )
 
 func TestHandler_Invoke_Publish(t *testing.T) {
-	api := &fanouttest.FakeSNS{}
-	h := NewHandler(NewPublishHandler(fanout.NewPublisher(api, "arn:aws:sns:us-east-1:1:t.fifo", fanout.PublisherOptions{}), nil, Options{}), nil, Options{})
+	api := &queuetest.FakeSNS{}
+	h := NewHandler(NewPublishHandler(queue.NewPublisher(api, "arn:aws:sns:us-east-1:1:t.fifo", queue.PublisherOptions{}), nil, Options{}), nil, Options{})
 	out, err := h.Invoke(t.Context(), readFile(t, "testdata/sam-cli-dynamodb-update.json"))
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"batchItemFailures":[]}`, string(out))
 	require.Len(t, api.Accepted(), 3)
 	var names []string
 	for _, b := range api.Accepted() {
-		env, err := fanout.DecodeEnvelope([]byte(b))
+		env, err := queue.DecodeEnvelope([]byte(b))
 		require.NoError(t, err)
 		names = append(names, env.Event)
 		assert.Equal(t, "arn:aws:dynamodb:us-east-1:123456789012:table/ExampleTableWithStream", env.TableARN)
@@ -36,7 +36,7 @@ func TestHandler_Invoke_Publish(t *testing.T) {
 // topic, a failed publish is reported even though the table write worked.
 func TestHandler_Invoke_PublishBesidesTable(t *testing.T) {
 	table := replicatetest.NewMemWriter()
-	h := NewHandler(NewPublishHandler(fanout.NewPublisher(&fanouttest.FakeSNS{Answer: fanouttest.RejectAll("AuthorizationError")}, "arn:aws:sns:us-east-1:1:t.fifo", fanout.PublisherOptions{}),
+	h := NewHandler(NewPublishHandler(queue.NewPublisher(&queuetest.FakeSNS{Answer: queuetest.RejectAll("AuthorizationError")}, "arn:aws:sns:us-east-1:1:t.fifo", queue.PublisherOptions{}),
 		replicate.New(table, replicate.Options{}), Options{}), nil, Options{})
 	out, err := h.Invoke(t.Context(), readFile(t, "testdata/sam-cli-dynamodb-update.json"))
 	require.NoError(t, err)
@@ -46,7 +46,7 @@ func TestHandler_Invoke_PublishBesidesTable(t *testing.T) {
 
 func TestHandler_Invoke_SQS(t *testing.T) {
 	table := replicatetest.NewMemWriter()
-	h := NewHandler(nil, NewQueueHandler(fanout.NewApplier(replicate.New(table, replicate.Options{}), nil, ""), Options{}), Options{})
+	h := NewHandler(nil, NewQueueHandler(queue.NewApplier(replicate.New(table, replicate.Options{}), nil, ""), Options{}), Options{})
 	out, err := h.Invoke(t.Context(), readFile(t, "testdata/sqs-envelopes.json"))
 	require.NoError(t, err)
 	var resp events.SQSEventResponse

@@ -8,7 +8,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/ddbsync/ddbsync/internal/emf"
-	"github.com/ddbsync/ddbsync/internal/fanout"
+	"github.com/ddbsync/ddbsync/internal/queue"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 )
 
@@ -75,7 +75,7 @@ func (h *StreamHandler) report(ctx context.Context, start time.Time, ttl int, re
 	}
 	h.opts.Logger.LogAttrs(ctx, level, "batch applied", attrs...)
 
-	h.writeMetrics(ctx, now, fanout.DimensionTargetTable, h.opts.TargetTable, []emf.Metric{
+	h.writeMetrics(ctx, now, queue.DimensionTargetTable, h.opts.TargetTable, []emf.Metric{
 		{Name: "RecordsReceived", Unit: emf.Count, Value: float64(res.Received)},
 		{Name: "ItemsPut", Unit: emf.Count, Value: float64(res.Puts)},
 		{Name: "ItemsDeleted", Unit: emf.Count, Value: float64(res.Deletes)},

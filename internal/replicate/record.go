@@ -18,7 +18,7 @@ var (
 
 // Record is one stream record as an edge reads it, before it is a
 // [Change]: the Lambda stream path reads it from the event
-// (lambdahandler), the queue path from a message's envelope (fanout).
+// (lambdahandler), the queue path from a message's envelope (queue).
 // Keys and NewImage are DynamoDB JSON, as the stream delivers them.
 type Record struct {
 	// Seq is the record's sequence number, already checked with ValidateSeq.

@@ -10,7 +10,7 @@
 //
 // [ModeApply] applies DynamoDB Streams events to the target table (the
 // direct path). [ModePublish] publishes them to an SNS FIFO topic, the head
-// of the queue topology (package fanout). [ModeQueue] applies the SQS events
+// of the queue topology (package queue). [ModeQueue] applies the SQS events
 // of envelopes at its other end, through the stale-write guard
 // (dynamo.SeqGuard). Modes combine: the queue topology's apply function has
 // the same environment as the direct function (TARGET_TABLE_NAME), so the

@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/ddbsync/ddbsync/internal/dynamo"
-	"github.com/ddbsync/ddbsync/internal/fanout"
 	"github.com/ddbsync/ddbsync/internal/lambdahandler"
+	"github.com/ddbsync/ddbsync/internal/queue"
 	"github.com/ddbsync/ddbsync/internal/replattr"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/retry"
@@ -136,9 +136,9 @@ func New(awsCfg aws.Config, cfg Config) (*lambdahandler.Handler, error) {
 	var stream lambdahandler.StreamBatchHandler
 	switch {
 	case cfg.Mode&ModePublish != 0:
-		pub := fanout.NewPublisher(sns.NewFromConfig(awsCfg, func(o *sns.Options) {
-			o.Retryer = aws.NopRetryer{} // fanout.Publisher retries, within the deadline
-		}), cfg.TopicARN, fanout.PublisherOptions{DeadlineMargin: cfg.DeadlineMargin})
+		pub := queue.NewPublisher(sns.NewFromConfig(awsCfg, func(o *sns.Options) {
+			o.Retryer = aws.NopRetryer{} // queue.Publisher retries, within the deadline
+		}), cfg.TopicARN, queue.PublisherOptions{DeadlineMargin: cfg.DeadlineMargin})
 		stream = lambdahandler.NewPublishHandler(pub, rep, opts)
 	case rep != nil:
 		stream = lambdahandler.NewStreamHandler(rep, opts)
@@ -156,12 +156,12 @@ func New(awsCfg aws.Config, cfg Config) (*lambdahandler.Handler, error) {
 // refuses, for the StaleSkipped metric), and keys-only messages re-read
 // from the source table in the configuration's region, with the SDK's
 // retries (the Applier has no retry loop of its own).
-func newApplier(awsCfg aws.Config, cfg Config, target *dynamodb.Client, repOpts replicate.Options) *fanout.Applier {
-	stale := fanout.NewStaleCounter(target)
+func newApplier(awsCfg aws.Config, cfg Config, target *dynamodb.Client, repOpts replicate.Options) *queue.Applier {
+	stale := queue.NewStaleCounter(target)
 	guard := dynamo.NewSeqGuard(dynamo.NewTable(stale, cfg.TargetTable, dynamo.Options{Retry: cfg.Retry}), cfg.Names,
 		dynamo.GuardOptions{TombstoneRetention: cfg.TombstoneRetention})
 	source := dynamo.NewClient(awsCfg, dynamo.ClientOptions{Endpoint: cfg.Endpoint, SDKRetries: true})
-	applier := fanout.NewApplier(replicate.New(guard, repOpts), source, cfg.SourceTable)
+	applier := queue.NewApplier(replicate.New(guard, repOpts), source, cfg.SourceTable)
 	applier.Stale = stale
 	return applier
 }

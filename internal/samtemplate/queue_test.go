@@ -13,8 +13,8 @@ import (
 
 	"github.com/ddbsync/ddbsync/internal/codestatus"
 	"github.com/ddbsync/ddbsync/internal/emf"
-	"github.com/ddbsync/ddbsync/internal/fanout"
 	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
+	"github.com/ddbsync/ddbsync/internal/queue"
 	"github.com/ddbsync/ddbsync/internal/replattr"
 )
 
@@ -201,7 +201,7 @@ func TestQueueTemplate_Functions(t *testing.T) {
 }
 
 // TestQueueTemplate_Operations checks the alarms, the dashboard (every
-// metric internal/fanout writes, with its dimension) and the outputs.
+// metric internal/queue writes, with its dimension) and the outputs.
 func TestQueueTemplate_Operations(t *testing.T) {
 	tmpl := loadYAML(t, queueTemplateFile)
 	ids, resources := entries(field(tmpl, "Resources"))
@@ -209,11 +209,11 @@ func TestQueueTemplate_Operations(t *testing.T) {
 		want := map[string]string{ // alarm → namespace/metric dimension=value
 			"PublisherIteratorAgeAlarm":  "AWS/Lambda/IteratorAge FunctionName=!Ref PublisherFunction",
 			"PublisherErrorsAlarm":       "AWS/Lambda/Errors FunctionName=!Ref PublisherFunction",
-			"PublishFailuresAlarm":       emf.Namespace + "/RecordsFailed " + fanout.DimensionTopic + "=!GetAtt ChangesTopic.TopicName",
+			"PublishFailuresAlarm":       emf.Namespace + "/RecordsFailed " + queue.DimensionTopic + "=!GetAtt ChangesTopic.TopicName",
 			"StreamFailureQueueAlarm":    "AWS/SQS/ApproximateNumberOfMessagesVisible QueueName=!GetAtt StreamFailureQueue.QueueName",
 			"StreamFailureQueueAgeAlarm": "AWS/SQS/ApproximateAgeOfOldestMessage QueueName=!GetAtt StreamFailureQueue.QueueName",
 			"ApplyErrorsAlarm":           "AWS/Lambda/Errors FunctionName=!Ref ApplyFunction",
-			"ApplyFailuresAlarm":         emf.Namespace + "/MessagesFailed " + fanout.DimensionTargetTable + "=!Ref TargetTableName",
+			"ApplyFailuresAlarm":         emf.Namespace + "/MessagesFailed " + queue.DimensionTargetTable + "=!Ref TargetTableName",
 			"DeadLetterQueueAlarm":       "AWS/SQS/ApproximateNumberOfMessagesVisible QueueName=!GetAtt ApplyDeadLetterQueue.QueueName",
 			"DeadLetterQueueAgeAlarm":    "AWS/SQS/ApproximateAgeOfOldestMessage QueueName=!GetAtt ApplyDeadLetterQueue.QueueName",
 		}
@@ -241,8 +241,8 @@ func TestQueueTemplate_Operations(t *testing.T) {
 	t.Run("dashboard", func(t *testing.T) {
 		body := field(tmpl, "Resources", "QueueDashboard", "Properties", "DashboardBody").Content[0].Value
 		for dim, metrics := range map[string][]emf.Metric{
-			fanout.DimensionTopic + `", "${Topic}"]`:       fanout.PublishResult{}.Metrics(time.Now()),
-			fanout.DimensionTargetTable + `", "${Table}"]`: fanout.ApplyResult{}.Metrics(time.Now()),
+			queue.DimensionTopic + `", "${Topic}"]`:       queue.PublishResult{}.Metrics(time.Now()),
+			queue.DimensionTargetTable + `", "${Table}"]`: queue.ApplyResult{}.Metrics(time.Now()),
 		} {
 			for _, m := range metrics {
 				assert.Contains(t, body, `["`+emf.Namespace+`", "`+m.Name+`", "`+dim, "EMF metric %s", m.Name)

@@ -281,7 +281,7 @@ func TestWorkflows_Hygiene(t *testing.T) {
 	reqs, err := os.ReadFile(filepath.Join(root, testRequires))
 	require.NoError(t, err)
 	assert.Regexp(t, `(?m)^cfn-lint==[0-9.]+\s`, string(reqs), "cfn-lint, pinned")
-	assert.Regexp(t, `(?m)^moto\[server\]==[0-9.]+\s`, string(reqs), "moto_server (internal/fanout's SNS/SQS), pinned")
+	assert.Regexp(t, `(?m)^moto\[server\]==[0-9.]+\s`, string(reqs), "moto_server (internal/queue's SNS/SQS), pinned")
 	install := "pip install -r " + testRequires
 
 	for _, file := range []string{workflowFile, ciFile} {

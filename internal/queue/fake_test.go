@@ -1,4 +1,4 @@
-package fanout_test
+package queue_test
 
 import (
 	"encoding/json"
@@ -6,18 +6,18 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/ddbsync/ddbsync/internal/fanout"
-	"github.com/ddbsync/ddbsync/internal/fanout/fanouttest"
+	"github.com/ddbsync/ddbsync/internal/queue"
+	"github.com/ddbsync/ddbsync/internal/queue/queuetest"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/replicate/replicatetest"
 )
 
 // envelopes returns the envelopes of every entry sent to api, in call
 // order.
-func envelopes(api *fanouttest.FakeSNS) []fanout.Envelope {
-	var out []fanout.Envelope
+func envelopes(api *queuetest.FakeSNS) []queue.Envelope {
+	var out []queue.Envelope
 	for _, m := range api.Messages() {
-		env, err := fanout.DecodeEnvelope([]byte(m))
+		env, err := queue.DecodeEnvelope([]byte(m))
 		if err != nil {
 			panic(err)
 		}
@@ -28,7 +28,7 @@ func envelopes(api *fanouttest.FakeSNS) []fanout.Envelope {
 
 // record returns a stream record of item pk=key at seq: a put of n, or a
 // delete when n < 0.
-func record(key string, seq int, n int) fanout.Record {
+func record(key string, seq int, n int) queue.Record {
 	keys := fmt.Sprintf(`{"pk":{"S":%q}}`, key)
 	k, err := replicate.DecodeImage([]byte(keys))
 	if err != nil {
@@ -37,14 +37,14 @@ func record(key string, seq int, n int) fanout.Record {
 	id, _ := replicate.KeyID(k)
 	s := fmt.Sprintf("%021d", seq)
 	c := replicate.Change{Seq: s, Key: k, KeyID: id, Op: replicate.OpDelete}
-	env := fanout.Envelope{Event: fanout.EventRemove, Keys: json.RawMessage(keys), Seq: s, EventID: "ev" + s,
+	env := queue.Envelope{Event: queue.EventRemove, Keys: json.RawMessage(keys), Seq: s, EventID: "ev" + s,
 		StreamARN: "arn:aws:dynamodb:r:1:table/src/stream/x", TableARN: "arn:aws:dynamodb:r:1:table/src"}
 	if n >= 0 {
 		c.Op = replicate.OpPut
 		c.NewImage = []byte(fmt.Sprintf(`{"pk":{"S":%q},"n":{"N":"%d"}}`, key, n))
-		env.Event, env.NewImage = fanout.EventModify, c.NewImage
+		env.Event, env.NewImage = queue.EventModify, c.NewImage
 	}
-	return fanout.Record{Change: c, Envelope: env}
+	return queue.Record{Change: c, Envelope: env}
 }
 
 // newMemGuard returns an in-memory replicate.Writer with the stale-write

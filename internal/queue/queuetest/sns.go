@@ -1,6 +1,6 @@
-// Package fanouttest provides the fake of fanout's SNS seam
-// ([fanout.SNSAPI]) that the tests of fanout and lambdahandler share.
-package fanouttest
+// Package queuetest provides the fake of package queue's SNS seam
+// ([queue.SNSAPI]) that the tests of queue and lambdahandler share.
+package queuetest
 
 import (
 	"context"
@@ -10,14 +10,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 
-	"github.com/ddbsync/ddbsync/internal/fanout"
+	"github.com/ddbsync/ddbsync/internal/queue"
 )
 
-var _ fanout.SNSAPI = (*FakeSNS)(nil)
+var _ queue.SNSAPI = (*FakeSNS)(nil)
 
-// FakeSNS is a func-field fake of fanout.SNSAPI that records every call.
+// FakeSNS is a func-field fake of queue.SNSAPI that records every call.
 // Its zero value accepts every entry. Like SNS it refuses a call of more
-// than fanout.MaxPublishBatch entries or with an Id twice, as
+// than queue.MaxPublishBatch entries or with an Id twice, as
 // [RunSNSContract] checks against moto_server, and a call of no entry or
 // whose messages exceed 256 KiB in all, which moto_server accepts
 // (https://docs.aws.amazon.com/sns/latest/api/API_PublishBatch.html).
@@ -40,7 +40,7 @@ func RejectAll(code string) func(int, snstypes.PublishBatchRequestEntry) *snstyp
 	}
 }
 
-// PublishBatch implements fanout.SNSAPI.
+// PublishBatch implements queue.SNSAPI.
 func (f *FakeSNS) PublishBatch(_ context.Context, in *sns.PublishBatchInput, _ ...func(*sns.Options)) (*sns.PublishBatchOutput, error) {
 	f.mu.Lock()
 	call := len(f.calls)
@@ -109,7 +109,7 @@ func checkBatch(entries []snstypes.PublishBatchRequestEntry) error {
 	switch {
 	case len(entries) == 0:
 		return &snstypes.EmptyBatchRequestException{Message: aws.String("The batch request doesn't contain any entries")}
-	case len(entries) > fanout.MaxPublishBatch:
+	case len(entries) > queue.MaxPublishBatch:
 		return &snstypes.TooManyEntriesInBatchRequestException{Message: aws.String("The batch request contains more entries than permissible")}
 	}
 	ids := map[string]bool{}

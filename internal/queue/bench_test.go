@@ -1,4 +1,4 @@
-package fanout_test
+package queue_test
 
 import (
 	"context"
@@ -10,8 +10,8 @@ import (
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 
 	"github.com/ddbsync/ddbsync/internal/dynamo"
-	"github.com/ddbsync/ddbsync/internal/fanout"
 	"github.com/ddbsync/ddbsync/internal/localaws/ddbstub"
+	"github.com/ddbsync/ddbsync/internal/queue"
 	"github.com/ddbsync/ddbsync/internal/replattr"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 )
@@ -40,8 +40,8 @@ func (slowSNS) PublishBatch(ctx context.Context, in *sns.PublishBatchInput, _ ..
 	return out, nil
 }
 
-func benchBatch(keys int) []fanout.Record {
-	recs := make([]fanout.Record, benchRecords)
+func benchBatch(keys int) []queue.Record {
+	recs := make([]queue.Record, benchRecords)
 	for i := range recs {
 		recs[i] = record(fmt.Sprint("k", i%keys), i+1, i)
 	}
@@ -55,7 +55,7 @@ func BenchmarkPublisher_Publish(b *testing.B) {
 	for _, keys := range []int{benchRecords, 100} {
 		b.Run(fmt.Sprintf("keys=%d", keys), func(b *testing.B) {
 			recs := benchBatch(keys)
-			p := fanout.NewPublisher(slowSNS{}, "arn:aws:sns:us-east-1:1:t.fifo", fanout.PublisherOptions{})
+			p := queue.NewPublisher(slowSNS{}, "arn:aws:sns:us-east-1:1:t.fifo", queue.PublisherOptions{})
 			b.ResetTimer()
 			for range b.N {
 				if res := p.Publish(b.Context(), recs); res.FailedSeq != "" {
@@ -83,8 +83,8 @@ func BenchmarkApplier_Apply(b *testing.B) {
 	client := stub.Client(b)
 	table := dynamo.NewTable(client, "target", dynamo.Options{})
 	recs := benchBatch(benchRecords)
-	msgs := make([]fanout.Message, len(recs))
-	mixed := make([]fanout.Message, len(recs))
+	msgs := make([]queue.Message, len(recs))
+	mixed := make([]queue.Message, len(recs))
 	changes := make([]replicate.Change, len(recs))
 	for i, r := range recs {
 		msgs[i] = message(b, r)
@@ -97,10 +97,10 @@ func BenchmarkApplier_Apply(b *testing.B) {
 	report := func(b *testing.B) {
 		b.ReportMetric(float64(benchRecords*b.N)/b.Elapsed().Seconds(), "records/s")
 	}
-	guard := func() *fanout.Applier {
-		return fanout.NewApplier(replicate.New(dynamo.NewSeqGuard(table, replattr.Names{}, dynamo.GuardOptions{}), replicate.Options{}), nil, "")
+	guard := func() *queue.Applier {
+		return queue.NewApplier(replicate.New(dynamo.NewSeqGuard(table, replattr.Names{}, dynamo.GuardOptions{}), replicate.Options{}), nil, "")
 	}
-	whole := func(msgs []fanout.Message) func(b *testing.B) {
+	whole := func(msgs []queue.Message) func(b *testing.B) {
 		return func(b *testing.B) {
 			a := guard()
 			for range b.N {
@@ -111,7 +111,7 @@ func BenchmarkApplier_Apply(b *testing.B) {
 			report(b)
 		}
 	}
-	byTen := func(msgs []fanout.Message) func(b *testing.B) {
+	byTen := func(msgs []queue.Message) func(b *testing.B) {
 		return func(b *testing.B) {
 			a := guard()
 			for range b.N {

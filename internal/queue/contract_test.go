@@ -1,4 +1,4 @@
-package fanout_test
+package queue_test
 
 import (
 	"testing"
@@ -8,20 +8,20 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/fanout/fanouttest"
 	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
+	"github.com/ddbsync/ddbsync/internal/queue/queuetest"
 )
 
 // TestSNS_Contract_Moto holds moto_server's SNS to the contract that
-// fanouttest.FakeSNS keeps.
+// queuetest.FakeSNS keeps.
 func TestSNS_Contract_Moto(t *testing.T) {
 	endpoint := testkit.SharedMoto(t)
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
 	api := sns.NewFromConfig(cfg, func(o *sns.Options) { o.BaseEndpoint = aws.String(endpoint) })
-	fanouttest.RunSNSContract(t, func(t *testing.T) fanouttest.Topic {
+	queuetest.RunSNSContract(t, func(t *testing.T) queuetest.Topic {
 		topic, err := api.CreateTopic(t.Context(), &sns.CreateTopicInput{Name: aws.String(testkit.NewAccessKeyID(t) + ".fifo"),
 			Attributes: map[string]string{"FifoTopic": "true", "ContentBasedDeduplication": "false"}})
 		require.NoError(t, err)
-		return fanouttest.Topic{API: api, ARN: aws.ToString(topic.TopicArn)}
+		return queuetest.Topic{API: api, ARN: aws.ToString(topic.TopicArn)}
 	})
 }

@@ -1,5 +1,6 @@
-// Package fanout carries stream changes through an SNS FIFO topic and an SQS
-// FIFO queue to a target table, keeping each item's changes in order.
+// Package queue is the queue topology (template-queue.yaml): it carries
+// stream changes through an SNS FIFO topic and an SQS FIFO queue to a
+// target table, keeping each item's changes in order.
 //
 // # Envelope
 //
@@ -69,4 +70,4 @@
 //
 // One topic carries the changes of one source table: sequence numbers of
 // different tables are not comparable.
-package fanout
+package queue

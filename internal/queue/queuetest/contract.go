@@ -1,4 +1,4 @@
-package fanouttest
+package queuetest
 
 import (
 	"errors"
@@ -11,14 +11,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/fanout"
+	"github.com/ddbsync/ddbsync/internal/queue"
 )
 
-// Topic is one implementation of fanout.SNSAPI under [RunSNSContract],
+// Topic is one implementation of queue.SNSAPI under [RunSNSContract],
 // with the ARN of a FIFO topic without content-based deduplication.
 type Topic struct {
 	// API is the implementation under test.
-	API fanout.SNSAPI
+	API queue.SNSAPI
 	// ARN names the topic.
 	ARN string
 }
@@ -31,7 +31,7 @@ func entry(i int, g string) snstypes.PublishBatchRequestEntry {
 
 // RunSNSContract runs the PublishBatch cases the Publisher relies on, on a
 // new Topic per case: every entry of a valid call is answered once, by its
-// Id; a call of more than fanout.MaxPublishBatch entries or with an Id
+// Id; a call of more than queue.MaxPublishBatch entries or with an Id
 // twice is refused whole with SNS's error.
 func RunSNSContract(t *testing.T, newTopic func(t *testing.T) Topic) {
 	publish := func(t *testing.T, tp Topic, entries ...snstypes.PublishBatchRequestEntry) (*sns.PublishBatchOutput, error) {
@@ -41,7 +41,7 @@ func RunSNSContract(t *testing.T, newTopic func(t *testing.T) Topic) {
 	t.Run("every entry is answered once, by its Id", func(t *testing.T) {
 		tp := newTopic(t)
 		var entries []snstypes.PublishBatchRequestEntry
-		for i := range fanout.MaxPublishBatch {
+		for i := range queue.MaxPublishBatch {
 			entries = append(entries, entry(i, "g"+strconv.Itoa(i%3)))
 		}
 		out, err := publish(t, tp, entries...)
@@ -64,7 +64,7 @@ func RunSNSContract(t *testing.T, newTopic func(t *testing.T) Topic) {
 	}{
 		"a call of more than MaxPublishBatch entries": {entries: func() []snstypes.PublishBatchRequestEntry {
 			var out []snstypes.PublishBatchRequestEntry
-			for i := range fanout.MaxPublishBatch + 1 {
+			for i := range queue.MaxPublishBatch + 1 {
 				out = append(out, entry(i, "g"))
 			}
 			return out

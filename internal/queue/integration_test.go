@@ -1,4 +1,4 @@
-package fanout_test
+package queue_test
 
 import (
 	"context"
@@ -23,10 +23,10 @@ import (
 
 	"github.com/ddbsync/ddbsync/internal/demo"
 	"github.com/ddbsync/ddbsync/internal/dynamo"
-	"github.com/ddbsync/ddbsync/internal/fanout"
 	"github.com/ddbsync/ddbsync/internal/lambdahandler"
 	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
 	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
+	"github.com/ddbsync/ddbsync/internal/queue"
 	"github.com/ddbsync/ddbsync/internal/replattr"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/retry"
@@ -44,7 +44,7 @@ type queueSetup struct {
 	topicARN string
 	queueURL string
 	queueARN string
-	seen     []fanout.Message // every message drain received, in order
+	seen     []queue.Message // every message drain received, in order
 }
 
 func newQueueSetup(tb testing.TB, endpoint string) *queueSetup {
@@ -90,7 +90,7 @@ func (q *queueSetup) drain(tb testing.TB, fn streampoll.Invoker) (applied int, f
 		}
 		ev := events.SQSEvent{}
 		for _, m := range out.Messages {
-			q.seen = append(q.seen, fanout.Message{ID: aws.ToString(m.MessageId), GroupID: m.Attributes["MessageGroupId"], Body: []byte(aws.ToString(m.Body))})
+			q.seen = append(q.seen, queue.Message{ID: aws.ToString(m.MessageId), GroupID: m.Attributes["MessageGroupId"], Body: []byte(aws.ToString(m.Body))})
 			ev.Records = append(ev.Records, events.SQSMessage{
 				MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle), Body: aws.ToString(m.Body),
 				Attributes: m.Attributes, EventSource: "aws:sqs", EventSourceARN: q.queueARN, AWSRegion: "us-east-1",
@@ -133,7 +133,7 @@ var applyNow = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 func applyHandler(db *dynamodb.Client, table string, source ...string) *lambdahandler.Handler {
 	t := dynamo.NewTable(db, table, dynamo.Options{Retry: retry.Policy{MaxAttempts: 2, BaseDelay: time.Millisecond}})
 	guard := dynamo.NewSeqGuard(t, replattr.Names{}, dynamo.GuardOptions{Now: func() time.Time { return applyNow }})
-	applier := fanout.NewApplier(replicate.New(guard, replicate.Options{}), db, strings.Join(source, ""))
+	applier := queue.NewApplier(replicate.New(guard, replicate.Options{}), db, strings.Join(source, ""))
 	opts := lambdahandler.Options{TargetTable: table}
 	return lambdahandler.NewHandler(nil, lambdahandler.NewQueueHandler(applier, opts), opts)
 }
@@ -170,7 +170,7 @@ func TestFanout_EndToEnd(t *testing.T) {
 	counts, err := demo.Workload{Table: "source", Keys: 100, Seed: 7}.Run(ctx, db, 150)
 	require.NoError(t, err)
 
-	publisher := lambdahandler.NewHandler(lambdahandler.NewPublishHandler(fanout.NewPublisher(q.sns, q.topicARN, fanout.PublisherOptions{}), nil, lambdahandler.Options{}), nil, lambdahandler.Options{})
+	publisher := lambdahandler.NewHandler(lambdahandler.NewPublishHandler(queue.NewPublisher(q.sns, q.topicARN, queue.PublisherOptions{}), nil, lambdahandler.Options{}), nil, lambdahandler.Options{})
 	p := streampoll.New(srv.Streams(keyID), publisher, streampoll.Options{StreamARN: arn, BatchSize: 100, StopWhenIdle: 600 * time.Millisecond})
 	runCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -203,7 +203,7 @@ func TestFanout_EndToEnd(t *testing.T) {
 }
 
 // sqsEvent returns an SQS event of raw-delivered envelopes.
-func sqsEvent(tb testing.TB, msgs ...fanout.Message) []byte {
+func sqsEvent(tb testing.TB, msgs ...queue.Message) []byte {
 	tb.Helper()
 	ev := events.SQSEvent{}
 	for _, m := range msgs {
@@ -215,7 +215,7 @@ func sqsEvent(tb testing.TB, msgs ...fanout.Message) []byte {
 	return b
 }
 
-func invokeSQS(tb testing.TB, h *lambdahandler.Handler, msgs ...fanout.Message) []string {
+func invokeSQS(tb testing.TB, h *lambdahandler.Handler, msgs ...queue.Message) []string {
 	tb.Helper()
 	out, err := h.Invoke(tb.Context(), sqsEvent(tb, msgs...))
 	require.NoError(tb, err)
@@ -240,7 +240,7 @@ func TestFanout_StaleGuard_DynamoDBLocal(t *testing.T) {
 
 	older := strings.Repeat("9", 39)       // 39 digits
 	newer := "1" + strings.Repeat("0", 39) // 40 digits: larger, though smaller as a plain string
-	put := func(key, seq, v string) fanout.Message {
+	put := func(key, seq, v string) queue.Message {
 		r := record(key, 0, 0)
 		r.Change.Seq, r.Envelope.Seq = seq, seq
 		r.Envelope.NewImage = json.RawMessage(fmt.Sprintf(`{"pk":{"S":%q},"v":{"S":%q}}`, key, v))
@@ -248,7 +248,7 @@ func TestFanout_StaleGuard_DynamoDBLocal(t *testing.T) {
 		m.ID = key + "-" + v
 		return m
 	}
-	del := func(key, seq string) fanout.Message {
+	del := func(key, seq string) queue.Message {
 		r := record(key, 0, -1)
 		r.Change.Seq, r.Envelope.Seq = seq, seq
 		m := message(t, r)
@@ -307,12 +307,12 @@ func TestFanout_GroupFailure_DynamoDBLocal(t *testing.T) {
 	require.NoError(t, err)
 	h := applyHandler(db, "target")
 
-	good := func(key string, seq int, group string) fanout.Message {
+	good := func(key string, seq int, group string) queue.Message {
 		m := message(t, record(key, seq, seq))
 		m.ID, m.GroupID = key, group
 		return m
 	}
-	bad := fanout.Message{ID: "bad", GroupID: "g1", Body: []byte(`{"v":1,"event":"INSERT","keys":{"pk":{"N":"1"}},` +
+	bad := queue.Message{ID: "bad", GroupID: "g1", Body: []byte(`{"v":1,"event":"INSERT","keys":{"pk":{"N":"1"}},` +
 		`"newImage":{"pk":{"N":"1"}},"seq":"1"}`)}
 	failed := invokeSQS(t, h, good("before", 0, "g1"), bad, good("after", 2, "g1"), good("other", 3, "g2"), good("after2", 4, "g1"))
 	assert.Equal(t, []string{"bad", "after", "after2"}, failed)
@@ -349,12 +349,12 @@ func TestFanout_KeysOnly_DynamoDBLocal(t *testing.T) {
 	}})
 	require.NoError(t, err)
 
-	keysOnly := func(key string, seq int) fanout.Message {
+	keysOnly := func(key string, seq int) queue.Message {
 		r := record(key, seq, seq)
 		r.Envelope.TableARN = tableARN
 		r.Envelope.NewImage = json.RawMessage(fmt.Sprintf(`{"pk":{"S":%q},"blob":{"S":%q}}`, key, big))
 		m := message(t, r)
-		env, err := fanout.DecodeEnvelope(m.Body)
+		env, err := queue.DecodeEnvelope(m.Body)
 		require.NoError(t, err)
 		require.True(t, env.KeysOnly, "a message over the SNS limit carries keys only")
 		return m

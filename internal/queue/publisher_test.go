@@ -1,4 +1,4 @@
-package fanout_test
+package queue_test
 
 import (
 	"context"
@@ -11,35 +11,35 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/fanout"
-	"github.com/ddbsync/ddbsync/internal/fanout/fanouttest"
+	"github.com/ddbsync/ddbsync/internal/queue"
+	"github.com/ddbsync/ddbsync/internal/queue/queuetest"
 	"github.com/ddbsync/ddbsync/internal/retry"
 )
 
-var fastRetry = fanout.PublisherOptions{Retry: retry.Policy{BaseDelay: time.Microsecond, MaxDelay: time.Millisecond}}
+var fastRetry = queue.PublisherOptions{Retry: retry.Policy{BaseDelay: time.Microsecond, MaxDelay: time.Millisecond}}
 
 // TestPublisher_Publish_OrderPerGroup checks that every record is sent once,
 // with each group's messages in stream order and never two of one group in
 // the same call.
 func TestPublisher_Publish_OrderPerGroup(t *testing.T) {
-	var recs []fanout.Record
+	var recs []queue.Record
 	for i := range 100 {
 		recs = append(recs, record(string(rune('a'+i%7)), i+1, i))
 	}
-	api := &fanouttest.FakeSNS{}
-	res := fanout.NewPublisher(api, "arn:aws:sns:r:1:t.fifo", fastRetry).Publish(t.Context(), recs)
+	api := &queuetest.FakeSNS{}
+	res := queue.NewPublisher(api, "arn:aws:sns:r:1:t.fifo", fastRetry).Publish(t.Context(), recs)
 	assert.Empty(t, res.FailedSeq)
 	assert.Equal(t, 100, res.Published)
 
 	lastSeq := map[string]string{}
 	for _, call := range api.Calls() {
-		require.LessOrEqual(t, len(call), fanout.MaxPublishBatch)
+		require.LessOrEqual(t, len(call), queue.MaxPublishBatch)
 		inCall := map[string]bool{}
 		for _, e := range call {
 			g := aws.ToString(e.MessageGroupId)
 			assert.False(t, inCall[g], "two messages of one group in one call")
 			inCall[g] = true
-			env, err := fanout.DecodeEnvelope([]byte(aws.ToString(e.Message)))
+			env, err := queue.DecodeEnvelope([]byte(aws.ToString(e.Message)))
 			require.NoError(t, err)
 			assert.Greater(t, env.Seq, lastSeq[g], "group order")
 			lastSeq[g] = env.Seq
@@ -54,18 +54,18 @@ func TestPublisher_Publish_OrderPerGroup(t *testing.T) {
 // its key from the key's first record in the batch, stops the rest of
 // that group, and leaves other groups published.
 func TestPublisher_Publish_PartialFailure(t *testing.T) {
-	recs := []fanout.Record{
+	recs := []queue.Record{
 		record("a", 1, 1), record("b", 2, 2), record("a", 3, 3), record("b", 4, 4), record("a", 5, 5), record("c", 6, 6),
 	}
-	bGroup := fanout.GroupID(recs[1].Change.KeyID)
-	api := &fanouttest.FakeSNS{Answer: func(_ int, e snstypes.PublishBatchRequestEntry) *snstypes.BatchResultErrorEntry {
-		env, _ := fanout.DecodeEnvelope([]byte(aws.ToString(e.Message)))
+	bGroup := queue.GroupID(recs[1].Change.KeyID)
+	api := &queuetest.FakeSNS{Answer: func(_ int, e snstypes.PublishBatchRequestEntry) *snstypes.BatchResultErrorEntry {
+		env, _ := queue.DecodeEnvelope([]byte(aws.ToString(e.Message)))
 		if aws.ToString(e.MessageGroupId) == bGroup && env.Seq == recs[3].Change.Seq {
 			return &snstypes.BatchResultErrorEntry{Code: aws.String("InvalidParameter"), Message: aws.String("bad"), SenderFault: true}
 		}
 		return nil
 	}}
-	res := fanout.NewPublisher(api, "arn:aws:sns:r:1:t.fifo", fastRetry).Publish(t.Context(), recs)
+	res := queue.NewPublisher(api, "arn:aws:sns:r:1:t.fifo", fastRetry).Publish(t.Context(), recs)
 	assert.Equal(t, recs[1].Change.Seq, res.FailedSeq, "earliest record of the failed key")
 	assert.Equal(t, 2, res.FailedRecords)
 	assert.Equal(t, 5, res.Published, "a×3, b's first, c")
@@ -78,25 +78,25 @@ func TestPublisher_Publish_PartialFailure(t *testing.T) {
 // out fails.
 func TestPublisher_Publish_Retries(t *testing.T) {
 	t.Run("throttled call", func(t *testing.T) {
-		api := &fanouttest.FakeSNS{CallErr: func(call int) error {
+		api := &queuetest.FakeSNS{CallErr: func(call int) error {
 			if call < 2 {
 				return &smithy.GenericAPIError{Code: "Throttled", Message: "slow down"}
 			}
 			return nil
 		}}
-		res := fanout.NewPublisher(api, "arn:aws:sns:r:1:t.fifo", fastRetry).Publish(t.Context(), []fanout.Record{record("a", 1, 1)})
+		res := queue.NewPublisher(api, "arn:aws:sns:r:1:t.fifo", fastRetry).Publish(t.Context(), []queue.Record{record("a", 1, 1)})
 		assert.Empty(t, res.FailedSeq)
 		assert.Equal(t, 1, res.Published)
 		assert.Len(t, api.Calls(), 3)
 	})
 	t.Run("service fault entry", func(t *testing.T) {
-		api := &fanouttest.FakeSNS{Answer: func(call int, _ snstypes.PublishBatchRequestEntry) *snstypes.BatchResultErrorEntry {
+		api := &queuetest.FakeSNS{Answer: func(call int, _ snstypes.PublishBatchRequestEntry) *snstypes.BatchResultErrorEntry {
 			if call == 0 {
 				return &snstypes.BatchResultErrorEntry{Code: aws.String("InternalError"), Message: aws.String("oops")}
 			}
 			return nil
 		}}
-		res := fanout.NewPublisher(api, "arn:aws:sns:r:1:t.fifo", fastRetry).Publish(t.Context(), []fanout.Record{record("a", 1, 1), record("a", 2, 2)})
+		res := queue.NewPublisher(api, "arn:aws:sns:r:1:t.fifo", fastRetry).Publish(t.Context(), []queue.Record{record("a", 1, 1), record("a", 2, 2)})
 		assert.Empty(t, res.FailedSeq)
 		assert.Equal(t, 2, res.Published)
 		seqs := []string{}
@@ -106,10 +106,10 @@ func TestPublisher_Publish_Retries(t *testing.T) {
 		assert.Equal(t, []string{recs1(1), recs1(1), recs1(2)}, seqs, "retried before the next of the group")
 	})
 	t.Run("retries exhausted", func(t *testing.T) {
-		api := &fanouttest.FakeSNS{CallErr: func(int) error { return &smithy.GenericAPIError{Code: "Throttled"} }}
+		api := &queuetest.FakeSNS{CallErr: func(int) error { return &smithy.GenericAPIError{Code: "Throttled"} }}
 		opts := fastRetry
 		opts.Retry.MaxAttempts = 3
-		res := fanout.NewPublisher(api, "arn:aws:sns:r:1:t.fifo", opts).Publish(t.Context(), []fanout.Record{record("a", 1, 1)})
+		res := queue.NewPublisher(api, "arn:aws:sns:r:1:t.fifo", opts).Publish(t.Context(), []queue.Record{record("a", 1, 1)})
 		assert.Equal(t, recs1(1), res.FailedSeq)
 		assert.Len(t, api.Calls(), 3)
 		assert.ErrorContains(t, res.FirstError, "retries exhausted")
@@ -117,8 +117,8 @@ func TestPublisher_Publish_Retries(t *testing.T) {
 	t.Run("deadline", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
-		api := &fanouttest.FakeSNS{}
-		res := fanout.NewPublisher(api, "arn:aws:sns:r:1:t.fifo", fastRetry).Publish(ctx, []fanout.Record{record("a", 1, 1), record("b", 2, 1)})
+		api := &queuetest.FakeSNS{}
+		res := queue.NewPublisher(api, "arn:aws:sns:r:1:t.fifo", fastRetry).Publish(ctx, []queue.Record{record("a", 1, 1), record("b", 2, 1)})
 		assert.Equal(t, recs1(1), res.FailedSeq)
 		assert.Empty(t, api.Calls())
 	})

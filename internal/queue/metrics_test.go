@@ -1,4 +1,4 @@
-package fanout_test
+package queue_test
 
 import (
 	"context"
@@ -15,10 +15,10 @@ import (
 
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/emf"
-	"github.com/ddbsync/ddbsync/internal/fanout"
-	"github.com/ddbsync/ddbsync/internal/fanout/fanouttest"
 	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
 	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
+	"github.com/ddbsync/ddbsync/internal/queue"
+	"github.com/ddbsync/ddbsync/internal/queue/queuetest"
 	"github.com/ddbsync/ddbsync/internal/replattr"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 )
@@ -37,20 +37,20 @@ func values(tb testing.TB, ms []emf.Metric) map[string]float64 {
 func TestPublishResult_Metrics(t *testing.T) {
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	tests := map[string]struct {
-		res  fanout.PublishResult
+		res  queue.PublishResult
 		want map[string]float64
 	}{
 		"all published": {
-			res: fanout.PublishResult{Received: 5, Published: 5, KeysOnly: 1, Retries: 2, NewestCreated: now.Add(-1500 * time.Millisecond)},
+			res: queue.PublishResult{Received: 5, Published: 5, KeysOnly: 1, Retries: 2, NewestCreated: now.Add(-1500 * time.Millisecond)},
 			want: map[string]float64{"RecordsReceived": 5, "MessagesPublished": 5, "MessagesKeysOnly": 1, "PublishRetries": 2,
 				"RecordsFailed": 0, "ReplicationLagMs": 1500},
 		},
 		"a key failed": {
-			res:  fanout.PublishResult{Received: 4, Published: 1, FailedRecords: 3, FailedSeq: "7", NewestCreated: now.Add(-time.Minute)},
+			res:  queue.PublishResult{Received: 4, Published: 1, FailedRecords: 3, FailedSeq: "7", NewestCreated: now.Add(-time.Minute)},
 			want: map[string]float64{"RecordsReceived": 4, "MessagesPublished": 1, "MessagesKeysOnly": 0, "PublishRetries": 0, "RecordsFailed": 3, "ReplicationLagMs": 60000},
 		},
 		"no creation time, clock behind": {
-			res:  fanout.PublishResult{Received: 1, Published: 1, NewestCreated: now.Add(time.Second)},
+			res:  queue.PublishResult{Received: 1, Published: 1, NewestCreated: now.Add(time.Second)},
 			want: map[string]float64{"RecordsReceived": 1, "MessagesPublished": 1, "MessagesKeysOnly": 0, "PublishRetries": 0, "RecordsFailed": 0, "ReplicationLagMs": 0},
 		},
 	}
@@ -63,7 +63,7 @@ func TestPublishResult_Metrics(t *testing.T) {
 
 func TestApplyResult_Metrics(t *testing.T) {
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
-	res := fanout.ApplyResult{
+	res := queue.ApplyResult{
 		Result:    replicate.Result{Received: 6, Puts: 3, Deletes: 1, Retries: 2, Collapsed: 1, FailedRecords: 1, NewestCreated: now.Add(-2 * time.Second)},
 		FailedIDs: []string{"m5", "m6"}, Reread: 1, StaleSkipped: 2,
 	}
@@ -77,11 +77,11 @@ func TestApplyResult_Metrics(t *testing.T) {
 // newest creation time of its records, the replication lag's start.
 func TestPublisher_Publish_NewestCreated(t *testing.T) {
 	newest := time.Date(2026, 12, 1, 11, 59, 0, 0, time.UTC)
-	recs := []fanout.Record{record("a", 1, 1), record("b", 2, 2), record("a", 3, -1)}
+	recs := []queue.Record{record("a", 1, 1), record("b", 2, 2), record("a", 3, -1)}
 	recs[0].Change.Created = newest.Add(-time.Minute)
 	recs[1].Change.Created = newest
 	recs[2].Change.Created = newest.Add(-time.Second)
-	res := fanout.NewPublisher(&fanouttest.FakeSNS{}, "arn:aws:sns:r:1:t.fifo", fastRetry).Publish(t.Context(), recs)
+	res := queue.NewPublisher(&queuetest.FakeSNS{}, "arn:aws:sns:r:1:t.fifo", fastRetry).Publish(t.Context(), recs)
 	assert.True(t, newest.Equal(res.NewestCreated), "got %v", res.NewestCreated)
 }
 
@@ -116,7 +116,7 @@ func TestStaleCounter_PutItem(t *testing.T) {
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			c := fanout.NewStaleCounter(&condAPI{err: func(*dynamodb.PutItemInput) error { return tt.err }})
+			c := queue.NewStaleCounter(&condAPI{err: func(*dynamodb.PutItemInput) error { return tt.err }})
 			in := &dynamodb.PutItemInput{TableName: aws.String("t")}
 			if tt.condition {
 				in.ConditionExpression = aws.String("attribute_not_exists(#seq) OR #seq < :seq")
@@ -136,23 +136,23 @@ func TestApplier_Apply_StaleSkipped(t *testing.T) {
 	db := srv.DynamoDB(testkit.AccessKeyID(t))
 	_, err := ddblocal.CreateTable(t.Context(), db, ddblocal.TableSpec{Name: "stale-target", HashKey: "pk"})
 	require.NoError(t, err)
-	stale := fanout.NewStaleCounter(db)
+	stale := queue.NewStaleCounter(db)
 	guard := dynamo.NewSeqGuard(dynamo.NewTable(stale, "stale-target", dynamo.Options{}), replattr.Names{}, dynamo.GuardOptions{})
-	a := fanout.NewApplier(replicate.New(guard, replicate.Options{}), nil, "")
+	a := queue.NewApplier(replicate.New(guard, replicate.Options{}), nil, "")
 	a.Stale = stale
 
-	msg := func(id string, seq, n int) fanout.Message {
+	msg := func(id string, seq, n int) queue.Message {
 		r := record("k", seq, n)
 		body, err := r.Envelope.Encode()
 		require.NoError(t, err)
-		return fanout.Message{ID: id, GroupID: fanout.GroupID(r.Change.KeyID), Body: body}
+		return queue.Message{ID: id, GroupID: queue.GroupID(r.Change.KeyID), Body: body}
 	}
-	first := a.Apply(t.Context(), []fanout.Message{msg("m1", 20, 2), msg("m2", 30, 3)})
+	first := a.Apply(t.Context(), []queue.Message{msg("m1", 20, 2), msg("m2", 30, 3)})
 	assert.Empty(t, first.FailedIDs)
 	assert.Zero(t, first.StaleSkipped)
 	assert.Equal(t, 1, first.Puts, "the older change of the batch is collapsed into the newer")
 
-	redelivered := a.Apply(t.Context(), []fanout.Message{msg("m1", 20, 2), msg("m0", 10, -1)})
+	redelivered := a.Apply(t.Context(), []queue.Message{msg("m1", 20, 2), msg("m0", 10, -1)})
 	assert.Empty(t, redelivered.FailedIDs)
 	assert.Equal(t, 1, redelivered.StaleSkipped, "the older put reaches the table and is refused")
 	assert.Equal(t, float64(0), values(t, redelivered.Metrics(time.Now()))["ChangesApplied"])

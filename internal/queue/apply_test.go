@@ -1,4 +1,4 @@
-package fanout_test
+package queue_test
 
 import (
 	"testing"
@@ -6,66 +6,66 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/fanout"
+	"github.com/ddbsync/ddbsync/internal/queue"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 )
 
 // message returns the SQS message of r, as raw delivery brings it.
-func message(tb testing.TB, r fanout.Record) fanout.Message {
+func message(tb testing.TB, r queue.Record) queue.Message {
 	tb.Helper()
 	body, err := r.Envelope.Encode()
 	require.NoError(tb, err)
-	return fanout.Message{ID: "m" + r.Change.Seq, GroupID: fanout.GroupID(r.Change.KeyID), Body: body}
+	return queue.Message{ID: "m" + r.Change.Seq, GroupID: queue.GroupID(r.Change.KeyID), Body: body}
 }
 
 func TestApplier_Apply(t *testing.T) {
 	tests := map[string]struct {
-		before     [][]fanout.Record // batches applied first
-		batch      []fanout.Record
+		before     [][]queue.Record // batches applied first
+		batch      []queue.Record
 		failKeys   []string
 		want       map[string]string // key -> n ("" = absent)
 		wantFailed []string
 	}{
 		"in order": {
-			batch: []fanout.Record{record("a", 1, 1), record("b", 2, 2), record("a", 3, 3)},
+			batch: []queue.Record{record("a", 1, 1), record("b", 2, 2), record("a", 3, 3)},
 			want:  map[string]string{"a": "3", "b": "2"},
 		},
 		"newer then older in one batch": {
-			batch: []fanout.Record{record("a", 3, 3), record("a", 1, 1)},
+			batch: []queue.Record{record("a", 3, 3), record("a", 1, 1)},
 			want:  map[string]string{"a": "3"},
 		},
 		"older redelivered after newer": {
-			before: [][]fanout.Record{{record("a", 3, 3)}},
-			batch:  []fanout.Record{record("a", 1, 1)},
+			before: [][]queue.Record{{record("a", 3, 3)}},
+			batch:  []queue.Record{record("a", 1, 1)},
 			want:   map[string]string{"a": "3"},
 		},
 		"duplicate": {
-			before: [][]fanout.Record{{record("a", 3, 3)}},
-			batch:  []fanout.Record{record("a", 3, 3)},
+			before: [][]queue.Record{{record("a", 3, 3)}},
+			batch:  []queue.Record{record("a", 3, 3)},
 			want:   map[string]string{"a": "3"},
 		},
 		"delete is guarded": {
-			before: [][]fanout.Record{{record("a", 5, 5)}},
-			batch:  []fanout.Record{record("a", 4, -1)},
+			before: [][]queue.Record{{record("a", 5, 5)}},
+			batch:  []queue.Record{record("a", 4, -1)},
 			want:   map[string]string{"a": "5"},
 		},
 		"newer delete": {
-			before: [][]fanout.Record{{record("a", 5, 5)}},
-			batch:  []fanout.Record{record("a", 6, -1)},
+			before: [][]queue.Record{{record("a", 5, 5)}},
+			batch:  []queue.Record{record("a", 6, -1)},
 			want:   map[string]string{"a": ""},
 		},
 		"older put redelivered after a delete": {
-			before: [][]fanout.Record{{record("a", 5, 5)}, {record("a", 6, -1)}},
-			batch:  []fanout.Record{record("a", 5, 5)},
+			before: [][]queue.Record{{record("a", 5, 5)}, {record("a", 6, -1)}},
+			batch:  []queue.Record{record("a", 5, 5)},
 			want:   map[string]string{"a": ""},
 		},
 		"newer put after a delete": {
-			before: [][]fanout.Record{{record("a", 5, 5)}, {record("a", 6, -1)}},
-			batch:  []fanout.Record{record("a", 7, 7)},
+			before: [][]queue.Record{{record("a", 5, 5)}, {record("a", 6, -1)}},
+			batch:  []queue.Record{record("a", 7, 7)},
 			want:   map[string]string{"a": "7"},
 		},
 		"failed group reports every message of the group": {
-			batch:      []fanout.Record{record("a", 1, 1), record("b", 2, 2), record("a", 3, 3), record("c", 4, 4), record("a", 5, 5)},
+			batch:      []queue.Record{record("a", 1, 1), record("b", 2, 2), record("a", 3, 3), record("c", 4, 4), record("a", 5, 5)},
 			failKeys:   []string{"a"},
 			want:       map[string]string{"a": "", "b": "2", "c": "4"},
 			wantFailed: []string{"m" + recs1(1), "m" + recs1(3), "m" + recs1(5)},
@@ -74,9 +74,9 @@ func TestApplier_Apply(t *testing.T) {
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			w := newMemGuard()
-			a := fanout.NewApplier(replicate.New(w, replicate.Options{}), nil, "")
+			a := queue.NewApplier(replicate.New(w, replicate.Options{}), nil, "")
 			for _, batch := range tt.before {
-				var msgs []fanout.Message
+				var msgs []queue.Message
 				for _, r := range batch {
 					msgs = append(msgs, message(t, r))
 				}
@@ -85,7 +85,7 @@ func TestApplier_Apply(t *testing.T) {
 			for _, key := range tt.failKeys {
 				w.Reject[record(key, 1, 1).Change.KeyID] = true
 			}
-			var msgs []fanout.Message
+			var msgs []queue.Message
 			for _, r := range tt.batch {
 				msgs = append(msgs, message(t, r))
 			}
@@ -103,14 +103,14 @@ func TestApplier_Apply(t *testing.T) {
 // without a source to re-read fails.
 func TestApplier_Apply_BadMessages(t *testing.T) {
 	w := newMemGuard()
-	a := fanout.NewApplier(replicate.New(w, replicate.Options{}), nil, "")
+	a := queue.NewApplier(replicate.New(w, replicate.Options{}), nil, "")
 	good := message(t, record("a", 2, 2))
 	later := message(t, record("a", 3, 3))
 	other := message(t, record("b", 4, 4))
-	bad := fanout.Message{ID: "bad", GroupID: good.GroupID, Body: []byte(`{"v":1`)}
+	bad := queue.Message{ID: "bad", GroupID: good.GroupID, Body: []byte(`{"v":1`)}
 	keysOnly := record("c", 5, 5)
 	keysOnly.Envelope.NewImage, keysOnly.Envelope.KeysOnly = nil, true
-	res := a.Apply(t.Context(), []fanout.Message{good, bad, later, other, message(t, keysOnly)})
+	res := a.Apply(t.Context(), []queue.Message{good, bad, later, other, message(t, keysOnly)})
 	assert.Equal(t, []string{"bad", later.ID, "m" + keysOnly.Change.Seq}, res.FailedIDs)
 	assert.Equal(t, "4", value(w, "b"))
 }

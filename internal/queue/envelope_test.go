@@ -1,4 +1,4 @@
-package fanout_test
+package queue_test
 
 import (
 	"encoding/json"
@@ -8,16 +8,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/fanout"
+	"github.com/ddbsync/ddbsync/internal/queue"
 )
 
 func TestEnvelope_RoundTrip(t *testing.T) {
 	tests := map[string]struct {
-		env      fanout.Envelope
+		env      queue.Envelope
 		wantJSON string
 	}{
 		"insert": {
-			env: fanout.Envelope{Event: "INSERT", Keys: json.RawMessage(`{"pk":{"S":"a"}}`),
+			env: queue.Envelope{Event: "INSERT", Keys: json.RawMessage(`{"pk":{"S":"a"}}`),
 				NewImage: json.RawMessage(`{"pk":{"S":"a"},"n":{"N":"1"}}`), Seq: "1234567890123456789012345678901234567890",
 				EventID: "e1", StreamARN: "arn:aws:dynamodb:eu-west-1:1:table/T/stream/2026", TableARN: "arn:aws:dynamodb:eu-west-1:1:table/T", Created: 1700000000000},
 			wantJSON: `{"v":1,"event":"INSERT","keys":{"pk":{"S":"a"}},"newImage":{"pk":{"S":"a"},"n":{"N":"1"}},
@@ -25,7 +25,7 @@ func TestEnvelope_RoundTrip(t *testing.T) {
 				"tableArn":"arn:aws:dynamodb:eu-west-1:1:table/T","created":1700000000000}`,
 		},
 		"remove": {
-			env:      fanout.Envelope{Event: "REMOVE", Keys: json.RawMessage(`{"pk":{"N":"7"}}`), Seq: "5"},
+			env:      queue.Envelope{Event: "REMOVE", Keys: json.RawMessage(`{"pk":{"N":"7"}}`), Seq: "5"},
 			wantJSON: `{"v":1,"event":"REMOVE","keys":{"pk":{"N":"7"}},"seq":"5"}`,
 		},
 	}
@@ -35,7 +35,7 @@ func TestEnvelope_RoundTrip(t *testing.T) {
 			body, err := env.Encode()
 			require.NoError(t, err)
 			assert.JSONEq(t, tt.wantJSON, string(body))
-			got, err := fanout.DecodeEnvelope(body)
+			got, err := queue.DecodeEnvelope(body)
 			require.NoError(t, err)
 			assert.Equal(t, env, got)
 		})
@@ -45,13 +45,13 @@ func TestEnvelope_RoundTrip(t *testing.T) {
 // TestEnvelope_KeysOnly checks that an item too big for one SNS message is
 // sent without its image, flagged for a consistent re-read.
 func TestEnvelope_KeysOnly(t *testing.T) {
-	big := `{"pk":{"S":"a"},"blob":{"S":"` + strings.Repeat("x", fanout.MaxMessageBytes) + `"}}`
-	env := fanout.Envelope{Event: "MODIFY", Keys: json.RawMessage(`{"pk":{"S":"a"}}`), NewImage: json.RawMessage(big), Seq: "9"}
+	big := `{"pk":{"S":"a"},"blob":{"S":"` + strings.Repeat("x", queue.MaxMessageBytes) + `"}}`
+	env := queue.Envelope{Event: "MODIFY", Keys: json.RawMessage(`{"pk":{"S":"a"}}`), NewImage: json.RawMessage(big), Seq: "9"}
 	body, err := env.Encode()
 	require.NoError(t, err)
-	assert.LessOrEqual(t, len(body), fanout.MaxMessageBytes)
+	assert.LessOrEqual(t, len(body), queue.MaxMessageBytes)
 	assert.JSONEq(t, `{"v":1,"event":"MODIFY","keys":{"pk":{"S":"a"}},"keysOnly":true,"seq":"9"}`, string(body))
-	got, err := fanout.DecodeEnvelope(body)
+	got, err := queue.DecodeEnvelope(body)
 	require.NoError(t, err)
 	assert.True(t, got.KeysOnly)
 	assert.Empty(t, got.NewImage)
@@ -71,7 +71,7 @@ func TestDecodeEnvelope_Malformed(t *testing.T) {
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			_, err := fanout.DecodeEnvelope([]byte(tt.body))
+			_, err := queue.DecodeEnvelope([]byte(tt.body))
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.wantErr)
 		})
@@ -79,23 +79,23 @@ func TestDecodeEnvelope_Malformed(t *testing.T) {
 }
 
 func TestGroupID(t *testing.T) {
-	a, b := fanout.GroupID("pk\x00S\x00a\x00"), fanout.GroupID("pk\x00S\x00b\x00")
+	a, b := queue.GroupID("pk\x00S\x00a\x00"), queue.GroupID("pk\x00S\x00b\x00")
 	assert.Len(t, a, 64)
 	assert.NotEqual(t, a, b)
-	assert.Equal(t, a, fanout.GroupID("pk\x00S\x00a\x00"))
+	assert.Equal(t, a, queue.GroupID("pk\x00S\x00a\x00"))
 	assert.Regexp(t, `^[0-9a-f]{64}$`, a)
 }
 
 func TestDedupID(t *testing.T) {
-	assert.Equal(t, "c4ca4238a0b923820dcc509a6f75849b", fanout.DedupID("c4ca4238a0b923820dcc509a6f75849b", "s", "1"))
-	fallback := fanout.DedupID("", "arn:s", "12")
+	assert.Equal(t, "c4ca4238a0b923820dcc509a6f75849b", queue.DedupID("c4ca4238a0b923820dcc509a6f75849b", "s", "1"))
+	fallback := queue.DedupID("", "arn:s", "12")
 	assert.Len(t, fallback, 64)
-	assert.Equal(t, fallback, fanout.DedupID("has space", "arn:s", "12"))
-	assert.NotEqual(t, fallback, fanout.DedupID("", "arn:s", "13"))
+	assert.Equal(t, fallback, queue.DedupID("has space", "arn:s", "12"))
+	assert.NotEqual(t, fallback, queue.DedupID("", "arn:s", "13"))
 }
 
 func TestTableARN(t *testing.T) {
 	assert.Equal(t, "arn:aws:dynamodb:ddblocal:000000000000:table/src",
-		fanout.TableARN("arn:aws:dynamodb:ddblocal:000000000000:table/src/stream/2026-11-27T00:00:00.000"))
-	assert.Empty(t, fanout.TableARN("nope"))
+		queue.TableARN("arn:aws:dynamodb:ddblocal:000000000000:table/src/stream/2026-11-27T00:00:00.000"))
+	assert.Empty(t, queue.TableARN("nope"))
 }
