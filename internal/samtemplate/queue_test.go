@@ -126,6 +126,8 @@ func TestQueueTemplate_IAMLeastPrivilege(t *testing.T) {
 // default and constraints.
 var directOnly = map[string]string{
 	"TargetRegion": "the apply function writes its guarded PutItem calls in its own region",
+	"StreamMappingEnabled": "the backfill from an export (docs/export-backfill.md) hands over to the direct path's " +
+		"mapping; the queue path's loads are not written with its sequence attributes",
 }
 
 // queueOnly lists the parameters only template-queue.yaml has.

@@ -72,7 +72,9 @@ func TestTemplate_EventSource(t *testing.T) {
 		def      string  // the parameter's default, when it matters
 		allowed  []string
 	}{
-		"StartingPosition":               {param: "StartingPosition", allowed: []string{"TRIM_HORIZON", "LATEST"}, def: "TRIM_HORIZON"},
+		"StartingPosition": {param: "StartingPosition", allowed: []string{"TRIM_HORIZON", "LATEST"}, def: "TRIM_HORIZON"},
+		// Created disabled for a backfill from an export, enabled afterwards.
+		"Enabled":                        {param: "StreamMappingEnabled", allowed: []string{"true", "false"}, def: "true"},
 		"BatchSize":                      {param: "BatchSize", min: 1, max: 10000},
 		"MaximumBatchingWindowInSeconds": {param: "MaximumBatchingWindowInSeconds", min: 0, max: 300},
 		"ParallelizationFactor":          {param: "ParallelizationFactor", min: 1, max: 10, def: "1"},
