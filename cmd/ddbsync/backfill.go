@@ -36,6 +36,12 @@ type BackfillCommand struct {
 
 	// awsConfig replaces the default credential chain (tests).
 	awsConfig func(ctx context.Context, region string) (aws.Config, error)
+
+	// exportClients replaces the clients of --from-export (tests).
+	exportClients func(cfg aws.Config, bc BackfillConfig) exportClients
+	// pollInterval replaces exportload.DefaultPollInterval and the
+	// execution poll interval (tests).
+	pollInterval time.Duration
 }
 
 // BackfillConfig is the configuration of `ddbsync backfill`, from its flags.
@@ -47,6 +53,7 @@ type BackfillConfig struct {
 	Checkpoint    string
 	WriteAttempts int
 	AllowNoStream bool
+	exportFlags
 }
 
 func (c *BackfillConfig) flags(fs *pflag.FlagSet) {
@@ -58,6 +65,7 @@ func (c *BackfillConfig) flags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Checkpoint, "checkpoint", "", "save progress to `FILE` and, if it exists, resume from it: finished segments are\nskipped, the others continue after their last written item")
 	fs.IntVar(&c.WriteAttempts, "write-attempts", dynamo.DefaultMaxAttempts, "tries of each BatchWriteItem (throttling and UnprocessedItems are retried with backoff,\nas the replicator does)")
 	fs.BoolVar(&c.AllowNoStream, "allow-no-stream", false, "copy even though the source has no stream with new images (a one-time copy: changes\nmade during or after it are not replicated)")
+	c.exportFlags.bind(fs)
 }
 
 // Validate checks the configuration and returns every problem, each a
@@ -73,10 +81,12 @@ func (c BackfillConfig) Validate() error {
 	if c.WriteAttempts < 1 || c.WriteAttempts > maxWriteAttempts {
 		errs = append(errs, &FlagError{Flag: "write-attempts", Err: fmt.Errorf("%d must be 1 to %d", c.WriteAttempts, maxWriteAttempts)})
 	}
+	errs = append(errs, c.exportFlags.validate(c.scanFlags, c.MaxWCU)...)
 	return errors.Join(errs...)
 }
 
 var backfillHelp = `Usage: ddbsync backfill --table SOURCE --target-table TARGET [flags]
+       ddbsync backfill --from-export [ARN|s3://BUCKET/PREFIX] --table SOURCE --target-table TARGET [flags]
 
 Copies every item of the source table into the target: a parallel Scan
 (--segments; --segment-range lets several machines split one table) and
@@ -97,16 +107,44 @@ Safe order, while the source is being written to:
 Without a stream on the source, backfill refuses to start unless
 --allow-no-stream is given.
 
+From a point-in-time export (--from-export), for tables too large to scan:
+no read capacity, a snapshot consistent at the export time T. Alone,
+--from-export starts an export of the source into --export-to (the source
+needs point-in-time recovery; the error says how to enable it) and waits for
+it, showing its state; with an export's ARN it waits for that one; with an
+s3:// URI it reads the export's manifests there. Every data file is checked
+against manifest-files.json (MD5 and item count) before any of its items is
+written, then loaded with the replicator's writer and retry rules, --workers
+files at once; --files i/N splits the files between machines; --checkpoint
+records each file's progress, so a rerun after Ctrl-C or a crash skips the
+files done. With --on step-functions --stack NAME the stack deployed from
+template-backfill.yaml loads it (a Distributed Map, one Lambda worker per
+file) and backfill follows the execution.
+The hand-over, with no gap (docs/export-backfill.md): before the export,
+deploy the replicator with its event source mapping disabled at
+TRIM_HORIZON (template.yaml StreamMappingEnabled=false; --mapping UUID
+checks it); after the load, enable it, or run ddbsync run --start
+at-timestamp, before the deadline (T minus --overlap, plus the stream's 24
+hours), which the plan and the result print with the exact command. An
+export older than 20 hours is refused unless --allow-old-export.
+
 ` + guardRailsHelp + `A target that already has items is warned about in the plan (a resumed
 backfill finds one): items with a source item's key are overwritten.
 With --dry-run it counts the items it would copy (a Scan, COUNT only).
 
-` + exitStatusHelp("the copy failed (resume with the same --checkpoint), or the plan was declined") + `
+` + exitStatusHelp("the copy failed (resume with the same --checkpoint), an export's data\n       files were refused or failed (each is named), the step-functions execution\n       failed, or the plan was declined") + `
 Examples:
   ddbsync backfill --table orders --target-table orders-copy --dry-run
   ddbsync backfill --table orders --target-table orders-copy --checkpoint orders.ckpt --yes
   ddbsync backfill --table orders --target-table orders-copy --segments 64 \
       --segment-range 0-31 --max-wcu 2000 --checkpoint orders-0-31.ckpt
+  ddbsync backfill --table orders --target-table orders-copy --from-export \
+      --export-to s3://my-exports/orders --workers 8 --checkpoint orders.ckpt
+  ddbsync backfill --table orders --target-table orders-copy --files 1/4 \
+      --from-export s3://my-exports/orders/AWSDynamoDB/01700000000000-abcdef01 \
+      --checkpoint orders-1-4.ckpt --yes
+  ddbsync backfill --table orders --target-table orders-copy --from-export \
+      --on step-functions --stack orders-backfill
 `
 
 // Run parses args and copies the table.
@@ -128,6 +166,7 @@ func (c *BackfillCommand) command(g *globalFlags) *cobra.Command {
 		},
 	}
 	cfg.flags(cmd.Flags())
+	cmd.Args = exportArgs(&cfg.exportFlags)
 	return cmd
 }
 
@@ -139,6 +178,9 @@ func (c *BackfillCommand) run(ctx context.Context, cfg BackfillConfig) error {
 	awsCfg, err := loadConfig(ctx, c.awsConfig, cfg.Region, cfg.Profile)
 	if err != nil {
 		return err
+	}
+	if cfg.FromExport != "" {
+		return c.runExport(ctx, cfg, awsCfg)
 	}
 	loc := locate(ctx, awsCfg, cfg.tableFlags)
 	src := newReadClient(awsCfg, cfg.Endpoint, "", cfg.callsInFlight())

@@ -22,11 +22,14 @@ func (e *awsError) Error() string { return e.err.Error() }
 func (e *awsError) Unwrap() error { return e.err }
 
 // outcome reports whether err is a result rather than a failure to get
-// one: differences, failed records, batches left, drift, a declined plan
+// one: differences, failed records, batches left, drift, a declined plan,
+// export files that failed to load, a backfill execution that failed
 // (exit status 1 even when an AWS error is among the causes).
 func outcome(err error) bool {
 	var failed *RecordsFailedError
-	return errors.As(err, &failed) || errors.Is(err, ErrTablesDiffer) || errors.Is(err, ErrNotRedriven) ||
+	var files *LoadFailedError
+	var execution *ExecutionFailedError
+	return errors.As(err, &failed) || errors.As(err, &files) || errors.As(err, &execution) || errors.Is(err, ErrTablesDiffer) || errors.Is(err, ErrNotRedriven) ||
 		errors.Is(err, codestatus.ErrDrift) || errors.Is(err, ErrDeclined) || errors.Is(err, errStackDrift)
 }
 
