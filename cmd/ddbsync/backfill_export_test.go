@@ -39,6 +39,8 @@ type exportEnv struct {
 	calls       atomic.Int64
 	cancelAfter int64
 	cancel      context.CancelFunc
+	// clients, if set, replaces some of the command's clients with fakes.
+	clients func(exportClients) exportClients
 }
 
 // newExportEnv writes nfiles files of perFile items each (every attribute
@@ -113,6 +115,9 @@ func (e *exportEnv) backfill(t *testing.T, ctx context.Context, args ...string) 
 	cfg := e.config(t)
 	cmd := &BackfillCommand{Stdout: &out, Stderr: &errOut, stdinTerminal: func() bool { return false },
 		awsConfig: func(context.Context, string) (aws.Config, error) { return cfg, nil }, pollInterval: 10 * time.Millisecond}
+	if e.clients != nil {
+		cmd.exportClients = func(cfg aws.Config, bc BackfillConfig) exportClients { return e.clients(defaultExportClients(cfg, bc)) }
+	}
 	err := cmd.Run(ctx, append([]string{"--endpoint-url", testkit.DDB(t).Endpoint, "--s3-endpoint-url", e.s3,
 		"--table", "source", "--target-table", "target"}, args...))
 	return exitCode(&errOut, "backfill", err), out.String(), errOut.String()
