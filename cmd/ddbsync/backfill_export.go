@@ -370,7 +370,7 @@ func withProfile(line, profile string) string {
 // waitExport follows an export until it is completed, with progress.
 func (c *BackfillCommand) waitExport(ctx context.Context, cfg BackfillConfig, cl exportClients, arn string) (exportRef, error) {
 	began := time.Now()
-	pr := cfg.progress(c.Stderr)
+	pr := textProgress(cfg.progress(c.Stderr, "backfill"))
 	var last time.Time
 	var lastStatus string
 	st, err := exportload.WaitExport(ctx, cl.Exports, arn, c.pollInterval, func(s exportload.ExportStatus) {
@@ -596,7 +596,7 @@ func (c *exportRun) loadLocal(ctx context.Context, exp *exportload.Export, split
 		Concurrency: exportload.DefaultConcurrency,
 		Logger:      cfg.logger(c.Stderr),
 	}
-	meter := newLoadMeter(c.Stderr, cfg.progress(c.Stderr), doneBefore(cfg.Checkpoint, exp, split))
+	meter := newLoadMeter(c.Stderr, textProgress(cfg.progress(c.Stderr, "backfill")), doneBefore(cfg.Checkpoint, exp, split))
 	rep, err := exportload.Load(ctx, exportload.Config{
 		Export: exp, Loader: loader, TargetTable: cfg.TargetTable, Workers: cfg.Workers, Split: split,
 		CheckpointPath: cfg.Checkpoint, Overlap: cfg.Overlap, AllowOldExport: cfg.AllowOldExport,
@@ -741,4 +741,14 @@ func (m *loadMeter) finish() {
 	if m.printed {
 		fmt.Fprintln(m.w)
 	}
+}
+
+// textProgress returns p for the text progress lines of --from-export, or
+// none with --output json or jsonl: JSON progress events
+// (docs/progress.md) are not written for an export's load yet.
+func textProgress(p tablesync.Progress) tablesync.Progress {
+	if p.JSON {
+		return tablesync.Progress{}
+	}
+	return p
 }

@@ -78,7 +78,7 @@ func (c *exportRun) runStepFunctions(ctx context.Context, cfg BackfillConfig, cl
 		fmt.Fprintf(c.Stderr, "ddbsync backfill: execution %s %s\n", arn, what)
 	}
 	began := time.Now()
-	pr := cfg.progress(c.Stderr)
+	pr := textProgress(cfg.progress(c.Stderr, "backfill"))
 	var last time.Time
 	var lastLine string
 	st, err := stepfn.Follow(ctx, cl.StepFunctions, arn, c.pollInterval, func(s stepfn.Status) {

@@ -100,6 +100,7 @@ type RunConfig struct {
 	Profile                        string
 	Endpoint, Region, TargetRegion string
 	Start                          string
+	StartTimestamp                 time.Time
 	Resume                         map[string]string
 	BatchSize                      int
 	BatchWindow                    time.Duration
@@ -152,8 +153,13 @@ func (c RunConfig) Validate() error {
 	if c.TargetTable == "" && c.InvokeURL == "" {
 		bad("target-table", "is required (or --invoke-url): the table to replicate into")
 	}
-	if c.Start != "trim-horizon" && c.Start != "latest" {
-		bad("start", "%q must be trim-horizon or latest", c.Start)
+	switch {
+	case c.Start != "trim-horizon" && c.Start != "latest" && c.Start != "at-timestamp":
+		bad("start", "%q must be trim-horizon, latest or at-timestamp", c.Start)
+	case c.Start == "at-timestamp" && c.StartTimestamp.IsZero():
+		bad("start-timestamp", "is required with --start at-timestamp: the time to start from (RFC 3339)")
+	case c.Start != "at-timestamp" && !c.StartTimestamp.IsZero():
+		bad("start-timestamp", "needs --start at-timestamp, not %s", c.Start)
 	}
 	if len(c.Resume) > 0 && c.Start == "latest" {
 		bad("resume", "cannot be used with --start latest")
@@ -198,7 +204,8 @@ func (c *RunConfig) flags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.StreamARN, "stream-arn", "", "source stream `ARN` (instead of --table)")
 	fs.StringVar(&c.TargetTable, "target-table", "", "`NAME` of the table to replicate into (in process; with --invoke-url the function's\nTARGET_TABLE_NAME applies)")
 	fs.StringVar(&c.TargetRegion, "target-region", "", "`REGION` of the target table (default: --region)")
-	fs.StringVar(&c.Start, "start", "trim-horizon", "`POSITION` to start from: trim-horizon (every record in the stream) or latest (new\nrecords only); the AWS spellings TRIM_HORIZON and LATEST are the same")
+	fs.StringVar(&c.Start, "start", "trim-horizon", "`POSITION` to start from: trim-horizon (every record in the stream), latest (new\nrecords only) or at-timestamp (each shard from its first record created at or after\n--start-timestamp); the AWS spellings TRIM_HORIZON, LATEST and AT_TIMESTAMP are the same")
+	fs.Func("start-timestamp", "with --start at-timestamp, the `TIME` (RFC 3339) to start each shard at: the hand-over\nfrom an export at T starts at T minus the overlap (ddbsync backfill --from-export prints it);\ngiven alone it means --start at-timestamp", c.parseStartTimestamp)
 	fs.Func("resume", "continue a shard after the record `SHARD=SEQ` (repeatable); ddbsync run prints these when it stops", c.parseResume)
 	fs.IntVar(&c.BatchSize, "batch-size", streampoll.DefaultBatchSize, "most records per batch, as Lambda's BatchSize (1 to 10000)")
 	fs.DurationVar(&c.BatchWindow, "batch-window", 0, "how long to gather records into a batch, as Lambda's MaximumBatchingWindowInSeconds (0 to 5m)")
@@ -223,8 +230,19 @@ func normalizeStart(v string) string {
 		return "trim-horizon"
 	case "latest":
 		return "latest"
+	case "at-timestamp":
+		return "at-timestamp"
 	}
 	return v
+}
+
+func (c *RunConfig) parseStartTimestamp(v string) error {
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return fmt.Errorf("%q is not an RFC 3339 time such as 2026-12-02T16:55:00Z", v)
+	}
+	c.StartTimestamp = t
+	return nil
 }
 
 func (c *RunConfig) parseResume(v string) error {
@@ -258,6 +276,10 @@ prints each shard's position (resume with --resume) and exits 130.
 
 With --start latest, every open shard's position is taken when the run
 starts; a stream with more open shards than --max-shards is refused.
+With --start at-timestamp --start-timestamp T each shard starts at its first
+record created (ApproximateCreationDateTime) at or after T, as Lambda's
+AT_TIMESTAMP: the hand-over after ddbsync backfill --from-export, which
+prints the exact command (docs/export-backfill.md).
 
 Credentials and region come from the usual AWS chain (environment, profile,
 SSO, instance role). DynamoDB Local accepts any credentials.
@@ -295,6 +317,9 @@ func (c *RunCommand) command(g *globalFlags) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Profile, cfg.Endpoint, cfg.Region, cfg.Quiet, cfg.Output = g.Profile, g.Endpoint, g.Region, g.Quiet, g.Output
 			cfg.Start = normalizeStart(cfg.Start)
+			if !cmd.Flags().Changed("start") && !cfg.StartTimestamp.IsZero() {
+				cfg.Start = "at-timestamp"
+			}
 			if !cmd.Flags().Changed("progress-interval") && !isTerminal(c.Stderr) && !cfg.jsonProgress() {
 				cfg.ProgressInterval = 0 // no progress lines when piped (JSON events are for programs)
 			}
@@ -338,13 +363,17 @@ func (c *RunCommand) run(ctx context.Context, cfg RunConfig) error {
 		return err
 	}
 	failures := &lazyFile{path: cfg.FailureFile}
-	start := streampoll.TrimHorizon
-	if cfg.Start == "latest" {
+	start, startAt := streampoll.TrimHorizon, time.Time{}
+	switch cfg.Start {
+	case "latest":
 		start = streampoll.Latest
+	case "at-timestamp":
+		startAt = cfg.StartTimestamp // TRIM_HORIZON, skipping the records before it
 	}
 	p := streampoll.New(newStreams(awsCfg, cfg.Endpoint), inv, streampoll.Options{
 		StreamARN:             streamARN,
 		Start:                 start,
+		StartAt:               startAt,
 		Resume:                cfg.Resume,
 		BatchSize:             cfg.BatchSize,
 		BatchWindow:           cfg.BatchWindow,
@@ -359,7 +388,11 @@ func (c *RunCommand) run(ctx context.Context, cfg RunConfig) error {
 		Logger:                logger,
 	})
 	if !cfg.Quiet {
-		fmt.Fprintf(stderr, "ddbsync run: reading %s from %s into %s\n", streamARN, start, function)
+		from := string(start)
+		if !startAt.IsZero() {
+			from = "the first record created at or after " + startAt.UTC().Format(time.RFC3339) + " in each shard"
+		}
+		fmt.Fprintf(stderr, "ddbsync run: reading %s from %s into %s\n", streamARN, from, function)
 	}
 	if c.started != nil {
 		c.started(p)
