@@ -668,7 +668,7 @@ type loadMeter struct {
 	cfg   tablesync.Progress
 	began time.Time
 
-	base  int64 // items done before this run
+	base int64 // items done before this run
 
 	mu      sync.Mutex
 	last    time.Time
