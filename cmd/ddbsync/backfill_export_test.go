@@ -295,3 +295,33 @@ func TestBackfillCommand_FromExportSplit(t *testing.T) {
 	_, err := os.Stat(filepath.Join(dir, "1-2.ckpt"))
 	require.NoError(t, err)
 }
+
+// TestRunCommand_StartTimestamp: ddbsync run --start at-timestamp applies
+// the records created at or after the time, and skips the older ones.
+func TestRunCommand_StartTimestamp(t *testing.T) {
+	t.Parallel()
+	e := newExportEnv(t, 1, 4, time.Now().Add(-time.Hour), nil)
+	// In this order: the second run sees what the first one wrote.
+	tests := []struct {
+		name string
+		args []string
+		want int32
+	}{
+		{"from the future: every record skipped", []string{"--start-timestamp", time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}, 0},
+		{"from the past: every record applied", []string{"--start", "AT_TIMESTAMP", "--start-timestamp", time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)}, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			cfg := e.config(t)
+			cmd := &RunCommand{Stdout: &stdout, Stderr: &stderr, awsConfig: func(context.Context, string) (aws.Config, error) { return cfg, nil }}
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			err := cmd.Run(ctx, append([]string{"--endpoint-url", testkit.DDB(t).Endpoint, "--table", "source", "--target-table", "target",
+				"--exit-when-idle", "500ms"}, tt.args...))
+			require.NoError(t, err, stderr.String())
+			assert.Contains(t, stderr.String(), "from the first record created at or after ")
+			assert.Equal(t, tt.want, e.items(t, "target"))
+		})
+	}
+}
