@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -596,7 +597,7 @@ func (c *exportRun) loadLocal(ctx context.Context, exp *exportload.Export, split
 		Concurrency: exportload.DefaultConcurrency,
 		Logger:      cfg.logger(c.Stderr),
 	}
-	meter := newLoadMeter(c.Stderr, textProgress(cfg.progress(c.Stderr, "backfill")), doneBefore(cfg.Checkpoint, exp, split))
+	meter := newLoadMeter(c.Stderr, cfg.progress(c.Stderr, "backfill"), doneBefore(cfg.Checkpoint, exp, split))
 	rep, err := exportload.Load(ctx, exportload.Config{
 		Export: exp, Loader: loader, TargetTable: cfg.TargetTable, Workers: cfg.Workers, Split: split,
 		CheckpointPath: cfg.Checkpoint, Overlap: cfg.Overlap, AllowOldExport: cfg.AllowOldExport,
@@ -673,6 +674,7 @@ type loadMeter struct {
 	mu      sync.Mutex
 	last    time.Time
 	printed bool
+	latest  exportload.Report // for the final JSON event
 }
 
 func newLoadMeter(w io.Writer, cfg tablesync.Progress, base int64) *loadMeter {
@@ -710,11 +712,16 @@ func (m *loadMeter) report(r exportload.Report) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.latest = r
 	now := time.Now()
 	if now.Sub(m.last) < m.cfg.Interval {
 		return
 	}
 	m.last = now
+	if m.cfg.JSON {
+		m.writeEvent(r, now, false)
+		return
+	}
 	rate := float64(r.ItemsDone-m.base) / max(now.Sub(m.began).Seconds(), 1e-9)
 	eta := "-"
 	if rate > 0 && r.Items > r.ItemsDone {
@@ -734,18 +741,29 @@ func (m *loadMeter) report(r exportload.Report) {
 	fmt.Fprintln(m.w, line)
 }
 
-// finish ends a redrawn line.
+// writeEvent writes the JSON progress event of r (docs/progress.md), the
+// phase "load export".
+func (m *loadMeter) writeEvent(r exportload.Report, now time.Time, final bool) {
+	ev := tablesync.NewEvent(m.cfg.Command, "load export", m.base, r.ItemsDone-m.base, r.Items, now.Sub(m.began), final)
+	b, _ := json.Marshal(ev)
+	fmt.Fprintf(m.w, "%s\n", b)
+}
+
+// finish ends a redrawn line, or writes the final JSON event.
 func (m *loadMeter) finish() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.cfg.JSON && m.cfg.W != nil {
+		m.writeEvent(m.latest, time.Now(), true)
+	}
 	if m.printed {
 		fmt.Fprintln(m.w)
 	}
 }
 
-// textProgress returns p for the text progress lines of --from-export, or
-// none with --output json or jsonl: JSON progress events
-// (docs/progress.md) are not written for an export's load yet.
+// textProgress returns p for the text progress lines of waiting for an
+// export, or none with --output json or jsonl (the wait writes no JSON
+// events; the load does).
 func textProgress(p tablesync.Progress) tablesync.Progress {
 	if p.JSON {
 		return tablesync.Progress{}

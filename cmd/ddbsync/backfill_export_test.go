@@ -325,3 +325,22 @@ func TestRunCommand_StartTimestamp(t *testing.T) {
 		})
 	}
 }
+
+// TestBackfillCommand_FromExportJSONProgress: with --output json the load
+// of an export writes JSON progress events (docs/progress.md), the last one
+// final with every item.
+func TestBackfillCommand_FromExportJSONProgress(t *testing.T) {
+	t.Parallel()
+	e := newExportEnv(t, 3, 20, time.Now().Add(-time.Hour), nil)
+	code, _, stderr := e.backfill(t, t.Context(), "--from-export", e.uri(), "--output", "json", "--progress-interval", "100ms", "--yes")
+	require.Equal(t, exitOK, code, stderr)
+	events := jsonLines(t, stderr)
+	require.NotEmpty(t, events, stderr)
+	last := events[len(events)-1]
+	assert.Equal(t, "progress", last["event"])
+	assert.Equal(t, "backfill", last["command"])
+	assert.Equal(t, "load export", last["phase"])
+	assert.EqualValues(t, 60, last["items"])
+	assert.EqualValues(t, 60, last["total"])
+	assert.Equal(t, true, last["final"])
+}

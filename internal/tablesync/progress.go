@@ -126,6 +126,13 @@ func (m *meter) show(final bool) {
 	}
 }
 
+// NewEvent returns the progress event of a phase of command: done items in
+// elapsed by this run, base items done before it, of about total (0:
+// unknown).
+func NewEvent(command, phase string, base, done, total int64, elapsed time.Duration, final bool) Event {
+	return progressEvent(command, phase, base, done, total, elapsed, final)
+}
+
 // progressEvent is the JSON form of [progressLine]'s figures.
 func progressEvent(command, label string, base, done, total int64, elapsed time.Duration, final bool) Event {
 	all := base + done
