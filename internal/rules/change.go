@@ -1,0 +1,287 @@
+package rules
+
+import (
+	"encoding/base64"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Event is a stream record's eventName.
+type Event string
+
+// The stream events.
+const (
+	EventInsert Event = "INSERT"
+	EventModify Event = "MODIFY"
+	EventRemove Event = "REMOVE"
+)
+
+// Op is what a target write does.
+type Op string
+
+// The target writes.
+const (
+	OpPut    Op = "put"
+	OpDelete Op = "delete"
+)
+
+// Identity is a stream record's userIdentity.
+type Identity struct {
+	Type        string `json:"type"`
+	PrincipalID string `json:"principalId"`
+}
+
+// IsTTL reports whether the identity is DynamoDB's TTL service, which is
+// how a stream marks the REMOVE of an expired item:
+// https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/time-to-live-ttl-streams.html
+func (id *Identity) IsTTL() bool {
+	return id != nil && id.Type == "Service" && id.PrincipalID == "dynamodb.amazonaws.com"
+}
+
+// Change is one stream record, decoded.
+type Change struct {
+	// Event is INSERT, MODIFY or REMOVE.
+	Event Event
+	// Keys is the source item's key.
+	Keys map[string]types.AttributeValue
+	// OldImage and NewImage are the item before and after, when the
+	// stream's view type carries them (nil otherwise).
+	OldImage, NewImage map[string]types.AttributeValue
+	// UserIdentity is the record's userIdentity (nil for a user's write).
+	UserIdentity *Identity
+}
+
+// Write is one write to the target.
+type Write struct {
+	// Op is OpPut or OpDelete.
+	Op Op
+	// Key is the target key.
+	Key map[string]types.AttributeValue
+	// Item is the item to put (OpPut only).
+	Item map[string]types.AttributeValue
+}
+
+// Writes returns the target writes of a change, in order, with the filter
+// semantics that keep the copy correct:
+//
+//   - INSERT or MODIFY into the filter: a put of the transformed item.
+//   - MODIFY out of the filter (the old image matched, the new one does
+//     not): a delete of the old target key. Without an old image it is a
+//     delete of the key the new image would have, which is harmless if the
+//     item was never copied.
+//   - A re-key whose target key changes (old and new images map to
+//     different target keys): a delete of the old target key, then the put.
+//   - REMOVE: a delete of the old image's target key, none if the old image
+//     did not match the filter; with TTLSkip, none for a TTL expiry.
+//
+// A rule set with a key rule needs the old image of a MODIFY (else
+// ErrNeedOldImage): the stream's view type must be NEW_AND_OLD_IMAGES. A
+// REMOVE without an old image is a delete of the key the key rule
+// computes from Keys alone, or ErrNeedOldImage if it reads other
+// attributes. The identity rule set gives the change's own write.
+func (rs *RuleSet) Writes(c Change) ([]Write, error) {
+	if rs == nil {
+		rs = &RuleSet{TTL: TTLReplicate}
+	}
+	switch c.Event {
+	case EventInsert, EventModify:
+		if c.NewImage == nil {
+			return nil, fmt.Errorf("%s record without NewImage: %w", c.Event, ErrNeedOldImage)
+		}
+		out, keep, err := rs.Item(c.NewImage)
+		if err != nil {
+			return nil, err
+		}
+		var old map[string]types.AttributeValue
+		oldKeep := false
+		if c.Event == EventModify && c.OldImage != nil {
+			if old, oldKeep, err = rs.Item(c.OldImage); err != nil {
+				return nil, err
+			}
+		} else if c.Event == EventModify && rs.key != nil {
+			return nil, fmt.Errorf("MODIFY of a re-keyed item without OldImage: %w "+
+				"(set the stream's view type to NEW_AND_OLD_IMAGES)", ErrNeedOldImage)
+		}
+		var writes []Write
+		if !keep {
+			switch {
+			case oldKeep:
+				k, err := rs.targetKey(old, c.Keys)
+				if err != nil {
+					return nil, err
+				}
+				writes = append(writes, Write{Op: OpDelete, Key: k})
+			case c.Event == EventModify && c.OldImage == nil:
+				all, _, err := rs.apply(c.NewImage, false)
+				if err != nil {
+					return nil, err
+				}
+				k, err := rs.targetKey(all, c.Keys)
+				if err != nil {
+					return nil, err
+				}
+				writes = append(writes, Write{Op: OpDelete, Key: k})
+			}
+			return writes, nil
+		}
+		k, err := rs.targetKey(out, c.Keys)
+		if err != nil {
+			return nil, err
+		}
+		if oldKeep {
+			ok, err := rs.targetKey(old, c.Keys)
+			if err != nil {
+				return nil, err
+			}
+			if keyID(ok) != keyID(k) {
+				writes = append(writes, Write{Op: OpDelete, Key: ok})
+			}
+		}
+		return append(writes, Write{Op: OpPut, Key: k, Item: out}), nil
+	case EventRemove:
+		if rs != nil && rs.TTL == TTLSkip && c.UserIdentity.IsTTL() {
+			return nil, nil
+		}
+		if c.OldImage == nil {
+			if rs.key == nil {
+				all, _, err := rs.apply(c.Keys, false)
+				if err != nil {
+					return nil, err
+				}
+				k, err := rs.targetKey(all, c.Keys)
+				if err != nil {
+					return nil, err
+				}
+				return []Write{{Op: OpDelete, Key: k}}, nil
+			}
+			k, err := rs.keyFromKeys(c.Keys)
+			if err != nil {
+				return nil, err
+			}
+			return []Write{{Op: OpDelete, Key: k}}, nil
+		}
+		old, keep, err := rs.Item(c.OldImage)
+		if err != nil || !keep {
+			return nil, err
+		}
+		k, err := rs.targetKey(old, c.Keys)
+		if err != nil {
+			return nil, err
+		}
+		return []Write{{Op: OpDelete, Key: k}}, nil
+	}
+	return nil, fmt.Errorf("unknown eventName %q", c.Event)
+}
+
+// keyFromKeys evaluates the key rule on the source key alone (a REMOVE
+// without an old image).
+func (rs *RuleSet) keyFromKeys(keys map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
+	k := make(map[string]types.AttributeValue, len(rs.key.Pairs))
+	for _, p := range rs.key.Pairs {
+		v, err := p.expr.eval(keys)
+		if err != nil {
+			return nil, fmt.Errorf("REMOVE without OldImage: key %s reads more than the source key (%v): %w "+
+				"(set the stream's view type to NEW_AND_OLD_IMAGES)", p.To, err, ErrNeedOldImage)
+		}
+		av, err := fromCEL(v)
+		if err != nil {
+			return nil, fmt.Errorf("key %s: %w", p.To, err)
+		}
+		k[p.To[0]] = av
+	}
+	return k, nil
+}
+
+// targetKey projects a transformed item onto the target key.
+func (rs *RuleSet) targetKey(item, srcKey map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
+	if rs == nil || len(rs.Rules) == 0 {
+		return srcKey, nil
+	}
+	names := rs.targetKeyNames(srcKey)
+	k := make(map[string]types.AttributeValue, len(names))
+	for _, n := range names {
+		v, ok := item[n]
+		if !ok {
+			return nil, fmt.Errorf("%s: the rules leave no target key attribute %q (exclude or rename it only with a key rule)", rs.Source, n)
+		}
+		k[n] = v
+	}
+	return k, nil
+}
+
+// Batch checks the target writes of one batch of records for collisions:
+// two different source keys whose writes (puts or deletes) touch the same
+// target key. The later record is the one that fails, with ErrCollision
+// naming both source keys; the earlier one's writes stand. A record that
+// fails is retried from its sequence number in a later batch, without the
+// earlier record, so a legitimate move (item A leaves target key T, item B
+// takes it) succeeds on retry, while a real collision (a key rule that maps
+// two live items to one key) keeps failing until the rule set is fixed.
+// Collisions across batches cannot be seen: there the last writer wins.
+// The zero Batch is ready to use; it is not safe for concurrent use.
+type Batch struct {
+	claims map[string]claim
+}
+
+type claim struct {
+	srcID string
+	src   map[string]types.AttributeValue
+}
+
+// Check records the writes of the record with source key src, or returns
+// ErrCollision (recording nothing) if one of them touches a target key
+// that another source key already touched in the batch.
+func (b *Batch) Check(src map[string]types.AttributeValue, writes []Write) error {
+	if b.claims == nil {
+		b.claims = map[string]claim{}
+	}
+	srcID := keyID(src)
+	for _, w := range writes {
+		if c, ok := b.claims[keyID(w.Key)]; ok && c.srcID != srcID {
+			return fmt.Errorf("%w: source keys %s and %s both map to target key %s in one batch",
+				ErrCollision, FormatKey(c.src), FormatKey(src), FormatKey(w.Key))
+		}
+	}
+	for _, w := range writes {
+		b.claims[keyID(w.Key)] = claim{srcID: srcID, src: src}
+	}
+	return nil
+}
+
+// keyID is a canonical string for a key: equal keys, equal IDs.
+func keyID(k map[string]types.AttributeValue) string {
+	return FormatKey(k)
+}
+
+// FormatKey writes a key as {name: TYPE value, …}, names sorted, for
+// errors.
+func FormatKey(k map[string]types.AttributeValue) string {
+	names := make([]string, 0, len(k))
+	for n := range k {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, n := range names {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%q: ", n)
+		switch v := k[n].(type) {
+		case *types.AttributeValueMemberS:
+			fmt.Fprintf(&b, "S %q", v.Value)
+		case *types.AttributeValueMemberN:
+			fmt.Fprintf(&b, "N %s", v.Value)
+		case *types.AttributeValueMemberB:
+			fmt.Fprintf(&b, "B %s", base64.StdEncoding.EncodeToString(v.Value))
+		default:
+			fmt.Fprintf(&b, "%T", v)
+		}
+	}
+	b.WriteByte('}')
+	return b.String()
+}
