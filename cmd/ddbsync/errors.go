@@ -29,7 +29,9 @@ func outcome(err error) bool {
 	var failed *RecordsFailedError
 	var files *LoadFailedError
 	var execution *ExecutionFailedError
-	return errors.As(err, &failed) || errors.As(err, &files) || errors.As(err, &execution) || errors.Is(err, ErrTablesDiffer) || errors.Is(err, ErrNotRedriven) ||
+	var rulesFailed *recordsFailed
+	return errors.As(err, &failed) || errors.As(err, &files) || errors.As(err, &execution) || errors.As(err, &rulesFailed) ||
+		errors.Is(err, ErrTablesDiffer) || errors.Is(err, ErrNotRedriven) ||
 		errors.Is(err, codestatus.ErrDrift) || errors.Is(err, ErrDeclined) || errors.Is(err, errStackDrift)
 }
 
