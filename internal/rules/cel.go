@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/ast"
@@ -35,22 +36,9 @@ func compile(src string) (*expr, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, errors.New("empty expression")
 	}
-	base, err := cel.NewEnv(cel.Variable(itemVar, cel.MapType(cel.StringType, cel.DynType)),
-		cel.Function("decimal",
-			cel.Overload("decimal_string", []*cel.Type{cel.StringType}, cel.DynType,
-				cel.UnaryBinding(func(v ref.Val) ref.Val {
-					d, err := parseDecimal(string(v.(celtypes.String)))
-					if err != nil {
-						return celtypes.NewErr("decimal: %v", err)
-					}
-					d.text = ""
-					return d
-				})),
-			cel.Overload("decimal_int", []*cel.Type{cel.IntType}, cel.DynType,
-				cel.UnaryBinding(func(v ref.Val) ref.Val { d, _ := decimalOf(v); return d })),
-		))
+	base, err := baseEnv()
 	if err != nil {
-		return nil, fmt.Errorf("create cel env: %w", err)
+		return nil, err
 	}
 	parsed, iss := base.Parse(src)
 	if iss.Err() != nil {
@@ -84,6 +72,39 @@ func compile(src string) (*expr, error) {
 		return nil, fmt.Errorf("plan expression: %w", err)
 	}
 	return &expr{src: src, prg: prg, vars: vars}, nil
+}
+
+// baseEnv is the CEL environment every expression extends, made once:
+// item, decimal() and the conversions of a decimal.
+var baseEnv = sync.OnceValues(func() (*cel.Env, error) {
+	env, err := cel.NewEnv(cel.Variable(itemVar, cel.MapType(cel.StringType, cel.DynType)),
+		cel.Function("decimal",
+			cel.Overload("decimal_string", []*cel.Type{cel.StringType}, cel.DynType,
+				cel.UnaryBinding(func(v ref.Val) ref.Val {
+					d, err := parseDecimal(string(v.(celtypes.String)))
+					if err != nil {
+						return celtypes.NewErr("decimal: %v", err)
+					}
+					d.text = ""
+					return d
+				})),
+			cel.Overload("decimal_int", []*cel.Type{cel.IntType}, cel.DynType,
+				cel.UnaryBinding(func(v ref.Val) ref.Val { d, _ := decimalOf(v); return d })),
+		),
+		convertDecimal("string", cel.StringType, celtypes.StringType),
+		convertDecimal("int", cel.IntType, celtypes.IntType),
+		convertDecimal("double", cel.DoubleType, celtypes.DoubleType),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("create cel env: %w", err)
+	}
+	return env, nil
+})
+
+// convertDecimal adds the conversion fn(decimal) to the standard one.
+func convertDecimal(fn string, result *cel.Type, to ref.Type) cel.EnvOption {
+	return cel.Function(fn, cel.Overload(fn+"_ddbsync_decimal", []*cel.Type{DecimalType}, result,
+		cel.UnaryBinding(func(v ref.Val) ref.Val { return v.ConvertToType(to) })))
 }
 
 // eval evaluates e on item.
