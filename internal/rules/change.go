@@ -115,15 +115,9 @@ func (rs *RuleSet) Writes(c Change) ([]Write, error) {
 				}
 				writes = append(writes, Write{Op: OpDelete, Key: k})
 			case c.Event == EventModify && c.OldImage == nil:
-				all, _, err := rs.apply(c.NewImage, false)
-				if err != nil {
-					return nil, err
-				}
-				k, err := rs.targetKey(all, c.Keys)
-				if err != nil {
-					return nil, err
-				}
-				writes = append(writes, Write{Op: OpDelete, Key: k})
+				// No key rule here (that needs the old image): the
+				// target key is the source key as the renames move it.
+				writes = append(writes, Write{Op: OpDelete, Key: rs.renamedKey(c.Keys)})
 			}
 			return writes, nil
 		}
@@ -147,15 +141,7 @@ func (rs *RuleSet) Writes(c Change) ([]Write, error) {
 		}
 		if c.OldImage == nil {
 			if rs.key == nil {
-				all, _, err := rs.apply(c.Keys, false)
-				if err != nil {
-					return nil, err
-				}
-				k, err := rs.targetKey(all, c.Keys)
-				if err != nil {
-					return nil, err
-				}
-				return []Write{{Op: OpDelete, Key: k}}, nil
+				return []Write{{Op: OpDelete, Key: rs.renamedKey(c.Keys)}}, nil
 			}
 			k, err := rs.keyFromKeys(c.Keys)
 			if err != nil {
@@ -193,6 +179,26 @@ func (rs *RuleSet) keyFromKeys(keys map[string]types.AttributeValue) (map[string
 		k[p.To[0]] = av
 	}
 	return k, nil
+}
+
+// renamedKey is the source key with the top-level renames applied: the
+// target key of a rule set without a key rule.
+func (rs *RuleSet) renamedKey(keys map[string]types.AttributeValue) map[string]types.AttributeValue {
+	out := make(map[string]types.AttributeValue, len(keys))
+	for name, v := range keys {
+		for _, r := range rs.Rules {
+			if r.Kind != KindRename {
+				continue
+			}
+			for _, p := range r.Pairs {
+				if len(p.From) == 1 && p.From[0] == name && len(p.To) == 1 {
+					name = p.To[0]
+				}
+			}
+		}
+		out[name] = v
+	}
+	return out
 }
 
 // targetKey projects a transformed item onto the target key.

@@ -65,6 +65,9 @@ func TestRuleSet_Writes(t *testing.T) {
 			change: Change{Event: EventRemove, Keys: keys}, want: []Write{{Op: OpDelete, Key: key("t#order#1")}}},
 		"remove without old image, key needs more": {rules: tenantRules,
 			change: Change{Event: EventRemove, Keys: keys}, wantErr: ErrNeedOldImage},
+		"remove without old image, filter and set: delete by the source key": {
+			rules:  `rules: [{filter: 'item.tenant == "acme"'}, {set: {x: 'tenant + "y"'}}]`,
+			change: Change{Event: EventRemove, Keys: keys}, want: []Write{{Op: OpDelete, Key: keys}}},
 		"remove renamed key without old image": {rules: `rules: [{rename: {pk: id}}]`,
 			change: Change{Event: EventRemove, Keys: keys}, want: []Write{{Op: OpDelete, Key: item{"id": s("order#1"), "sk": s("d")}}}},
 		"ttl delete replicated": {rules: "ttl_deletes: replicate",

@@ -22,7 +22,8 @@
 // dotted (address.city); a rename or set may move values in and out of
 // maps. A key rule gives the target key in full (its attribute names are
 // the target table's key); without one the target key is the source key
-// as the renames move it.
+// as the renames move it, so compute a key attribute with a key rule, not
+// a set rule.
 //
 // # Expressions
 //

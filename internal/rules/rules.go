@@ -458,17 +458,7 @@ func (rs *RuleSet) targetKeyNames(srcKey map[string]types.AttributeValue) []stri
 		}
 		return names
 	}
-	for name := range srcKey {
-		for _, r := range rs.Rules {
-			if r.Kind != KindRename {
-				continue
-			}
-			for _, p := range r.Pairs {
-				if len(p.From) == 1 && p.From[0] == name && len(p.To) == 1 {
-					name = p.To[0]
-				}
-			}
-		}
+	for name := range rs.renamedKey(srcKey) {
 		names = append(names, name)
 	}
 	sort.Strings(names)
