@@ -2,11 +2,62 @@ package dynamo
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
+
+// DefaultRoleSessionName names the sessions of an assumed target role, as
+// CloudTrail in the target account shows them.
+const DefaultRoleSessionName = "ddbsync"
+
+// RoleExpiryWindow is how long before their expiry an assumed role's
+// credentials are refreshed: the SDK's default session lasts 15 minutes,
+// so a refresh happens after about 10, and no request is signed with
+// credentials about to expire.
+const RoleExpiryWindow = 5 * time.Minute
+
+// Role is an IAM role a client assumes with STS AssumeRole, for a target
+// table in another account.
+type Role struct {
+	// ARN is the role to assume; empty: the configuration's own
+	// credentials.
+	ARN string
+	// ExternalID is passed as AssumeRole's ExternalId when set (the trust
+	// policy's sts:ExternalId condition).
+	ExternalID string
+	// SessionName is the role session name (default DefaultRoleSessionName).
+	SessionName string
+	// STS, if set, is the AssumeRole client (default one made from the
+	// configuration: the caller's own credentials and region).
+	STS stscreds.AssumeRoleAPIClient
+}
+
+// Credentials returns the credentials of the assumed role: an
+// AssumeRoleProvider behind a cache that refreshes them RoleExpiryWindow
+// before they expire. It makes no call until the first request is signed.
+func (r Role) Credentials(cfg aws.Config) *aws.CredentialsCache {
+	client := r.STS
+	if client == nil {
+		client = sts.NewFromConfig(cfg)
+	}
+	provider := stscreds.NewAssumeRoleProvider(client, r.ARN, func(o *stscreds.AssumeRoleOptions) {
+		o.RoleSessionName = r.SessionName
+		if o.RoleSessionName == "" {
+			o.RoleSessionName = DefaultRoleSessionName
+		}
+		if r.ExternalID != "" {
+			o.ExternalID = aws.String(r.ExternalID)
+		}
+	})
+	return aws.NewCredentialsCache(provider, func(o *aws.CredentialsCacheOptions) {
+		o.ExpiryWindow = RoleExpiryWindow
+	})
+}
 
 // ClientOptions shapes a client made by [NewClient]; zero fields take the
 // SDK's defaults.
@@ -25,6 +76,10 @@ type ClientOptions struct {
 	// Without it the retryer is off: a [Table] retries, within the caller's
 	// deadline, counting every attempt.
 	SDKRetries bool
+	// Role, if its ARN is set, is assumed for every request of the client
+	// (a target table in another account); other clients made from the
+	// same configuration keep its credentials.
+	Role Role
 }
 
 // NewClient returns a DynamoDB client: the one constructor of every
@@ -35,6 +90,9 @@ func NewClient(cfg aws.Config, opts ClientOptions) *dynamodb.Client {
 	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
 		if opts.Region != "" {
 			o.Region = opts.Region
+		}
+		if opts.Role.ARN != "" {
+			o.Credentials = opts.Role.Credentials(cfg)
 		}
 		if opts.Endpoint != "" {
 			o.BaseEndpoint = aws.String(opts.Endpoint)
