@@ -48,6 +48,13 @@ type Config struct {
 	// TargetRegion is the target table's region (TARGET_REGION, default the
 	// function's own region).
 	TargetRegion string
+	// TargetRoleARN is an IAM role assumed for the target table only
+	// (TARGET_ROLE_ARN: a target in another account; default none, the
+	// function's own role).
+	TargetRoleARN string
+	// TargetRoleExternalID is passed to AssumeRole as its external ID
+	// (TARGET_ROLE_EXTERNAL_ID; needs TARGET_ROLE_ARN).
+	TargetRoleExternalID string
 	// Concurrency bounds the BatchWriteItem calls in flight (WRITE_CONCURRENCY).
 	Concurrency int
 	// MaxAttempts is how many times a write is tried (WRITE_MAX_ATTEMPTS).
@@ -78,6 +85,9 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		TopicARN:     getenv("TOPIC_ARN"),
 		SeqAttribute: getenv("SEQ_ATTRIBUTE"),
 		SourceTable:  getenv("SOURCE_TABLE"),
+
+		TargetRoleARN:        getenv("TARGET_ROLE_ARN"),
+		TargetRoleExternalID: getenv("TARGET_ROLE_EXTERNAL_ID"),
 
 		TombstoneAttribute:    getenv("TOMBSTONE_ATTRIBUTE"),
 		TombstoneTTLAttribute: getenv("TOMBSTONE_TTL_ATTRIBUTE"),
@@ -169,6 +179,7 @@ func (c Config) Replicator(logger *slog.Logger, metrics io.Writer) replicator.Co
 		Mode:               mode,
 		TargetTable:        c.TargetTable,
 		TargetRegion:       c.TargetRegion,
+		TargetRole:         dynamo.Role{ARN: c.TargetRoleARN, ExternalID: c.TargetRoleExternalID},
 		TopicARN:           c.TopicARN,
 		SourceTable:        c.SourceTable,
 		Names:              c.Names(),
@@ -194,6 +205,18 @@ func (c Config) Validate() error {
 			errs = append(errs, &ConfigError{Var: "TOPIC_ARN", Err: errors.New("must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME.fifo)")})
 		} else if !strings.HasSuffix(c.TopicARN, ".fifo") {
 			errs = append(errs, &ConfigError{Var: "TOPIC_ARN", Err: errors.New("must be a FIFO topic (name ending in .fifo): a standard topic loses order")})
+		}
+	}
+	if c.TargetRoleARN != "" {
+		if err := dynamo.ValidateRoleARN(c.TargetRoleARN); err != nil {
+			errs = append(errs, &ConfigError{Var: "TARGET_ROLE_ARN", Err: err})
+		}
+	}
+	if c.TargetRoleExternalID != "" {
+		if c.TargetRoleARN == "" {
+			errs = append(errs, &ConfigError{Var: "TARGET_ROLE_EXTERNAL_ID", Err: errors.New("needs TARGET_ROLE_ARN: the role it is passed to")})
+		} else if err := dynamo.ValidateExternalID(c.TargetRoleExternalID); err != nil {
+			errs = append(errs, &ConfigError{Var: "TARGET_ROLE_EXTERNAL_ID", Err: err})
 		}
 	}
 	attrs := []struct{ name, value string }{

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/replattr"
 	"github.com/ddbsync/ddbsync/internal/replicator"
 	"github.com/ddbsync/ddbsync/internal/retry"
@@ -88,6 +89,27 @@ func TestConfigFromEnv(t *testing.T) {
 			wantErr: []string{`config: WRITE_CONCURRENCY: "lots" is not a whole number from 1 to 256`,
 				`config: WRITE_MAX_ATTEMPTS: "0" is not a whole number from 1 to 100`},
 		},
+		"target role": {
+			env: map[string]string{"TARGET_TABLE_NAME": "orders-copy", "TARGET_REGION": "eu-west-1",
+				"TARGET_ROLE_ARN": "arn:aws:iam::111122223333:role/ddbsync/target", "TARGET_ROLE_EXTERNAL_ID": "orders-2026"},
+			want: Config{TargetTable: "orders-copy", TargetRegion: "eu-west-1", SeqAttribute: "_ddbsync_seq", Concurrency: 32,
+				TargetRoleARN: "arn:aws:iam::111122223333:role/ddbsync/target", TargetRoleExternalID: "orders-2026",
+				TombstoneAttribute: "_ddbsync_deleted", TombstoneTTLAttribute: "_ddbsync_expires", TombstoneRetention: 15 * 24 * time.Hour, MaxAttempts: 10,
+				BaseDelay: 25 * time.Millisecond, MaxDelay: 2 * time.Second, DeadlineMargin: time.Second},
+		},
+		"malformed role ARN": {
+			env:     map[string]string{"TARGET_TABLE_NAME": "orders-copy", "TARGET_ROLE_ARN": "arn:aws:iam::1234:user/bob"},
+			wantErr: []string{`config: TARGET_ROLE_ARN: "arn:aws:iam::1234:user/bob" is not an IAM role ARN`},
+		},
+		"external ID without a role": {
+			env:     map[string]string{"TARGET_TABLE_NAME": "orders-copy", "TARGET_ROLE_EXTERNAL_ID": "orders-2026"},
+			wantErr: []string{"config: TARGET_ROLE_EXTERNAL_ID: needs TARGET_ROLE_ARN"},
+		},
+		"bad external ID": {
+			env: map[string]string{"TARGET_TABLE_NAME": "orders-copy", "TARGET_ROLE_ARN": "arn:aws:iam::111122223333:role/r",
+				"TARGET_ROLE_EXTERNAL_ID": "a b"},
+			wantErr: []string{`config: TARGET_ROLE_EXTERNAL_ID: external ID has ' '`},
+		},
 		"base delay above max": {
 			env:     map[string]string{"TARGET_TABLE_NAME": "orders-copy", "RETRY_BASE_DELAY_MS": "900", "RETRY_MAX_DELAY_MS": "100"},
 			wantErr: []string{"config: RETRY_BASE_DELAY_MS: must not exceed RETRY_MAX_DELAY_MS"},
@@ -167,4 +189,11 @@ func TestMemoryLimit(t *testing.T) {
 			assert.Equal(t, tt.want, got)
 		})
 	}
+}
+
+func TestConfig_Replicator_TargetRole(t *testing.T) {
+	env := map[string]string{"TARGET_TABLE_NAME": "orders-copy", "TARGET_ROLE_ARN": "arn:aws:iam::111122223333:role/r", "TARGET_ROLE_EXTERNAL_ID": "ext-1"}
+	c, err := configFromEnv(func(k string) string { return env[k] })
+	require.NoError(t, err)
+	assert.Equal(t, dynamo.Role{ARN: "arn:aws:iam::111122223333:role/r", ExternalID: "ext-1"}, c.Replicator(nil, nil).TargetRole)
 }

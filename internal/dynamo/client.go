@@ -1,7 +1,9 @@
 package dynamo
 
 import (
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -35,6 +37,32 @@ type Role struct {
 	// STS, if set, is the AssumeRole client (default one made from the
 	// configuration: the caller's own credentials and region).
 	STS stscreds.AssumeRoleAPIClient
+}
+
+// ValidateRoleARN checks that arn is an IAM role ARN
+// (arn:PARTITION:iam::ACCOUNT:role/NAME, the name possibly after a path).
+func ValidateRoleARN(arn string) error {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[1] == "" || parts[2] != "iam" || parts[3] != "" ||
+		len(parts[4]) != 12 || strings.Trim(parts[4], "0123456789") != "" ||
+		!strings.HasPrefix(parts[5], "role/") || strings.HasSuffix(parts[5], "/") {
+		return fmt.Errorf("%q is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)", arn)
+	}
+	return nil
+}
+
+// ValidateExternalID checks an AssumeRole external ID: 2 to 1224
+// characters of letters, digits and +=,.@:/-_ (STS's pattern).
+func ValidateExternalID(id string) error {
+	if len(id) < 2 || len(id) > 1224 {
+		return fmt.Errorf("external ID must be 2 to 1224 characters, not %d", len(id))
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("+=,.@:/-_", r)) {
+			return fmt.Errorf("external ID has %q: only letters, digits and +=,.@:/-_ are allowed", r)
+		}
+	}
+	return nil
 }
 
 // Credentials returns the credentials of the assumed role: an

@@ -70,6 +70,10 @@ type Config struct {
 	// TargetRegion is the target table's region (default the
 	// configuration's).
 	TargetRegion string
+	// TargetRole, if its ARN is set, is assumed for the target table's
+	// client only (a target in another account); the source re-reads and
+	// SNS keep awsCfg's credentials.
+	TargetRole dynamo.Role
 	// Endpoint, if set, is the DynamoDB URL of both tables (DynamoDB Local).
 	Endpoint string
 	// TopicARN is the SNS FIFO topic of ModePublish (required with it).
@@ -126,7 +130,7 @@ func New(awsCfg aws.Config, cfg Config) (*lambdahandler.Handler, error) {
 	repOpts := replicate.Options{Concurrency: cfg.Concurrency, DeadlineMargin: cfg.DeadlineMargin}
 	var target *dynamodb.Client
 	if cfg.Mode&(ModeApply|ModeQueue) != 0 {
-		target = dynamo.NewClient(awsCfg, dynamo.ClientOptions{Region: cfg.TargetRegion, Endpoint: cfg.Endpoint, Conns: cfg.Concurrency})
+		target = dynamo.NewClient(awsCfg, dynamo.ClientOptions{Region: cfg.TargetRegion, Endpoint: cfg.Endpoint, Conns: cfg.Concurrency, Role: cfg.TargetRole})
 	}
 	var rep *replicate.Replicator
 	if cfg.Mode&ModeApply != 0 {
