@@ -184,7 +184,7 @@ func (c *BackfillCommand) run(ctx context.Context, cfg BackfillConfig) error {
 	}
 	loc := locate(ctx, awsCfg, cfg.tableFlags)
 	src := newReadClient(awsCfg, cfg.Endpoint, "", cfg.callsInFlight())
-	dstAPI := newWriteClient(awsCfg, cfg.Endpoint, cfg.targetRegion(), cfg.callsInFlight())
+	dstAPI := cfg.targetClient(awsCfg, cfg.callsInFlight(), false)
 	info, dstInfo, err := describeTables(ctx, src, dstAPI, cfg.tableFlags, cfg.writeFlags, loc, "backfill")
 	if err != nil {
 		return err
@@ -343,6 +343,7 @@ type tableFlags struct {
 	ProgressInterval               time.Duration
 	Quiet                          bool
 	Output                         string
+	roleFlags
 	// The attributes the queue path keeps in target items.
 	SeqAttribute, TombstoneAttribute, TombstoneTTLAttribute string
 }
@@ -358,6 +359,7 @@ func (t *tableFlags) bindTables(fs *pflag.FlagSet) {
 	fs.StringVar(&t.Table, "table", "", "`NAME` of the source table (required; --table-name is the same)")
 	fs.StringVar(&t.TargetTable, "target-table", "", "`NAME` of the target table (required)")
 	fs.StringVar(&t.TargetRegion, "target-region", "", "`REGION` of the target table (default: --region)")
+	t.roleFlags.bind(fs)
 }
 
 // global copies the global flags into t.
@@ -397,13 +399,12 @@ func (t tableFlags) validate() []error {
 		}
 		attrs[a.name] = a.flag
 	}
+	errs = append(errs, t.roleFlags.validate()...)
 	if t.ProgressInterval < 0 || (t.ProgressInterval > 0 && t.ProgressInterval < 100*time.Millisecond) {
 		errs = append(errs, &FlagError{Flag: "progress-interval", Err: fmt.Errorf("%s must be at least 100ms", t.ProgressInterval)})
 	}
 	return errs
 }
-
-func (t tableFlags) targetRegion() string { return t.TargetRegion }
 
 // progress returns the progress settings of command for w: a line
 // redrawn in place on a terminal; nothing when piped unless
@@ -514,13 +515,6 @@ func loadConfig(ctx context.Context, load func(context.Context, string) (aws.Con
 		return loadAWSConfig(ctx, region, profile)
 	}
 	return load(ctx, region)
-}
-
-// newWriteClient returns a DynamoDB client for dynamo.Table: the SDK's own
-// retries off (the Table retries, counting every attempt) and a connection
-// pool as large as the writes in flight.
-func newWriteClient(cfg aws.Config, endpoint, region string, conns int) *dynamodb.Client {
-	return dynamo.NewClient(cfg, dynamo.ClientOptions{Region: region, Endpoint: endpoint, Conns: conns})
 }
 
 // newReadClient returns a DynamoDB client with the SDK's standard retries

@@ -206,7 +206,7 @@ func (c *BackfillCommand) runExport(ctx context.Context, cfg BackfillConfig, aws
 	loc := locate(ctx, awsCfg, cfg.tableFlags)
 	conns := cfg.Workers * exportload.DefaultConcurrency
 	src := newReadClient(awsCfg, cfg.Endpoint, "", 4)
-	dstAPI := dynamo.NewClient(awsCfg, dynamo.ClientOptions{Region: cfg.targetRegion(), Endpoint: cfg.Endpoint, Conns: conns})
+	dstAPI := cfg.targetClient(awsCfg, conns, false)
 	info, dstInfo, err := describeTables(ctx, src, dstAPI, cfg.tableFlags, cfg.writeFlags, loc, "backfill")
 	if err != nil {
 		return err

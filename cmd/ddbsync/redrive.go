@@ -56,6 +56,7 @@ func (c *RedriveConfig) flags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.Table, "table", "", "`NAME` of the source table, whose stream the batches come from (required;\n--table-name is the same)")
 	fs.StringVar(&c.TargetTable, "target-table", "", "`NAME` of the target table (required)")
 	fs.StringVar(&c.TargetRegion, "target-region", "", "`REGION` of the target table (default: --region)")
+	c.tableFlags.roleFlags.bind(fs)
 	c.tableFlags.bindAttrs(fs)
 	c.writeFlags.bind(fs, "read the batches and compare their keys, print what would be put or deleted,\nand write nothing: not the target, not the file or the queue")
 	fs.StringVar(&c.FailureFile, "failure-file", defaultFailureFile, "read the on-failure records from `FILE`, as ddbsync run writes it; the records\nredriven move from it to FILE.done")
@@ -82,6 +83,7 @@ func (c RedriveConfig) Validate() error {
 	if err := sameTableError(c.tableFlags, c.writeFlags, true); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.tableFlags.roleFlags.validate()...)
 	if c.QueueURL == "" && c.FailureFile == "" {
 		bad("failure-file", "is required (or --queue-url)")
 	}
@@ -192,7 +194,7 @@ func (c *RedriveCommand) run(ctx context.Context, cfg RedriveConfig) error {
 	r := &redrive.Redriver{
 		Streams: newStreams(awsCfg, cfg.Endpoint), Table: cfg.Table, DryRun: cfg.DryRun, DropExpired: cfg.DropExpired,
 		Repairer: tablesync.NewRepairer(newDynamoDB(awsCfg, cfg.Endpoint, ""), cfg.Table,
-			newDynamoDB(awsCfg, cfg.Endpoint, cfg.TargetRegion), cfg.TargetTable, tablesync.RepairOptions{DryRun: cfg.DryRun, Logger: logger, Attrs: cfg.attrs()}),
+			cfg.targetClient(awsCfg, 0, true), cfg.TargetTable, tablesync.RepairOptions{DryRun: cfg.DryRun, Logger: logger, Attrs: cfg.attrs()}),
 	}
 	t, err := r.Run(ctx, src, func(o redrive.Outcome) { printOutcome(c.Stdout, o, cfg.DryRun) })
 	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
@@ -221,7 +223,7 @@ func (c *RedriveCommand) run(ctx context.Context, cfg RedriveConfig) error {
 // may write (in a dry run, after the plan).
 func (c *RedriveCommand) confirm(ctx context.Context, cfg RedriveConfig, awsCfg aws.Config, from string) error {
 	loc := locate(ctx, awsCfg, cfg.tableFlags)
-	src, dst := newDynamoDB(awsCfg, cfg.Endpoint, ""), newDynamoDB(awsCfg, cfg.Endpoint, cfg.TargetRegion)
+	src, dst := newDynamoDB(awsCfg, cfg.Endpoint, ""), cfg.targetClient(awsCfg, 0, true)
 	if _, _, err := describeTables(ctx, src, dst, cfg.tableFlags, cfg.writeFlags, loc, "redrive"); err != nil {
 		return err
 	}

@@ -147,7 +147,7 @@ func (c *RepairCommand) repairFrom(ctx context.Context, cfg RepairConfig, ask co
 		return err
 	}
 	loc := locate(ctx, awsCfg, cfg.tableFlags)
-	src, dst := newDynamoDB(awsCfg, cfg.Endpoint, ""), newDynamoDB(awsCfg, cfg.Endpoint, cfg.targetRegion())
+	src, dst := newDynamoDB(awsCfg, cfg.Endpoint, ""), cfg.targetClient(awsCfg, 0, true)
 	_, dstInfo, err := describeTables(ctx, src, dst, cfg.tableFlags, cfg.writeFlags, loc, "repair")
 	if err != nil {
 		return err

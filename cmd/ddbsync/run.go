@@ -115,6 +115,7 @@ type RunConfig struct {
 	ProgressInterval               time.Duration
 	ExitWhenIdle                   time.Duration
 	Quiet                          bool
+	roleFlags
 	// Output is the global --output; json and jsonl make the progress
 	// JSON events.
 	Output string
@@ -153,6 +154,7 @@ func (c RunConfig) Validate() error {
 	if c.TargetTable == "" && c.InvokeURL == "" {
 		bad("target-table", "is required (or --invoke-url): the table to replicate into")
 	}
+	errs = append(errs, c.roleFlags.validate()...)
 	switch {
 	case c.Start != "trim-horizon" && c.Start != "latest" && c.Start != "at-timestamp":
 		bad("start", "%q must be trim-horizon, latest or at-timestamp", c.Start)
@@ -204,6 +206,7 @@ func (c *RunConfig) flags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.StreamARN, "stream-arn", "", "source stream `ARN` (instead of --table)")
 	fs.StringVar(&c.TargetTable, "target-table", "", "`NAME` of the table to replicate into (in process; with --invoke-url the function's\nTARGET_TABLE_NAME applies)")
 	fs.StringVar(&c.TargetRegion, "target-region", "", "`REGION` of the target table (default: --region)")
+	c.roleFlags.bind(fs)
 	fs.StringVar(&c.Start, "start", "trim-horizon", "`POSITION` to start from: trim-horizon (every record in the stream), latest (new\nrecords only) or at-timestamp (each shard from its first record created at or after\n--start-timestamp); the AWS spellings TRIM_HORIZON, LATEST and AT_TIMESTAMP are the same")
 	fs.Func("start-timestamp", "with --start at-timestamp, the `TIME` (RFC 3339) to start each shard at: the hand-over\nfrom an export at T starts at T minus the overlap (ddbsync backfill --from-export prints it);\ngiven alone it means --start at-timestamp", c.parseStartTimestamp)
 	fs.Func("resume", "continue a shard after the record `SHARD=SEQ` (repeatable); ddbsync run prints these when it stops", c.parseResume)
@@ -452,7 +455,7 @@ func (c *RunCommand) invoker(cfg RunConfig, awsCfg aws.Config, logger *slog.Logg
 		return inv, "function at " + inv.URL(), nil
 	}
 	h, err := replicator.New(awsCfg, replicator.Config{
-		Mode: replicator.ModeApply, TargetTable: cfg.TargetTable, TargetRegion: cfg.TargetRegion, Endpoint: cfg.Endpoint,
+		Mode: replicator.ModeApply, TargetTable: cfg.TargetTable, TargetRegion: cfg.TargetRegion, TargetRole: cfg.role(), Endpoint: cfg.Endpoint,
 		Concurrency: cfg.Concurrency, Retry: retry.Policy{MaxAttempts: cfg.WriteAttempts}, Logger: logger,
 	})
 	if err != nil {

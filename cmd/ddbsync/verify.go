@@ -181,7 +181,7 @@ func (v tableVerifier) run(ctx context.Context, cfg VerifyConfig) error {
 	}
 	loc := locate(ctx, awsCfg, cfg.tableFlags)
 	src := newReadClient(awsCfg, cfg.Endpoint, "", cfg.callsInFlight())
-	dst := newReadClient(awsCfg, cfg.Endpoint, cfg.targetRegion(), cfg.callsInFlight())
+	dst := cfg.targetClient(awsCfg, cfg.callsInFlight(), true)
 	guards := cfg.writeFlags
 	guards.AllowTargetStream = guards.AllowTargetStream || !cfg.Repair // reading never hurts
 	if _, _, err := describeTables(ctx, src, dst, cfg.tableFlags, guards, loc, v.cmd); err != nil {
