@@ -190,7 +190,10 @@ func TestTemplate_IAMLeastPrivilege(t *testing.T) {
 		"logs:PutLogEvents":         "!GetAtt " + strings.TrimPrefix(logGroup, "!Ref ") + ".Arn",
 		"xray:PutTraceSegments":     "*", // only with Tracing Active, see TestTemplate_Function
 		"xray:PutTelemetryRecords":  "*",
+		"sts:AssumeRole":            "!Ref TargetRoleArn", // only with TargetRoleArn set, see below
 	}
+	assert.Equal(t, "HasTargetRole", field(tmpl, "Resources", "AssumeTargetRolePolicy", "Condition").Value, "the role is assumable only when set")
+	assert.Equal(t, `!Not[!Equals[!Ref TargetRoleArn, ]]`, expr(field(tmpl, "Conditions", "HasTargetRole")))
 	const targetExpr = `!If[CreateTargetTable, !GetAtt TargetTable.Arn, !Sub[arn:${AWS::Partition}:dynamodb:${Region}:${AWS::AccountId}:table/${TargetTableName}, {Region: !If[HasTargetRegion, !Ref TargetRegion, !Ref AWS::Region]}]]`
 	for _, a := range writes {
 		want[a] = targetExpr
@@ -200,7 +203,7 @@ func TestTemplate_IAMLeastPrivilege(t *testing.T) {
 	ids, resources := entries(field(tmpl, "Resources"))
 	for i, res := range resources {
 		switch field(res, "Type").Value {
-		case "AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy":
+		case "AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::RolePolicy", "AWS::IAM::ManagedPolicy":
 		default:
 			continue
 		}
