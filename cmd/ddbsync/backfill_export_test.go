@@ -109,7 +109,7 @@ func (e *exportEnv) config(tb testing.TB) aws.Config {
 
 // backfill runs ddbsync backfill against the env with args and returns
 // the exit code and output; stdin is never a terminal.
-func (e *exportEnv) backfill(t *testing.T, ctx context.Context, args ...string) (int, string, string) {
+func (e *exportEnv) backfill(ctx context.Context, t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	cfg := e.config(t)
@@ -143,7 +143,7 @@ func TestBackfillCommand_FromExport(t *testing.T) {
 	t.Parallel()
 	e := newExportEnv(t, 4, 30, time.Now().Add(-time.Hour), nil)
 	ckpt := filepath.Join(t.TempDir(), "export.ckpt")
-	code, stdout, stderr := e.backfill(t, t.Context(), "--from-export", e.uri(), "--workers", "2", "--checkpoint", ckpt,
+	code, stdout, stderr := e.backfill(t.Context(), t, "--from-export", e.uri(), "--workers", "2", "--checkpoint", ckpt,
 		"--progress-interval", "100ms", "--yes")
 	require.Equal(t, exitOK, code, stderr)
 	assert.Contains(t, stderr, "ddbsync backfill --from-export plan:\n")
@@ -163,7 +163,7 @@ func TestBackfillCommand_FromExport(t *testing.T) {
 		{"--from-export=" + e.uri()},
 		{"--from-export", "s3://" + e.bucket + "/exports/source"},
 	} {
-		code, stdout, stderr = e.backfill(t, t.Context(), append(args, "--checkpoint", ckpt, "--quiet", "--yes")...)
+		code, stdout, stderr = e.backfill(t.Context(), t, append(args, "--checkpoint", ckpt, "--quiet", "--yes")...)
 		require.Equal(t, exitOK, code, stderr)
 		assert.Contains(t, stdout, "(0 written by this run, 4 files done before")
 	}
@@ -217,7 +217,7 @@ func TestBackfillCommand_FromExportGuards(t *testing.T) {
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			before := tt.env.items(t, "target")
-			code, stdout, stderr := tt.env.backfill(t, t.Context(), tt.args...)
+			code, stdout, stderr := tt.env.backfill(t.Context(), t, tt.args...)
 			assert.Equal(t, tt.code, code, stderr)
 			for _, want := range tt.wantStdout {
 				assert.Contains(t, stdout, want)
@@ -244,7 +244,7 @@ func TestBackfillCommand_FromExportCorrupt(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			e := newExportEnv(t, 3, 10, time.Now().Add(-time.Hour), map[int]exporttest.Fault{1: tt.fault})
-			code, stdout, stderr := e.backfill(t, t.Context(), "--from-export", e.uri(), "--yes", "--quiet")
+			code, stdout, stderr := e.backfill(t.Context(), t, "--from-export", e.uri(), "--yes", "--quiet")
 			assert.Equal(t, exitError, code, stderr)
 			assert.Empty(t, stdout)
 			assert.Contains(t, stderr, "1 of 3 data files failed")
@@ -262,7 +262,7 @@ func TestBackfillCommand_FromExportInterruptResume(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	e.cancel, e.cancelAfter = cancel, 5
-	code, stdout, stderr := e.backfill(t, ctx, "--from-export", e.uri(), "--checkpoint", ckpt, "--yes", "--quiet")
+	code, stdout, stderr := e.backfill(ctx, t, "--from-export", e.uri(), "--checkpoint", ckpt, "--yes", "--quiet")
 	assert.Equal(t, exitInterrupted, code, stderr)
 	assert.Empty(t, stdout)
 	assert.Contains(t, stderr, "ddbsync backfill: interrupted: after ")
@@ -271,9 +271,9 @@ func TestBackfillCommand_FromExportInterruptResume(t *testing.T) {
 	require.Less(t, first, int64(360))
 
 	e.cancelAfter = 0
-	code, stdout, stderr = e.backfill(t, t.Context(), "--from-export", e.uri(), "--checkpoint", ckpt, "--yes", "--quiet")
+	code, stdout, stderr = e.backfill(t.Context(), t, "--from-export", e.uri(), "--checkpoint", ckpt, "--yes", "--quiet")
 	require.Equal(t, exitOK, code, stderr)
-	assert.Contains(t, stdout, fmt.Sprintf("backfill: 360 items of 6 files loaded from arn:"))
+	assert.Contains(t, stdout, "backfill: 360 items of 6 files loaded from arn:")
 	assert.Contains(t, stdout, fmt.Sprintf("(%d written by this run", 360-first))
 	assert.Equal(t, int64(360), e.writes.Load(), "each item written once over both runs")
 	e.verify(t)
@@ -284,7 +284,7 @@ func TestBackfillCommand_FromExportSplit(t *testing.T) {
 	e := newExportEnv(t, 5, 8, time.Now().Add(-time.Hour), nil)
 	dir := t.TempDir()
 	for i, want := range map[string]string{"1/2": "24 items of 3 files", "2/2": "16 items of 2 files"} {
-		code, stdout, stderr := e.backfill(t, t.Context(), "--from-export", e.uri(), "--files", i,
+		code, stdout, stderr := e.backfill(t.Context(), t, "--from-export", e.uri(), "--files", i,
 			"--checkpoint", filepath.Join(dir, strings.ReplaceAll(i, "/", "-")+".ckpt"), "--yes", "--quiet")
 		require.Equal(t, exitOK, code, stderr)
 		assert.Contains(t, stdout, "backfill: "+want+" loaded")
@@ -332,7 +332,7 @@ func TestRunCommand_StartTimestamp(t *testing.T) {
 func TestBackfillCommand_FromExportJSONProgress(t *testing.T) {
 	t.Parallel()
 	e := newExportEnv(t, 3, 20, time.Now().Add(-time.Hour), nil)
-	code, _, stderr := e.backfill(t, t.Context(), "--from-export", e.uri(), "--output", "json", "--progress-interval", "100ms", "--yes")
+	code, _, stderr := e.backfill(t.Context(), t, "--from-export", e.uri(), "--output", "json", "--progress-interval", "100ms", "--yes")
 	require.Equal(t, exitOK, code, stderr)
 	events := jsonLines(t, stderr)
 	require.NotEmpty(t, events, stderr)

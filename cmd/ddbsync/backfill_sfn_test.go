@@ -111,7 +111,7 @@ func TestBackfillCommand_StepFunctions(t *testing.T) {
 				cl.StepFunctions, cl.Stacks = fake, fakeStacks{bucket: e.bucket, target: tt.target}
 				return cl
 			}
-			code, stdout, stderr := e.backfill(t, t.Context(), "--from-export", e.uri(), "--on", "step-functions", "--stack", "bf", "--yes")
+			code, stdout, stderr := e.backfill(t.Context(), t, "--from-export", e.uri(), "--on", "step-functions", "--stack", "bf", "--yes")
 			assert.Equal(t, tt.code, code, stderr)
 			for _, want := range tt.wantStdout {
 				assert.Contains(t, stdout, want)
@@ -175,7 +175,7 @@ func TestBackfillCommand_NewExport(t *testing.T) {
 	t.Run("point-in-time recovery off", func(t *testing.T) {
 		fake := &fakeExports{bucket: e.bucket, dir: e.dir}
 		e.clients = func(cl exportClients) exportClients { cl.Exports = fake; return cl }
-		code, stdout, stderr := e.backfill(t, t.Context(), "--from-export", "--export-to", "s3://"+e.bucket+"/exports/source", "--yes")
+		code, stdout, stderr := e.backfill(t.Context(), t, "--from-export", "--export-to", "s3://"+e.bucket+"/exports/source", "--yes")
 		assert.Equal(t, exitAWS, code, stderr)
 		assert.Empty(t, stdout)
 		assert.Contains(t, stderr, "point-in-time recovery is not enabled")
@@ -185,7 +185,7 @@ func TestBackfillCommand_NewExport(t *testing.T) {
 	t.Run("dry run starts nothing", func(t *testing.T) {
 		fake := &fakeExports{pitr: true, bucket: e.bucket, dir: e.dir}
 		e.clients = func(cl exportClients) exportClients { cl.Exports = fake; return cl }
-		code, stdout, stderr := e.backfill(t, t.Context(), "--from-export", "--export-to", "s3://"+e.bucket+"/exports/source", "--dry-run")
+		code, stdout, stderr := e.backfill(t.Context(), t, "--from-export", "--export-to", "s3://"+e.bucket+"/exports/source", "--dry-run")
 		assert.Equal(t, exitOK, code, stderr)
 		assert.Contains(t, stdout, "would start an export to s3://"+e.bucket+"/exports/source")
 		assert.Nil(t, fake.started)
@@ -193,7 +193,7 @@ func TestBackfillCommand_NewExport(t *testing.T) {
 	t.Run("starts, waits and loads", func(t *testing.T) {
 		fake := &fakeExports{pitr: true, bucket: e.bucket, dir: e.dir}
 		e.clients = func(cl exportClients) exportClients { cl.Exports = fake; return cl }
-		code, stdout, stderr := e.backfill(t, t.Context(), "--from-export", "--export-to", "s3://"+e.bucket+"/exports/source", "--yes")
+		code, stdout, stderr := e.backfill(t.Context(), t, "--from-export", "--export-to", "s3://"+e.bucket+"/exports/source", "--yes")
 		require.Equal(t, exitOK, code, stderr)
 		require.NotNil(t, fake.started)
 		assert.Equal(t, e.bucket, aws.ToString(fake.started.S3Bucket))

@@ -58,7 +58,7 @@ func ValidateExternalID(id string) error {
 		return fmt.Errorf("external ID must be 2 to 1224 characters, not %d", len(id))
 	}
 	for _, r := range id {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("+=,.@:/-_", r)) {
+		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && !strings.ContainsRune("+=,.@:/-_", r) {
 			return fmt.Errorf("external ID has %q: only letters, digits and +=,.@:/-_ are allowed", r)
 		}
 	}

@@ -211,7 +211,9 @@ func yamlLine(err error) int {
 	var n int
 	s := err.Error()
 	if i := strings.Index(s, "line "); i >= 0 {
-		fmt.Sscanf(s[i+5:], "%d", &n)
+		if _, err := fmt.Sscanf(s[i+5:], "%d", &n); err != nil {
+			return 0 // no line number: the error is reported without one
+		}
 	}
 	return n
 }
