@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/ddbsync/ddbsync/internal/dynamo"
+	"github.com/ddbsync/ddbsync/internal/itemsize"
 )
 
 // maxBatchGet is the most keys one BatchGetItem call takes
@@ -102,7 +103,7 @@ func (g *getter) units(out *dynamodb.BatchGetItemOutput, items []Item, asked int
 	}
 	sizes := make([]int, 0, asked)
 	for _, item := range items {
-		sizes = append(sizes, itemSize(item))
+		sizes = append(sizes, itemsize.Of(item))
 	}
 	left := len(out.UnprocessedKeys[g.table].Keys)
 	for range max(asked-len(items)-left, 0) {

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/ddbsync/ddbsync/internal/dynamo"
+	"github.com/ddbsync/ddbsync/internal/itemsize"
 	"github.com/ddbsync/ddbsync/internal/replattr"
 	"github.com/ddbsync/ddbsync/internal/tablecmp"
 )
@@ -393,7 +394,7 @@ func condition(key, item Item, attrs replattr.Names) (string, map[string]string,
 		}
 		n, v := "#a"+strconv.Itoa(i), ":v"+strconv.Itoa(i)
 		clause := " AND " + n + " = " + v
-		size := len(name) + valueSize(item[name])
+		size := len(name) + itemsize.Value(item[name])
 		if b.Len()+len(clause) > maxConditionBytes || valueBytes+size > maxConditionValueBytes {
 			return
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/ddbsync/ddbsync/internal/itemsize"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -35,7 +36,7 @@ func TestItemSize(t *testing.T) {
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			assert.Equal(t, tt.wantSize, itemSize(tt.item))
+			assert.Equal(t, tt.wantSize, itemsize.Of(tt.item))
 			assert.Equal(t, tt.wantUnits, writeUnits(tt.item))
 		})
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
+	"github.com/ddbsync/ddbsync/internal/itemsize"
 )
 
 // Limits of DynamoDB's items
@@ -60,14 +61,12 @@ func ValidateItem(item Item, keys ...string) error {
 			return invalid("One or more parameter values were invalid: Type mismatch for key %s", k)
 		}
 	}
-	size := 0
-	for name, v := range item {
+	for _, v := range item {
 		if err := validateValue(v); err != nil {
 			return err
 		}
-		size += len(name) + valueSize(v)
 	}
-	if size > maxItemBytes {
+	if itemsize.Of(item) > maxItemBytes {
 		return invalid("Item size has exceeded the maximum allowed size")
 	}
 	return nil
@@ -140,49 +139,4 @@ func validateNumber(s string) error {
 		return invalid("Number overflow. Attempting to store a number with magnitude larger than supported range")
 	}
 	return nil
-}
-
-// valueSize estimates a value's size as DynamoDB counts it: bytes of
-// strings and binaries, about one byte per two digits of a number, a byte
-// for BOOL and NULL, three bytes plus one per element for L and M.
-func valueSize(v types.AttributeValue) int {
-	switch v := v.(type) {
-	case *types.AttributeValueMemberS:
-		return len(v.Value)
-	case *types.AttributeValueMemberB:
-		return len(v.Value)
-	case *types.AttributeValueMemberN:
-		return len(v.Value)/2 + 1
-	case *types.AttributeValueMemberSS:
-		n := 0
-		for _, s := range v.Value {
-			n += len(s)
-		}
-		return n
-	case *types.AttributeValueMemberNS:
-		n := 0
-		for _, s := range v.Value {
-			n += len(s)/2 + 1
-		}
-		return n
-	case *types.AttributeValueMemberBS:
-		n := 0
-		for _, b := range v.Value {
-			n += len(b)
-		}
-		return n
-	case *types.AttributeValueMemberL:
-		n := 3
-		for _, e := range v.Value {
-			n += 1 + valueSize(e)
-		}
-		return n
-	case *types.AttributeValueMemberM:
-		n := 3
-		for name, e := range v.Value {
-			n += 1 + len(name) + valueSize(e)
-		}
-		return n
-	}
-	return 1 // BOOL, NULL
 }
