@@ -78,6 +78,13 @@ func (c BackfillConfig) Validate() error {
 	if c.MaxWCU < 0 {
 		errs = append(errs, &FlagError{Flag: "max-wcu", Err: fmt.Errorf("%g must not be negative", c.MaxWCU)})
 	}
+	if c.FromExport != "" && c.On == onStepFunctions && c.TargetRoleARN != "" {
+		// The CLI would check the target through the role while the
+		// state machine's workers write with their own, in the stack's
+		// account.
+		errs = append(errs, &FlagError{Flag: "target-role-arn", Err: errors.New("is not used by --on step-functions: its workers write with their own role " +
+			"to the stack's TargetTableName in the stack's account; deploy template-backfill.yaml in the target's account, or load with --on local")})
+	}
 	if c.WriteAttempts < 1 || c.WriteAttempts > maxWriteAttempts {
 		errs = append(errs, &FlagError{Flag: "write-attempts", Err: fmt.Errorf("%d must be 1 to %d", c.WriteAttempts, maxWriteAttempts)})
 	}

@@ -477,6 +477,11 @@ func (c *exportRun) loadExport(ctx context.Context, ref exportRef, asked bool) e
 	if sum.TableARN != "" && tableOf(sum.TableARN) != tableOf(cfg.Table) {
 		return refused(fmt.Sprintf("export %s is of table %s, not --table %s", sum.ExportARN, tableOf(sum.TableARN), cfg.Table), "ddbsync backfill --help")
 	}
+	// The same name in another account or region is another table: its
+	// snapshot under this source's stream would leave foreign items behind.
+	if sum.TableARN != "" && c.info.ARN != "" && !sameTableARN(sum.TableARN, c.info.ARN) {
+		return refused(fmt.Sprintf("export %s is of table %s, not of --table %s (%s)", sum.ExportARN, sum.TableARN, cfg.Table, c.info.ARN), "ddbsync backfill --help")
+	}
 	split, _ := exportload.ParseSplit(cfg.Files)
 	h := exportload.NewHandOver(sum.ExportTime, cfg.Overlap)
 	now := time.Now()
@@ -564,6 +569,24 @@ func tableOf(s string) string {
 	}
 	return s
 }
+
+// sameTableARN reports whether two table ARNs
+// (arn:PARTITION:dynamodb:REGION:ACCOUNT:table/NAME) name one table.
+// DynamoDB Local puts the region "ddblocal" in its ARNs, whatever the
+// client's region: that one matches any region.
+func sameTableARN(a, b string) bool {
+	pa, pb := strings.SplitN(a, ":", 6), strings.SplitN(b, ":", 6)
+	if len(pa) != 6 || len(pb) != 6 {
+		return a == b
+	}
+	if pa[3] == ddblocalRegion || pb[3] == ddblocalRegion {
+		pa[3], pb[3] = "", ""
+	}
+	return strings.Join(pa, ":") == strings.Join(pb, ":")
+}
+
+// ddblocalRegion is the region DynamoDB Local writes in its ARNs.
+const ddblocalRegion = "ddblocal"
 
 // LoadFailedError is returned when data files failed (exit status 1).
 type LoadFailedError struct {

@@ -188,9 +188,10 @@ func (w writeFlags) checkMassChange(changes, base int64, what, hint string) erro
 }
 
 // sameTable reports whether the two tables are one: the same name, region
-// and (one --endpoint-url for both) endpoint.
+// and (one --endpoint-url for both) endpoint, and no --target-role-arn (a
+// role reaches another account's table of the same name).
 func (t tableFlags) sameTable() bool {
-	return t.Table != "" && t.Table == t.TargetTable && (t.TargetRegion == "" || t.TargetRegion == t.Region)
+	return t.Table != "" && t.Table == t.TargetTable && (t.TargetRegion == "" || t.TargetRegion == t.Region) && t.TargetRoleARN == ""
 }
 
 // location is where the tables are, for plans and errors.

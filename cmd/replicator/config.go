@@ -210,6 +210,9 @@ func (c Config) Validate() error {
 	if c.TargetRoleARN != "" {
 		if err := dynamo.ValidateRoleARN(c.TargetRoleARN); err != nil {
 			errs = append(errs, &ConfigError{Var: "TARGET_ROLE_ARN", Err: err})
+		} else if c.TargetTable == "" {
+			// A publisher writes no table: the role would never be used.
+			errs = append(errs, &ConfigError{Var: "TARGET_ROLE_ARN", Err: errors.New("needs TARGET_TABLE_NAME: the role is assumed for the target table only")})
 		}
 	}
 	if c.TargetRoleExternalID != "" {

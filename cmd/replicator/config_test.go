@@ -105,6 +105,10 @@ func TestConfigFromEnv(t *testing.T) {
 			env:     map[string]string{"TARGET_TABLE_NAME": "orders-copy", "TARGET_ROLE_EXTERNAL_ID": "orders-2026"},
 			wantErr: []string{"config: TARGET_ROLE_EXTERNAL_ID: needs TARGET_ROLE_ARN"},
 		},
+		"role without a target table": {
+			env:     map[string]string{"TOPIC_ARN": "arn:aws:sns:us-east-1:111122223333:changes.fifo", "TARGET_ROLE_ARN": "arn:aws:iam::111122223333:role/r"},
+			wantErr: []string{"config: TARGET_ROLE_ARN: needs TARGET_TABLE_NAME: the role is assumed for the target table only"},
+		},
 		"bad external ID": {
 			env: map[string]string{"TARGET_TABLE_NAME": "orders-copy", "TARGET_ROLE_ARN": "arn:aws:iam::111122223333:role/r",
 				"TARGET_ROLE_EXTERNAL_ID": "a b"},

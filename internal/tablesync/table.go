@@ -68,6 +68,7 @@ type tableInfo struct {
 	streamOn   bool
 	streamView types.StreamViewType
 	streamARN  string
+	arn        string
 }
 
 // describe reads a table's key schema, item count and stream settings.
@@ -84,7 +85,7 @@ func describe(ctx context.Context, api Scanner, name string) (tableInfo, error) 
 
 // infoOf reads a table description.
 func infoOf(name string, d *types.TableDescription) tableInfo {
-	info := tableInfo{name: name, itemCount: aws.ToInt64(d.ItemCount)}
+	info := tableInfo{name: name, itemCount: aws.ToInt64(d.ItemCount), arn: aws.ToString(d.TableArn)}
 	for _, k := range d.KeySchema {
 		if k.KeyType == types.KeyTypeHash {
 			info.keys = append(keySchema{aws.ToString(k.AttributeName)}, info.keys...)
@@ -179,6 +180,8 @@ type TableInfo struct {
 	// StreamARN is the ARN of the table's latest stream, when it is enabled
 	// ("" otherwise).
 	StreamARN string
+	// ARN is the table's ARN.
+	ARN string
 }
 
 // StreamReady reports whether the table's stream carries the new images
@@ -188,7 +191,7 @@ func (t TableInfo) StreamReady() bool {
 }
 
 func (t tableInfo) export() TableInfo {
-	return TableInfo{Name: t.name, Keys: t.keys, KeyTypes: t.keyTypes, ItemCount: t.itemCount, StreamEnabled: t.streamOn, StreamViewType: t.streamView, StreamARN: t.streamARN}
+	return TableInfo{Name: t.name, Keys: t.keys, KeyTypes: t.keyTypes, ItemCount: t.itemCount, StreamEnabled: t.streamOn, StreamViewType: t.streamView, StreamARN: t.streamARN, ARN: t.arn}
 }
 
 // SameKey reports whether both tables have the same key attributes, of the
