@@ -211,6 +211,24 @@ func TestRun_ExitWhenIdle(t *testing.T) {
 	})
 }
 
+// streamTables creates the table "source" (key pk, a stream with both
+// images) holding the items a, b and c, and an empty "target" keyed on
+// targetKey.
+func streamTables(t *testing.T, db *dynamodb.Client, targetKey string) {
+	t.Helper()
+	ctx := t.Context()
+	_, err := ddblocal.CreateTable(ctx, db, ddblocal.TableSpec{Name: "source", HashKey: "pk", StreamViewType: types.StreamViewTypeNewAndOldImages})
+	require.NoError(t, err)
+	_, err = ddblocal.CreateTable(ctx, db, ddblocal.TableSpec{Name: "target", HashKey: targetKey})
+	require.NoError(t, err)
+	for _, pk := range []string{"a", "b", "c"} {
+		_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("source"), Item: map[string]types.AttributeValue{
+			"pk": &types.AttributeValueMemberS{Value: pk},
+		}})
+		require.NoError(t, err)
+	}
+}
+
 // TestRun_RecordsFailed: batches given up after their retries make run exit
 // 1 with the cause, the failure file and the count on stderr, even with
 // --quiet.
@@ -219,17 +237,8 @@ func TestRun_RecordsFailed(t *testing.T) {
 	s := testkit.DDB(t)
 	keyID := testkit.NewAccessKeyID(t)
 	db := s.DynamoDB(keyID)
-	_, err := ddblocal.CreateTable(ctx, db, ddblocal.TableSpec{Name: "source", HashKey: "pk", StreamViewType: types.StreamViewTypeNewAndOldImages})
-	require.NoError(t, err)
 	// The target's key is not the source's: every write fails.
-	_, err = ddblocal.CreateTable(ctx, db, ddblocal.TableSpec{Name: "target", HashKey: "id"})
-	require.NoError(t, err)
-	for _, pk := range []string{"a", "b", "c"} {
-		_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("source"), Item: map[string]types.AttributeValue{
-			"pk": &types.AttributeValueMemberS{Value: pk},
-		}})
-		require.NoError(t, err)
-	}
+	streamTables(t, db, "id")
 	tests := map[string]struct {
 		args       []string
 		wantStderr []string

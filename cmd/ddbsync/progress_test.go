@@ -10,12 +10,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
 	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 )
 
@@ -84,21 +81,13 @@ func TestProgress_JSONEvents(t *testing.T) {
 		ctx := t.Context()
 		s := testkit.DDB(t)
 		runKey := testkit.NewAccessKeyID(t)
-		db := s.DynamoDB(runKey)
-		_, err := ddblocal.CreateTable(ctx, db, ddblocal.TableSpec{Name: "source", HashKey: "pk", StreamViewType: types.StreamViewTypeNewAndOldImages})
-		require.NoError(t, err)
-		_, err = ddblocal.CreateTable(ctx, db, ddblocal.TableSpec{Name: "target", HashKey: "pk"})
-		require.NoError(t, err)
-		for _, pk := range []string{"a", "b", "c"} {
-			_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("source"), Item: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: pk}}})
-			require.NoError(t, err)
-		}
+		streamTables(t, s.DynamoDB(runKey), "pk")
 		var stdout, stderr bytes.Buffer
 		cmd := &RunCommand{Stdout: &stdout, Stderr: &stderr,
 			awsConfig: func(context.Context, string) (aws.Config, error) { return s.AWSConfig(runKey), nil }}
 		runCtx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
-		err = cmd.Run(runCtx, []string{"--endpoint-url", s.Endpoint, "--table", "source", "--target-table", "target",
+		err := cmd.Run(runCtx, []string{"--endpoint-url", s.Endpoint, "--table", "source", "--target-table", "target",
 			"--exit-when-idle", "1s", "--progress-interval", "100ms", "--output", "jsonl"})
 		require.NoError(t, err, "stderr:\n%s", stderr.String())
 		events := jsonLines(t, stderr.String())
