@@ -260,11 +260,16 @@ func Follow(ctx context.Context, api API, arn string, interval time.Duration, pr
 	if interval <= 0 {
 		interval = DefaultPollInterval
 	}
+	var last Status // the last status described, returned when ctx ends mid-call
 	for {
 		s, err := Describe(ctx, api, arn)
 		if err != nil {
+			if ctx.Err() != nil && last.ARN != "" {
+				return last, fmt.Errorf("follow execution %s: %w", arn, context.Cause(ctx))
+			}
 			return s, err
 		}
+		last = s
 		if progress != nil {
 			progress(s)
 		}

@@ -73,3 +73,36 @@ func TestStartFollow_Moto(t *testing.T) {
 	assert.Equal(t, arn, st.ARN)
 	assert.False(t, st.Started.IsZero())
 }
+
+// slowDescribe answers the first DescribeExecution RUNNING and holds every
+// later one until its context ends, as a slow endpoint does when Follow's
+// context runs out mid-call.
+type slowDescribe struct {
+	stepfn.API
+	calls int
+}
+
+func (s *slowDescribe) DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, _ ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error) {
+	s.calls++
+	if s.calls > 1 {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return &sfn.DescribeExecutionOutput{ExecutionArn: in.ExecutionArn, Status: sfntypes.ExecutionStatusRunning, StartDate: aws.Time(time.Now())}, nil
+}
+
+func (s *slowDescribe) ListMapRuns(context.Context, *sfn.ListMapRunsInput, ...func(*sfn.Options)) (*sfn.ListMapRunsOutput, error) {
+	return &sfn.ListMapRunsOutput{}, nil
+}
+
+// TestFollow_ContextEndsMidCall: a follow stopped while a DescribeExecution
+// is in flight returns the last state it described, with the context's
+// error, not an empty one (it made TestStartFollow_Moto flaky under load).
+func TestFollow_ContextEndsMidCall(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	st, err := stepfn.Follow(ctx, &slowDescribe{}, "arn:aws:states:us-east-1:1:execution:sm:run", 10*time.Millisecond, nil)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Equal(t, sfntypes.ExecutionStatusRunning, st.Status)
+	assert.Equal(t, "arn:aws:states:us-east-1:1:execution:sm:run", st.ARN)
+}
