@@ -210,20 +210,6 @@ func defaultStatusClients(cfg aws.Config) statusClients {
 	}
 }
 
-// tableOfStream returns the table name of a stream ARN
-// (arn:aws:dynamodb:REGION:ACCOUNT:table/NAME/stream/LABEL), or "".
-func tableOfStream(arn string) string {
-	_, rest, ok := strings.Cut(arn, ":table/")
-	if !ok {
-		return ""
-	}
-	name, _, ok := strings.Cut(rest, "/stream/")
-	if !ok {
-		return ""
-	}
-	return name
-}
-
 // readStatus reads the stack's resources, then each part's state.
 // flags are the user's, for the hints.
 func readStatus(ctx context.Context, cl statusClients, stack string, flags tableFlags, now time.Time) (StatusReport, error) {
@@ -423,7 +409,7 @@ func problems(r StatusReport, flags tableFlags, target string) []string {
 		}
 		source := "SOURCE"
 		if r.Mapping != nil {
-			source = cmp.Or(tableOfStream(r.Mapping.EventSourceARN), source)
+			source = cmp.Or(tableOf(r.Mapping.EventSourceARN), source)
 		}
 		p = append(p, msg+": "+suggest("redrive", flags, source, cmp.Or(target, "TARGET"), "--queue-url", q.URL))
 	}

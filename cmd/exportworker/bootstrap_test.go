@@ -18,6 +18,7 @@ import (
 
 	"github.com/ddbsync/ddbsync/internal/exportload/exporttest"
 	"github.com/ddbsync/ddbsync/internal/exportload/worker"
+	"github.com/ddbsync/ddbsync/internal/lambdainvoke"
 	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
 	"github.com/ddbsync/ddbsync/internal/localaws/rie"
 	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
@@ -123,7 +124,7 @@ func TestBootstrap_ChildInput(t *testing.T) {
 	badPayload, err := json.Marshal(bad)
 	require.NoError(t, err)
 	_, err = fn.Invoke(ctx, badPayload)
-	var fe *rie.FunctionError
+	var fe *lambdainvoke.FunctionError
 	require.ErrorAs(t, err, &fe)
 	assert.Equal(t, "VerifyError", fe.Type)
 	assert.Contains(t, fe.Message, "checksum mismatch")

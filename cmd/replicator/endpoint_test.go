@@ -28,6 +28,7 @@ func TestEmptyEndpointVariable(t *testing.T) {
 			t.Setenv("AWS_ENDPOINT_URL", "")
 			t.Setenv("AWS_REGION", "us-east-1")
 			t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
+			t.Setenv("AWS_PROFILE", "") // a profile of the caller's environment would be looked for in the empty files
 			cfg, err := config.LoadDefaultConfig(t.Context())
 			require.NoError(t, err)
 			client := dynamodb.NewFromConfig(cfg)

@@ -27,7 +27,7 @@
 //
 // A handler's returned error comes back with HTTP 200 and a body of
 // {"errorMessage": ..., "errorType": ...}, which Invoke turns into a
-// [*FunctionError]. A panic gives HTTP 502, and a timeout gives 200 with
+// *lambdainvoke.FunctionError. A panic gives HTTP 502, and a timeout gives 200 with
 // the text "Task timed out after ...": both are errors too.
 //
 // Two concurrent invocations crash the emulator, so Invoke serialises

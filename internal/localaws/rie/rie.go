@@ -30,14 +30,6 @@ const (
 	stopGrace = 2 * time.Second
 )
 
-// ErrTimedOut is returned (wrapped) by [Emulator.Invoke] when the function
-// ran past its timeout.
-var ErrTimedOut = lambdainvoke.ErrTimedOut
-
-// FunctionError is a handler's error as the Lambda service reports it
-// ([lambdainvoke.FunctionError]).
-type FunctionError = lambdainvoke.FunctionError
-
 // Options configures [Start].
 type Options struct {
 	// Bootstrap is the function's executable, as built by [Build]. Required.
@@ -145,9 +137,9 @@ func environ(opts Options) []string {
 // Invocations are serialised: a call waits for the one in progress.
 //
 // The body is returned with any error that has one. The error is a
-// [*FunctionError] when the handler returned an error, wraps [ErrTimedOut]
+// [*lambdainvoke.FunctionError] when the handler returned an error, wraps [lambdainvoke.ErrTimedOut]
 // when the function timed out, and reports the status for any other
-// non-200 answer (a panic gives 502; its [*FunctionError], if the body has
+// non-200 answer (a panic gives 502; its [*lambdainvoke.FunctionError], if the body has
 // one, is wrapped).
 func (e *Emulator) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	select {

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ddbsync/ddbsync/internal/lambdainvoke"
 	"github.com/ddbsync/ddbsync/internal/localaws/rie"
 	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 )
@@ -32,12 +33,12 @@ func TestEmulator_Invoke(t *testing.T) {
 	tests := map[string]struct {
 		in      string
 		want    string
-		wantErr *rie.FunctionError
+		wantErr *lambdainvoke.FunctionError
 		wantLog string
 	}{
 		"object":           {in: `{"a":1,"b":[true,null]}`, want: `{"a":1,"b":[true,null]}`},
 		"string":           {in: `"hi"`, want: `"hi"`},
-		"returned error":   {in: `{"fail":true}`, wantErr: &rie.FunctionError{Type: "errorString", Message: "asked to fail"}},
+		"returned error":   {in: `{"fail":true}`, wantErr: &lambdainvoke.FunctionError{Type: "errorString", Message: "asked to fail"}},
 		"env from options": {in: `{"env":"ECHO_VAR"}`, want: `{"env":"ECHO_VAR"}`, wantLog: `echofn env ECHO_VAR="hello"`},
 		"default region":   {in: `{"env":"AWS_REGION"}`, want: `{"env":"AWS_REGION"}`, wantLog: `echofn env AWS_REGION="us-east-1"`},
 		"no inherited AWS": {in: `{"env":"AWS_PROFILE"}`, want: `{"env":"AWS_PROFILE"}`, wantLog: `echofn env AWS_PROFILE=""`},
@@ -46,7 +47,7 @@ func TestEmulator_Invoke(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			got, err := e.Invoke(t.Context(), []byte(tc.in))
 			if tc.wantErr != nil {
-				var ferr *rie.FunctionError
+				var ferr *lambdainvoke.FunctionError
 				require.ErrorAs(t, err, &ferr)
 				assert.Equal(t, tc.wantErr, ferr)
 				return
@@ -89,13 +90,13 @@ func TestEmulator_InvokeCrash(t *testing.T) {
 
 	t.Run("timeout", func(t *testing.T) {
 		_, err := e.Invoke(t.Context(), []byte(`{"sleepMs":1500}`))
-		require.ErrorIs(t, err, rie.ErrTimedOut)
+		require.ErrorIs(t, err, lambdainvoke.ErrTimedOut)
 	})
 	t.Run("panic", func(t *testing.T) {
 		body, err := e.Invoke(t.Context(), []byte(`{"panic":true}`))
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "status 502")
-		var ferr *rie.FunctionError
+		var ferr *lambdainvoke.FunctionError
 		if assert.ErrorAs(t, err, &ferr, "body %s", body) {
 			assert.Equal(t, "asked to panic", ferr.Message)
 		}
