@@ -291,3 +291,32 @@ func FormatKey(k map[string]types.AttributeValue) string {
 	b.WriteByte('}')
 	return b.String()
 }
+
+// Target applies the rules to a source item whose key is srcKey and
+// returns the target item and its key; keep is false when a filter drops
+// the item (key and item are then nil). The backfill, the export load,
+// verify and repair use it; the stream paths use Writes.
+func (rs *RuleSet) Target(src, srcKey map[string]types.AttributeValue) (key, item map[string]types.AttributeValue, keep bool, err error) {
+	item, keep, err = rs.Item(src)
+	if err != nil || !keep {
+		return nil, nil, false, err
+	}
+	if key, err = rs.targetKey(item, srcKey); err != nil {
+		return nil, nil, false, err
+	}
+	return key, item, true, nil
+}
+
+// TargetKeyNames returns the target table's key attribute names for a
+// source table keyed by srcKeyNames: the key rule's names, or the source
+// key's names as the rename rules move them (sorted).
+func (rs *RuleSet) TargetKeyNames(srcKeyNames []string) []string {
+	if rs == nil || len(rs.Rules) == 0 {
+		return append([]string(nil), srcKeyNames...)
+	}
+	key := make(map[string]types.AttributeValue, len(srcKeyNames))
+	for _, n := range srcKeyNames {
+		key[n] = &types.AttributeValueMemberNULL{Value: true}
+	}
+	return rs.targetKeyNames(key)
+}

@@ -188,3 +188,44 @@ func BenchmarkRules_Item(b *testing.B) {
 		})
 	}
 }
+
+func TestRuleSet_Target(t *testing.T) {
+	srcKey := item{"pk": s("order#1"), "sk": s("d")}
+	src := item{"pk": s("order#1"), "sk": s("d"), "tenant": s("acme"), "id": s("1"), "email": s("x@example.com")}
+	tests := map[string]struct {
+		rules     string
+		src       item
+		wantKey   item
+		wantItem  item
+		wantKeep  bool
+		wantNames []string
+		wantErr   string
+	}{
+		"identity": {src: src, wantKey: srcKey, wantItem: src, wantKeep: true, wantNames: []string{"pk", "sk"}},
+		"re-key and exclude": {rules: "rules:\n  - key: {id2: 'tenant + \"#\" + id'}\n  - exclude: [email, pk, sk]",
+			src: src, wantKey: item{"id2": s("acme#1")}, wantItem: item{"id2": s("acme#1"), "tenant": s("acme"), "id": s("1")},
+			wantKeep: true, wantNames: []string{"id2"}},
+		"rename a key attribute": {rules: "rules:\n  - rename: {sk: kind}", src: item{"pk": s("order#1"), "sk": s("d")},
+			wantKey: item{"pk": s("order#1"), "kind": s("d")}, wantItem: item{"pk": s("order#1"), "kind": s("d")},
+			wantKeep: true, wantNames: []string{"kind", "pk"}},
+		"filtered out": {rules: "rules:\n  - filter: item.tenant == \"globex\"", src: src, wantNames: []string{"pk", "sk"}},
+		"key attribute dropped": {rules: "rules:\n  - exclude: [sk]", src: src, wantNames: []string{"pk", "sk"},
+			wantErr: `no target key attribute "sk"`},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			rs, err := Parse("rules.yaml", []byte(tt.rules))
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantNames, rs.TargetKeyNames([]string{"pk", "sk"}))
+			key, out, keep, err := rs.Target(tt.src, srcKey)
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantKeep, keep)
+			assert.Equal(t, tt.wantKey, key)
+			assert.Equal(t, tt.wantItem, out)
+		})
+	}
+}
