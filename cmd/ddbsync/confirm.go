@@ -148,10 +148,16 @@ type writeFlags struct {
 
 // bind adds the flags; dryRun documents --dry-run for the command.
 func (w *writeFlags) bind(fs *pflag.FlagSet, dryRun string) {
-	fs.BoolVar(&w.Yes, "yes", false, "write without asking: after the plan, proceed (needed when stdin is not a terminal)")
-	fs.BoolVar(&w.DryRun, "dry-run", false, dryRun)
+	w.bindConfirm(fs, dryRun)
 	fs.BoolVar(&w.AllowSameTable, "allow-same-table", false, "write even though --target-table is --table in the same region (refused by default)")
 	fs.BoolVar(&w.AllowTargetStream, "allow-target-stream", false, "write even though the target has a stream of its own: refused by default, as a\ntarget with a stream is usually the replicated source (--table and --target-table swapped)")
+}
+
+// bindConfirm adds --yes and --dry-run alone, for a command that writes
+// without the two tables' guard rails (create-target).
+func (w *writeFlags) bindConfirm(fs *pflag.FlagSet, dryRun string) {
+	fs.BoolVar(&w.Yes, "yes", false, "write without asking: after the plan, proceed (needed when stdin is not a terminal)")
+	fs.BoolVar(&w.DryRun, "dry-run", false, dryRun)
 }
 
 // bindRepair adds the mass-change flags of the commands that repair.

@@ -29,6 +29,7 @@ const (
 // commands lists the visible commands for Usage, in order.
 var commands = []struct{ name, summary string }{
 	{"run", "replicate the source table's stream to the target, locally (Lambda's event source mapping on your machine)"},
+	{"create-target", "create the target table from the source's description, re-keyed by the rules"},
 	{"backfill", "copy every item of the source into the target, resumably (after the replicator is running)"},
 	{"verify", "compare the tables (numbers as decimals, sets as sets); --repair fixes what differs"},
 	{"repair", "make the target equal to the source, safely while replication runs"},
@@ -59,6 +60,7 @@ func allCommands(stdout, stderr io.Writer) []commandBuilder {
 		(&VerifyCommand{Stdout: stdout, Stderr: stderr}).command,
 		(&RepairCommand{Stdout: stdout, Stderr: stderr}).command,
 		(&RedriveCommand{Stdout: stdout, Stderr: stderr}).command,
+		(&CreateTargetCommand{Stdout: stdout, Stderr: stderr}).command,
 		(&StatusCommand{Stdout: stdout, Stderr: stderr}).command,
 		(&CodeStatusCommand{Stdout: stdout, Stderr: stderr}).command,
 		(&RulesCommand{Stdout: stdout, Stderr: stderr}).command,
@@ -93,7 +95,7 @@ func Usage(w io.Writer) {
 	fmt.Fprint(w, "ddbsync keeps a copy of a DynamoDB table in step with the table's stream.\n\n"+
 		"Usage:\n  ddbsync <command> [flags]\n\nCommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-14s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, "\nGlobal flags, for every command (each also as DDBSYNC_<NAME>, e.g. DDBSYNC_PROFILE):\n")
 	g := globalFlags{}

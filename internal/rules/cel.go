@@ -28,6 +28,7 @@ type expr struct {
 	src  string
 	prg  cel.Program
 	vars []string // the item's attributes named bare, besides item
+	ast  *cel.Ast // the checked expression (its output type; push-down reads its form)
 }
 
 // compile compiles src once; free identifiers other than item name
@@ -71,7 +72,7 @@ func compile(src string) (*expr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("plan expression: %w", err)
 	}
-	return &expr{src: src, prg: prg, vars: vars}, nil
+	return &expr{src: src, prg: prg, vars: vars, ast: checked}, nil
 }
 
 // baseEnv is the CEL environment every expression extends, made once:
