@@ -10,6 +10,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/ddbsync/ddbsync/internal/codestatus"
+	"github.com/ddbsync/ddbsync/internal/rules"
 )
 
 // awsError is an error of AWS, permissions or configuration: no
@@ -31,7 +32,7 @@ func outcome(err error) bool {
 	var execution *ExecutionFailedError
 	var rulesFailed *recordsFailed
 	return errors.As(err, &failed) || errors.As(err, &files) || errors.As(err, &execution) || errors.As(err, &rulesFailed) ||
-		errors.Is(err, ErrTablesDiffer) || errors.Is(err, ErrNotRedriven) ||
+		errors.Is(err, ErrTablesDiffer) || errors.Is(err, ErrNotRedriven) || errors.Is(err, rules.ErrNotPushable) ||
 		errors.Is(err, codestatus.ErrDrift) || errors.Is(err, ErrDeclined) || errors.Is(err, errStackDrift)
 }
 

@@ -24,13 +24,15 @@ type RulesCommand struct {
 
 var rulesHelp = `Usage: ddbsync rules check FILE
        ddbsync rules apply FILE (--event EVENT.json | --item ITEM.json)
+       ddbsync rules filter-criteria FILE
 
 Checks a rule set (YAML or JSON: filter, include, exclude, rename, set,
 key and ttl_deletes; see examples/rules/orders.yaml and the README) and
-shows what it does to stream records or items. The rules are not yet
+shows what it does to stream records or items; filter-criteria derives
+the Lambda event filter its filters allow. The rules are not yet
 applied by the Lambda or by run, backfill, verify, repair or redrive.
 
-` + exitStatusHelp("a record the rules cannot apply (apply): an expression error, a missing\n       target key, two source items for one target key")
+` + exitStatusHelp("a record the rules cannot apply (apply): an expression error, a missing\n       target key, two source items for one target key; a filter that cannot be\n       pushed down (filter-criteria)")
 
 var rulesCheckHelp = `Usage: ddbsync rules check FILE
 
@@ -102,7 +104,7 @@ func (c *RulesCommand) command(g *globalFlags) *cobra.Command {
 	}
 	apply.Flags().StringVar(&event, "event", "", "a DynamoDB stream event `FILE` (JSON, as Lambda receives it)")
 	apply.Flags().StringVar(&item, "item", "", "an item `FILE` in DynamoDB JSON ({\"pk\":{\"S\":\"…\"},…})")
-	root.AddCommand(check, apply)
+	root.AddCommand(check, apply, c.filterCriteriaCommand(g))
 	return root
 }
 
