@@ -125,7 +125,6 @@ func TestQueueTemplate_IAMLeastPrivilege(t *testing.T) {
 // does not have, and why; every other one it has, with the same type,
 // default and constraints.
 var directOnly = map[string]string{
-	"TargetRegion": "the apply function writes its guarded PutItem calls in its own region",
 	"StreamMappingEnabled": "the backfill from an export (docs/export-backfill.md) hands over to the direct path's " +
 		"mapping; the queue path's loads are not written with its sequence attributes",
 }
