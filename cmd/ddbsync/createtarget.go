@@ -2,17 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -221,6 +220,9 @@ func (c *CreateTargetCommand) run(ctx context.Context, cfg CreateTargetConfig) e
 	} else if err != nil {
 		return err
 	}
+	if err := checkKeyTypes(keyTypes, spec.Create.KeySchema); err != nil {
+		return &usageError{err: err, hint: "ddbsync create-target --help"}
+	}
 	plan := Plan{Command: "create-target", Source: cfg.Table, Target: cfg.TargetTable, Account: loc.account(),
 		Region: loc.Region, TargetRegion: loc.TargetRegion, Endpoint: loc.Endpoint,
 		Actions: describeSpec(spec), Warnings: append(notes, spec.Warnings...)}
@@ -276,6 +278,22 @@ func (c *CreateTargetCommand) run(ctx context.Context, cfg CreateTargetConfig) e
 	return nil
 }
 
+// checkKeyTypes refuses a --key-type that names no target key attribute
+// (a typo would otherwise be ignored).
+func checkKeyTypes(kt map[string]types.ScalarAttributeType, ks []types.KeySchemaElement) error {
+	var names []string
+	for _, e := range ks {
+		names = append(names, aws.ToString(e.AttributeName))
+	}
+	var errs []error
+	for n := range kt {
+		if !slices.Contains(names, n) {
+			errs = append(errs, &FlagError{Flag: "key-type", Err: fmt.Errorf("%s is not an attribute of the target's key (%s)", n, strings.Join(names, ", "))})
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // exists refuses a target table that exists.
 func (c *CreateTargetCommand) exists(cfg CreateTargetConfig, loc location) error {
 	return refused(fmt.Sprintf("target %s already exists (account %s): create-target only creates a new table and changed nothing; "+
@@ -314,116 +332,4 @@ func awsCLI(cfg CreateTargetConfig, op string, args ...string) string {
 		}
 	}
 	return strings.Join(parts, " ")
-}
-
-// describeSource reads what create-target copies from the source. Calls
-// the endpoint does not know (DynamoDB Local: point-in-time recovery,
-// tags) become notes for the plan.
-func describeSource(ctx context.Context, api createTargetAPI, table string, loc location) (tablespec.Source, []string, error) {
-	var src tablespec.Source
-	var notes []string
-	out, err := api.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
-	var notFound *types.ResourceNotFoundException
-	if errors.As(err, &notFound) {
-		return src, nil, &awsError{err: fmt.Errorf("source %s does not exist (account %s): %w", loc.where(table, false), loc.account(), err)}
-	} else if err != nil {
-		return src, nil, fmt.Errorf("describe %s: %w", loc.where(table, false), err)
-	}
-	src.Table = out.Table
-	ttl, err := api.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
-	if err != nil {
-		return src, nil, fmt.Errorf("describe the TTL of %s: %w", loc.where(table, false), err)
-	}
-	src.TTL = ttl.TimeToLiveDescription
-	backups, err := api.DescribeContinuousBackups(ctx, &dynamodb.DescribeContinuousBackupsInput{TableName: aws.String(table)})
-	switch {
-	case unknownOperation(err):
-		notes = append(notes, "point-in-time recovery of the source unknown (the endpoint has no DescribeContinuousBackups): not enabled on the target")
-	case err != nil:
-		return src, nil, fmt.Errorf("describe the backups of %s: %w", loc.where(table, false), err)
-	case backups.ContinuousBackupsDescription != nil:
-		src.PITR = backups.ContinuousBackupsDescription.PointInTimeRecoveryDescription
-	}
-	in := &dynamodb.ListTagsOfResourceInput{ResourceArn: src.Table.TableArn}
-	for {
-		tags, err := api.ListTagsOfResource(ctx, in)
-		if unknownOperation(err) {
-			notes = append(notes, "tags of the source unknown (the endpoint cannot list tags): none copied")
-			break
-		} else if err != nil {
-			return src, nil, fmt.Errorf("list the tags of %s: %w", loc.where(table, false), err)
-		}
-		src.Tags = append(src.Tags, tags.Tags...)
-		if tags.NextToken == nil {
-			break
-		}
-		in.NextToken = tags.NextToken
-	}
-	return src, notes, nil
-}
-
-// unknownOperation reports whether err is an operation the endpoint does
-// not have (DynamoDB Local's UnknownOperationException).
-func unknownOperation(err error) bool {
-	var api smithy.APIError
-	return errors.As(err, &api) && api.ErrorCode() == "UnknownOperationException"
-}
-
-// writeRequests prints the requests of spec as JSON, in the API's field
-// names, without empty fields.
-func writeRequests(w io.Writer, spec tablespec.Spec) error {
-	reqs := map[string]any{"CreateTable": spec.Create}
-	if spec.TTL != nil {
-		reqs["UpdateTimeToLive"] = spec.TTL
-	}
-	if spec.PITR != nil {
-		reqs["UpdateContinuousBackups"] = spec.PITR
-	}
-	raw, err := json.Marshal(reqs)
-	if err != nil {
-		return fmt.Errorf("encode requests: %w", err)
-	}
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return fmt.Errorf("encode requests: %w", err)
-	}
-	out, err := json.MarshalIndent(compact(v), "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode requests: %w", err)
-	}
-	_, err = fmt.Fprintf(w, "%s\n", out)
-	return err
-}
-
-// compact drops nulls, empty strings, lists and objects from v.
-func compact(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		for k, e := range v {
-			if e = compact(e); e == nil {
-				delete(v, k)
-			} else {
-				v[k] = e
-			}
-		}
-		if len(v) == 0 {
-			return nil
-		}
-	case []any:
-		out := v[:0]
-		for _, e := range v {
-			if e = compact(e); e != nil {
-				out = append(out, e)
-			}
-		}
-		if len(out) == 0 {
-			return nil
-		}
-		return out
-	case string:
-		if v == "" {
-			return nil
-		}
-	}
-	return v
 }

@@ -258,6 +258,8 @@ func TestCreateTarget_Refusals(t *testing.T) {
 			wantStderr: []string{"key id = item.sk is of type dyn", "--key-type id=S|N|B", "Try: ddbsync create-target"}},
 		"bad stream": {args: []string{"--target-table", "new4", "--stream", "NEW"}, wantCode: exitUsage,
 			wantStderr: []string{`--stream: "NEW" must be NEW_AND_OLD_IMAGES`}},
+		"key type of no key attribute": {args: []string{"--target-table", "new6", "--key-type", "pkk=S"}, wantCode: exitUsage,
+			wantStderr: []string{"--key-type: pkk is not an attribute of the target's key (pk, sk)"}},
 		"bad key type": {args: []string{"--target-table", "new5", "--key-type", "id=X"}, wantCode: exitUsage,
 			wantStderr: []string{`--key-type: "id=X": the type must be S, N or B`}},
 	}
