@@ -31,9 +31,9 @@ func TestTemplates_StreamFilter(t *testing.T) {
 			p := field(tmpl, "Parameters", "StreamFilterImagePattern")
 			require.NotNil(t, p)
 			assert.Equal(t, "", field(p, "Default").Value, "no filter by default")
-			max, err := strconv.Atoi(field(p, "MaxLength").Value)
+			maxLen, err := strconv.Atoi(field(p, "MaxLength").Value)
 			require.NoError(t, err)
-			assert.LessOrEqual(t, max+len(`{"dynamodb":{"NewImage":}}`), 4096, "Lambda's longest pattern")
+			assert.LessOrEqual(t, maxLen+len(`{"dynamodb":{"NewImage":}}`), 4096, "Lambda's longest pattern")
 			assert.Equal(t, `!Not[!Equals[!Ref StreamFilterImagePattern, ]]`, expr(field(tmpl, "Conditions", "HasStreamFilter")), "the empty string")
 
 			fc := field(tmpl, "Resources", fn, "Properties", "Events", "SourceStream", "Properties", "FilterCriteria")
