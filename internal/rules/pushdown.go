@@ -128,6 +128,7 @@ func (rs *RuleSet) PushDown() (*PushDown, error) {
 		pd.Criteria.Filters = append(pd.Criteria.Filters, Filter{Pattern: p})
 	}
 	pd.Notes = append(pd.Notes,
+		"the function must apply this same rule set: the filter only spares it the records the rules would drop, and lets through items leaving the filter, which the rules delete from the target",
 		"safe only on a NEW_AND_OLD_IMAGES stream: with NEW_IMAGE, a MODIFY leaving the filter and every REMOVE have no OldImage and would be dropped",
 		"a record whose filter attribute is missing from both images never reaches the function, where a bare name would fail it (an evaluation error)")
 	if rs.TTL == TTLSkip {
