@@ -129,8 +129,9 @@ Creates the target table from the source table's description
 (DescribeTable, DescribeTimeToLive, DescribeContinuousBackups,
 ListTagsOfResource): its key schema, re-keyed and renamed by --rules (a key
 rule's first attribute is the partition key, its second the sort key; a
-key rule's type is its CEL expression's: string S, bytes B, numbers N;
---key-type NAME=S|N|B when the rules do not tell), the billing mode and
+key rule's type is its CEL expression's: string S, bytes B, numbers N, or
+that of the source key attribute it reads as it is; --key-type NAME=S|N|B
+when the rules do not tell), the billing mode and
 capacities, the global and local secondary indexes with their attributes
 renamed (an index whose key attribute the rules drop or change, or a local
 index whose partition key is no longer the table's, is left out with a

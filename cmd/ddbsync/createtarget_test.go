@@ -238,7 +238,7 @@ func TestCreateTarget_Refusals(t *testing.T) {
 		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}}})
 	require.NoError(t, err)
 	dynKey := filepath.Join(t.TempDir(), "dyn.yaml")
-	require.NoError(t, os.WriteFile(dynKey, []byte("rules:\n  - key: {id: item.sk}\n"), 0o644))
+	require.NoError(t, os.WriteFile(dynKey, []byte("rules:\n  - key: {id: item.g}\n"), 0o644))
 	tests := map[string]struct {
 		args       []string
 		tty        bool
@@ -255,7 +255,7 @@ func TestCreateTarget_Refusals(t *testing.T) {
 		"declined": {args: []string{"--target-table", "new2"}, tty: true, stdin: "n\n", wantCode: exitError,
 			wantStderr: []string{"Proceed? [y/N]", "cancelled: nothing written"}},
 		"dyn key": {args: []string{"--target-table", "new3", "--rules", dynKey, "--yes"}, wantCode: exitUsage,
-			wantStderr: []string{"key id = item.sk is of type dyn", "--key-type id=S|N|B", "Try: ddbsync create-target"}},
+			wantStderr: []string{"key id = item.g is of type dyn", "--key-type id=S|N|B", "Try: ddbsync create-target"}},
 		"bad stream": {args: []string{"--target-table", "new4", "--stream", "NEW"}, wantCode: exitUsage,
 			wantStderr: []string{`--stream: "NEW" must be NEW_AND_OLD_IMAGES`}},
 		"key type of no key attribute": {args: []string{"--target-table", "new6", "--key-type", "pkk=S"}, wantCode: exitUsage,

@@ -44,9 +44,11 @@ func (rs *RuleSet) TargetKeySchema(src []types.KeySchemaElement) []types.KeySche
 // have the types src. A key rule's attribute has the checked output type
 // of its CEL expression: string S, bytes B, int, uint, double or decimal
 // N; a key attribute moved by renames keeps its source type; override
-// (the user's --key-type NAME=S|N|B) wins over both. An attribute whose
-// type is not known (a dyn expression such as a bare attribute name) is
-// an ErrKeyType error naming it.
+// (the user's --key-type NAME=S|N|B) wins over both. A key rule entry that
+// reads a source key attribute as it is (pk: id, pk: item.id) has that
+// attribute's type. An attribute whose type is not known (another dyn
+// expression, such as a non-key attribute read as it is) is an ErrKeyType
+// error naming it.
 func (rs *RuleSet) TargetKeyTypes(src map[string]types.ScalarAttributeType, override map[string]types.ScalarAttributeType) (map[string]types.ScalarAttributeType, error) {
 	out := map[string]types.ScalarAttributeType{}
 	var errs []error
@@ -59,6 +61,10 @@ func (rs *RuleSet) TargetKeyTypes(src map[string]types.ScalarAttributeType, over
 			}
 			t, err := scalarType(p.expr.ast.OutputType())
 			if err != nil {
+				if st, ok := rs.sourceKeyType(p, src); ok {
+					out[name] = st
+					continue
+				}
 				errs = append(errs, fmt.Errorf("%w: key %s = %s %v: give it with --key-type %s=S|N|B", ErrKeyType, name, p.Expr, err, name))
 				continue
 			}
@@ -79,6 +85,27 @@ func (rs *RuleSet) TargetKeyTypes(src map[string]types.ScalarAttributeType, over
 		}
 	}
 	return out, nil
+}
+
+// sourceKeyType is the source type of a key rule entry that reads a
+// source key attribute as it is (pk: id, or pk: item.id, with no earlier
+// rule changing id).
+func (rs *RuleSet) sourceKeyType(p Pair, src map[string]types.ScalarAttributeType) (types.ScalarAttributeType, bool) {
+	name, ok := attrName(p.expr.ast.NativeRep().Expr())
+	if !ok {
+		return "", false
+	}
+	t, ok := src[name]
+	if !ok {
+		return "", false
+	}
+	for i := range rs.Rules {
+		if &rs.Rules[i] == rs.key {
+			to, same := followAttribute(rs.Rules[:i], name)
+			return t, same && to == name
+		}
+	}
+	return "", false
 }
 
 // scalarType maps a checked CEL type to a key attribute type.

@@ -90,9 +90,10 @@ func TestDerive(t *testing.T) {
 		},
 		"re-keyed: the LSI goes": {
 			rules: "rules:\n  - key: {id: 'pk + \"/\" + string(sk)', n: 'sk'}\n",
-			opts:  Options{KeyTypes: map[string]types.ScalarAttributeType{"n": "N"}},
 			check: func(t *testing.T, s Spec) {
 				assert.Equal(t, []types.KeySchemaElement{key("id", types.KeyTypeHash), key("n", types.KeyTypeRange)}, s.Create.KeySchema)
+				assert.Contains(t, s.Create.AttributeDefinitions, attr("n", "N"), "sk as it is: its source type")
+				assert.Contains(t, s.Create.AttributeDefinitions, attr("id", "S"), "a string expression")
 				assert.Empty(t, s.Create.LocalSecondaryIndexes)
 				assert.Len(t, s.Create.GlobalSecondaryIndexes, 1)
 			},
@@ -121,7 +122,7 @@ func TestDerive(t *testing.T) {
 }
 
 func TestDerive_KeyTypeUnknown(t *testing.T) {
-	rs, err := rules.Parse("test.yaml", []byte("rules:\n  - key: {id: item.pk}\n"))
+	rs, err := rules.Parse("test.yaml", []byte("rules:\n  - key: {id: item.email}\n"))
 	require.NoError(t, err)
 	_, err = Derive(onDemandSource(), Options{TargetTable: "dst", Rules: rs})
 	assert.ErrorIs(t, err, rules.ErrKeyType)
