@@ -11,6 +11,7 @@ import (
 
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/replicate"
+	"github.com/ddbsync/ddbsync/internal/rules"
 )
 
 // Backfill limits and defaults.
@@ -61,6 +62,10 @@ type BackfillOptions struct {
 	Retry RetryOptions
 	// Logger receives start, warning and end lines (default: discard).
 	Logger *slog.Logger
+	// Rules is the rule set the copy is made with: each source item goes
+	// through [rules.RuleSet.Target]. nil (or the identity rule set)
+	// copies items as they are.
+	Rules *rules.RuleSet
 }
 
 // BackfillResult says what [Backfill] did.
@@ -82,6 +87,39 @@ type BackfillResult struct {
 	Elapsed time.Duration
 	// Source describes the source table, stream settings included.
 	Source TableInfo
+	// Filtered counts the items the rules' filters left out (not written).
+	Filtered int64
+	// Failed counts the source items not written because the rules failed
+	// on them, or because they collided (Collisions) with another item of
+	// the same BatchWriteItem call; the backfill goes on and then returns
+	// an error wrapping [ErrItemsFailed].
+	Failed int64
+	// Collisions counts the source items mapped to a target key that
+	// another source item of the same batch took (the first one is
+	// written); they are counted in Failed too.
+	Collisions int64
+	// FailedItems are the first [MaxFailedItems] failed items.
+	FailedItems []ItemFailure
+}
+
+// MaxFailedItems bounds the failed items a backfill or verify keeps.
+const MaxFailedItems = 1000
+
+// ErrItemsFailed is returned (wrapped) by a backfill that left items out
+// because the rules failed on them or mapped two of them to one target key.
+var ErrItemsFailed = errors.New("items not copied")
+
+// ItemFailure is a source item that a rule set could not copy.
+type ItemFailure struct {
+	// SourceKey is the item's key in the source.
+	SourceKey Item
+	// TargetKey is the target key it maps to (nil if the rules failed).
+	TargetKey Item
+	// OtherSourceKey is, for a collision, the source key of the item that
+	// took TargetKey first.
+	OtherSourceKey Item
+	// Err says why: the rules' error, or one wrapping rules.ErrCollision.
+	Err error
 }
 
 // Backfill copies every item of the source table (in the chosen Scan
@@ -152,6 +190,11 @@ func Backfill(ctx context.Context, src Scanner, srcTable string, dst replicate.W
 	}
 
 	res.Scanned, res.Copied = b.scanned.Load(), b.copied.Load()
+	res.Filtered, res.Failed, res.Collisions = b.filtered.Load(), b.failed.Load(), b.collisions.Load()
+	res.FailedItems = b.failures.list()
+	if res.Failed > 0 {
+		err = errors.Join(err, fmt.Errorf("%w: %d items (%d collisions), the first: %s", ErrItemsFailed, res.Failed, res.Collisions, res.FailedItems[0]))
+	}
 	res.Retries = int(b.retries.Load())
 	res.WriteUnits = float64(b.units.Load())
 	res.Elapsed = time.Since(start)
@@ -180,6 +223,8 @@ type backfill struct {
 	dirty bool
 
 	scanned, copied, retries, units atomic.Int64
+	filtered, failed, collisions    atomic.Int64
+	failures                        failureList
 }
 
 // segState is the in-memory state of one segment, guarded by backfill.mu.
@@ -260,6 +305,12 @@ pages:
 				fail(fmt.Errorf("segment %d: %w", seg, err))
 				break pages
 			}
+			if len(writes) == 0 {
+				// All filtered out or failed: the position moves past them.
+				put(&mark{key: b.keys.key(chunk[len(chunk)-1]), done: true})
+				b.meter.add(len(chunk))
+				continue
+			}
 			select {
 			case slots <- struct{}{}:
 			case <-scanCtx.Done():
@@ -269,7 +320,10 @@ pages:
 				<-slots
 				break pages
 			}
-			m := &mark{key: writes[len(writes)-1].Key, items: len(writes)}
+			// The position is the source key of the chunk's last item (the
+			// writes' keys are target keys under rules).
+			m := &mark{key: b.keys.key(chunk[len(chunk)-1]), items: len(writes)}
+			skipped := len(chunk) - len(writes)
 			put(m)
 			wg.Go(func() {
 				defer func() { <-slots }()
@@ -286,7 +340,7 @@ pages:
 				}
 				b.units.Add(int64(units))
 				b.copied.Add(int64(len(writes)))
-				b.meter.add(len(writes))
+				b.meter.add(len(writes) + skipped)
 				b.mu.Lock()
 				m.done = true
 				b.advance(st)
@@ -308,7 +362,14 @@ pages:
 }
 
 // writes turns scanned items into put requests and sums their write units.
+// With rules, each item goes through them: filtered-out items are counted
+// and not written, failed ones are counted and listed, and of two items
+// mapped to one target key only the first is written (BatchWriteItem
+// refuses a call with a key twice).
 func (b *backfill) writes(items []Item) ([]replicate.Write, float64, error) {
+	if !b.opts.Rules.IsIdentity() {
+		return b.ruleWrites(items)
+	}
 	writes := make([]replicate.Write, len(items))
 	units := 0.0
 	for i, item := range items {
@@ -318,6 +379,45 @@ func (b *backfill) writes(items []Item) ([]replicate.Write, float64, error) {
 		}
 		writes[i] = replicate.Write{Op: replicate.OpPut, Key: b.keys.key(item), KeyID: id, Item: item}
 		units += writeUnits(item)
+	}
+	return writes, units, nil
+}
+
+// ruleWrites is writes through the rule set.
+func (b *backfill) ruleWrites(items []Item) ([]replicate.Write, float64, error) {
+	writes := make([]replicate.Write, 0, len(items))
+	owners := make(map[string]Item, len(items)) // target key id -> source key
+	units := 0.0
+	for _, item := range items {
+		if _, err := b.keys.id(item); err != nil {
+			return nil, 0, err
+		}
+		sk := b.keys.key(item)
+		tk, out, keep, err := b.opts.Rules.Target(item, sk)
+		if err != nil {
+			b.failed.Add(1)
+			b.failures.add(ItemFailure{SourceKey: sk, Err: err})
+			continue
+		}
+		if !keep {
+			b.filtered.Add(1)
+			continue
+		}
+		id, ok := replicate.KeyID(tk)
+		if !ok {
+			b.failed.Add(1)
+			b.failures.add(ItemFailure{SourceKey: sk, Err: fmt.Errorf("%w: the rules give target key %s", ErrBadKey, rules.FormatKey(tk))})
+			continue
+		}
+		if other, dup := owners[id]; dup {
+			b.failed.Add(1)
+			b.collisions.Add(1)
+			b.failures.add(ItemFailure{SourceKey: sk, TargetKey: tk, OtherSourceKey: other, Err: collisionError(other, sk, tk)})
+			continue
+		}
+		owners[id] = sk
+		writes = append(writes, replicate.Write{Op: replicate.OpPut, Key: tk, KeyID: id, Item: out})
+		units += writeUnits(out)
 	}
 	return writes, units, nil
 }

@@ -26,17 +26,36 @@ type diffJSON struct {
 	Attributes []string        `json:"attributes,omitempty"`
 	Source     json.RawMessage `json:"source,omitempty"`
 	Target     json.RawMessage `json:"target,omitempty"`
+	// With rules only.
+	SourceKey      json.RawMessage `json:"source_key,omitempty"`
+	TargetKey      json.RawMessage `json:"target_key,omitempty"`
+	OtherSourceKey json.RawMessage `json:"other_source_key,omitempty"`
+	Error          string          `json:"error,omitempty"`
 }
 
 // MarshalDifference returns d as one JSON object:
 // {"kind":"different","key":{"pk":{"S":"a"}},"attributes":["n"]}, keys and
 // values in DynamoDB JSON. The items' values are included ("source",
-// "target") only when showValues is set.
+// "target") only when showValues is set. A difference found through rules
+// also carries "source_key" and "target_key" ("key" is the target key),
+// a collision "other_source_key", and a collision or a rules error
+// "error".
 func MarshalDifference(d Difference, showValues bool) ([]byte, error) {
-	out := diffJSON{Kind: d.Kind, Attributes: d.Attributes}
+	out := diffJSON{Kind: d.Kind, Attributes: d.Attributes, Error: d.Error}
 	var err error
 	if out.Key, err = attributevalue.MarshalMapJSON(d.Key); err != nil {
 		return nil, fmt.Errorf("encode difference key: %w", err)
+	}
+	for _, k := range []struct {
+		key Item
+		to  *json.RawMessage
+	}{{d.SourceKey, &out.SourceKey}, {d.TargetKey, &out.TargetKey}, {d.OtherSourceKey, &out.OtherSourceKey}} {
+		if k.key == nil {
+			continue
+		}
+		if *k.to, err = attributevalue.MarshalMapJSON(k.key); err != nil {
+			return nil, fmt.Errorf("encode difference key: %w", err)
+		}
 	}
 	if showValues {
 		for _, v := range []struct {
@@ -66,11 +85,11 @@ func UnmarshalDifference(line []byte) (Difference, error) {
 		return Difference{}, fmt.Errorf("%w: %w", ErrBadDifference, err)
 	}
 	switch in.Kind {
-	case Missing, Extra, Different:
+	case Missing, Extra, Different, Collision, RuleFailed:
 	default:
 		return Difference{}, fmt.Errorf("%w: kind %q", ErrBadDifference, in.Kind)
 	}
-	d := Difference{Kind: in.Kind, Attributes: in.Attributes}
+	d := Difference{Kind: in.Kind, Attributes: in.Attributes, Error: in.Error}
 	var err error
 	if d.Key, err = decodeKey(in.Key); err != nil {
 		return Difference{}, fmt.Errorf("%w: key: %w", ErrBadDifference, err)
@@ -83,6 +102,15 @@ func UnmarshalDifference(line []byte) (Difference, error) {
 	}
 	if d.Target, err = decodeKey(in.Target); err != nil {
 		return Difference{}, fmt.Errorf("%w: target: %w", ErrBadDifference, err)
+	}
+	for _, k := range []struct {
+		name string
+		raw  json.RawMessage
+		to   *Item
+	}{{"source_key", in.SourceKey, &d.SourceKey}, {"target_key", in.TargetKey, &d.TargetKey}, {"other_source_key", in.OtherSourceKey, &d.OtherSourceKey}} {
+		if *k.to, err = decodeKey(k.raw); err != nil {
+			return Difference{}, fmt.Errorf("%w: %s: %w", ErrBadDifference, k.name, err)
+		}
 	}
 	return d, nil
 }

@@ -83,4 +83,81 @@
 // failed and reported. The one case the condition cannot see is a
 // replicated write that only adds attributes beyond the 4 KB expression
 // budget; the re-read after the write catches it and repairs again.
+//
+// # Rules
+//
+// With a rule set (package rules; BackfillOptions.Rules,
+// VerifyOptions.Rules, RepairOptions.Rules) the target is a filtered,
+// reshaped, re-keyed copy, and every operation applies the same rules.
+// Without one (nil, or [rules.RuleSet.IsIdentity]) nothing here changes.
+// docs/rules-commands.md has the whole story.
+//
+// The backfill passes each scanned item through [rules.RuleSet.Target]:
+// an item a filter drops is counted (Filtered) and not written; an item
+// the rules fail on is counted (Failed) and listed with its key
+// (FailedItems), and the backfill goes on and then returns
+// [ErrItemsFailed]. Two items of one BatchWriteItem call mapped to one
+// target key would make DynamoDB refuse the call: the first is written,
+// the others are counted as Collisions (and Failed) and listed with both
+// source keys. Collisions between batches are not seen by the backfill
+// (the last writer wins); verify reports them. The checkpoint records
+// source keys, as without rules.
+//
+// # Verify with rules
+//
+// The source pass maps each source item S through the rules to the
+// target key and item it should have (or nothing, for a filtered item) and
+// compares that item with the target's at that key, with [tablecmp], as
+// without rules. The target pass finds target items no source item maps
+// to. When the rules carry the source key attributes into the target item
+// ([rules.RuleSet.SourceKey]: no key rule, or one that leaves them in
+// place), it reads each target item's source key back from it (the scan
+// projects the target key and those attributes), reads that source item
+// and checks that it passes the filters and maps to this target key; if
+// not, the item is extra. Otherwise (the rules drop or overwrite a source
+// key attribute) it falls back to the set of target keys the source pass
+// expected, held in memory: one map entry per copied item, its target key
+// and its source key as strings, about 100 bytes plus the two keys' sizes
+// (VerifyResult.ExpectedKeys counts them; 10 million items with 40-byte
+// keys take about 1.8 GB). In that mode an item added to the source during
+// the run can be reported extra.
+//
+// A collision, two source items mapped to one target key, is reported as
+// [Collision] with both source keys: found from the target item's own
+// source key when the source item compared differs (reverse mapping), or
+// in the expected set. A source item the rules fail on is [RuleFailed].
+// Rechecks work as without rules: the target item is re-read first, then
+// the source items, consistently, and the rules applied again.
+// Differences carry SourceKey and TargetKey; Key is the target key.
+//
+// # Repair with rules
+//
+// [Repairer.RepairTarget] repairs one target key tk. Each round it reads
+// the target item at tk (consistent), then finds its owner: the source
+// key recovered from the target item, and the hint the caller gives (the
+// verify difference's source key, the redriven record's key). It reads
+// those source items (consistent) and expects what the rules make of the
+// one that passes the filters and maps to tk, or no item if none does.
+// It writes that (PutItem or DeleteItem) with the same condition as
+// without rules, that the target item is still as read, and loops until a
+// read finds them equal. A candidate that now maps to another target key
+// tk2 (a re-key) gets tk2 repaired after tk. Two candidates mapping to tk
+// are a collision, not repaired. A target item whose owner cannot be
+// recovered (the rules drop the source key) and that no hint maps to is
+// left as it is ([ErrOwnerUnknown]): another source item may own it.
+// [Repairer.RepairSource] repairs every target key a source key may
+// have a copy at.
+//
+// The guarantee holds with rules, by the same argument: a replicated
+// write to tk is made from a change of a source item that maps to tk (or
+// did, for its delete), made before the write. The repair read the
+// target item first and the source items after it, so the value it
+// computes reflects every source change whose replicated write the target
+// read could contain; its write is conditioned on the target item still
+// being the one read, so any replicated write that landed since makes it
+// fail and the round starts over. A repair therefore never replaces a
+// newer replicated value with an older one. A source change the repair
+// did not see (a source item that starts mapping to tk after the repair's
+// reads) travels through the stream and is applied after the repair's
+// write, or makes the condition fail.
 package tablesync

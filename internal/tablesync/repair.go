@@ -21,6 +21,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/itemsize"
 	"github.com/ddbsync/ddbsync/internal/replattr"
+	"github.com/ddbsync/ddbsync/internal/rules"
 	"github.com/ddbsync/ddbsync/internal/tablecmp"
 )
 
@@ -97,6 +98,13 @@ type RepairOptions struct {
 	TombstoneRetention time.Duration
 	// Now is the clock of tombstone expiries (default time.Now).
 	Now func() time.Time
+	// Rules is the rule set the copy is made with (see the package
+	// documentation, "Repair with rules"); nil, or the identity rule set,
+	// repairs items as they are.
+	Rules *rules.RuleSet
+	// SourceKeys names the source table's key attributes; required with
+	// Rules (to recover a target item's source key).
+	SourceKeys []string
 }
 
 // RepairStats counts what a [Repairer] did.
@@ -203,7 +211,12 @@ func (r *Repairer) FailedKeys() []Item {
 // returns ErrStillChanging (wrapped) when the item still differed after
 // every round, and the context's error when stopped before the item was
 // seen equal.
+//
+// With rules, key is a target key (see [Repairer.RepairTarget]).
 func (r *Repairer) Repair(ctx context.Context, key Item) (Action, error) {
+	if !r.opts.Rules.IsIdentity() {
+		return r.RepairTarget(ctx, key, nil, "")
+	}
 	return r.RepairSeq(ctx, key, "")
 }
 
@@ -223,6 +236,12 @@ func (r *Repairer) RepairSeq(ctx context.Context, key Item, seq string) (Action,
 		padded = p
 	}
 	act, err := r.repair(ctx, key, padded)
+	r.record(ctx, key, act, err)
+	return act, err
+}
+
+// record counts one key's outcome, and keeps and logs a failed key.
+func (r *Repairer) record(ctx context.Context, key Item, act Action, err error) {
 	switch {
 	case err != nil:
 		r.failed.Add(1)
@@ -244,7 +263,6 @@ func (r *Repairer) RepairSeq(ctx context.Context, key Item, seq string) (Action,
 	default:
 		r.unchanged.Add(1)
 	}
-	return act, err
 }
 
 func (r *Repairer) repair(ctx context.Context, key Item, minSeq string) (Action, error) {
@@ -482,7 +500,15 @@ func RepairEach(r *Repairer, next func(context.Context, Difference) error) func(
 				return err
 			}
 		}
-		_, err := r.Repair(ctx, d.Key)
+		var err error
+		switch {
+		case r.opts.Rules.IsIdentity():
+			_, err = r.Repair(ctx, d.Key)
+		case d.Kind == Collision || d.Kind == RuleFailed:
+			return nil // the rule set must change; Verify counted it
+		default:
+			_, err = r.RepairTarget(ctx, d.Key, d.SourceKey, "")
+		}
 		if err != nil && ctx.Err() != nil {
 			return context.Cause(ctx)
 		}

@@ -203,6 +203,13 @@ func TestMarshalDifference(t *testing.T) {
 		"names only":  {d: d, want: `{"kind":"different","key":{"pk":{"S":"a"}},"attributes":["n"]}`},
 		"with values": {d: d, showValues: true, want: `{"kind":"different","key":{"pk":{"S":"a"}},"attributes":["n"],"source":{"pk":{"S":"a"},"n":{"N":"1"}},"target":{"pk":{"S":"a"},"n":{"N":"2"}}}`},
 		"missing":     {d: Difference{Kind: Missing, Key: Item{"pk": sv("b")}, Source: Item{"pk": sv("b")}}, showValues: true, want: `{"kind":"missing","key":{"pk":{"S":"b"}},"source":{"pk":{"S":"b"}}}`},
+		"with rules: both keys": {d: Difference{Kind: Missing, Key: Item{"pk": sv("acme#1")}, SourceKey: Item{"id": sv("1")}, TargetKey: Item{"pk": sv("acme#1")}},
+			want: `{"kind":"missing","key":{"pk":{"S":"acme#1"}},"source_key":{"id":{"S":"1"}},"target_key":{"pk":{"S":"acme#1"}}}`},
+		"collision": {d: Difference{Kind: Collision, Key: Item{"pk": sv("acme")}, SourceKey: Item{"id": sv("2")}, TargetKey: Item{"pk": sv("acme")},
+			OtherSourceKey: Item{"id": sv("1")}, Error: "target key collision"},
+			want: `{"kind":"collision","key":{"pk":{"S":"acme"}},"source_key":{"id":{"S":"2"}},"target_key":{"pk":{"S":"acme"}},"other_source_key":{"id":{"S":"1"}},"error":"target key collision"}`},
+		"rule error": {d: Difference{Kind: RuleFailed, Key: Item{"id": sv("3")}, SourceKey: Item{"id": sv("3")}, Error: "no such key: tenant"},
+			want: `{"kind":"rule-error","key":{"id":{"S":"3"}},"source_key":{"id":{"S":"3"}},"error":"no such key: tenant"}`},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -213,6 +220,10 @@ func TestMarshalDifference(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tt.d.Kind, back.Kind)
 			assert.Equal(t, tt.d.Key, back.Key)
+			assert.Equal(t, tt.d.SourceKey, back.SourceKey)
+			assert.Equal(t, tt.d.TargetKey, back.TargetKey)
+			assert.Equal(t, tt.d.OtherSourceKey, back.OtherSourceKey)
+			assert.Equal(t, tt.d.Error, back.Error)
 		})
 	}
 

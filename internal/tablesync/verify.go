@@ -11,6 +11,7 @@ import (
 
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/replattr"
+	"github.com/ddbsync/ddbsync/internal/rules"
 	"github.com/ddbsync/ddbsync/internal/tablecmp"
 )
 
@@ -39,6 +40,12 @@ const (
 	Extra Kind = "extra"
 	// Different is an item in both tables whose attributes differ.
 	Different Kind = "different"
+	// Collision is two source items that the rules map to one target key
+	// (with rules only); repair cannot fix it, the rule set must change.
+	Collision Kind = "collision"
+	// RuleFailed is a source item the rules fail on (with rules only): its
+	// copy cannot be known; the error says why.
+	RuleFailed Kind = "rule-error"
 )
 
 // Difference is one item that is not the same in both tables, as
@@ -53,8 +60,20 @@ type Difference struct {
 	Attributes []string
 	// Source and Target are the item as last read from each table; nil
 	// where it is absent. Target is as a reader sees it: without the
-	// sequence attribute, nil for a tombstone.
+	// sequence attribute, nil for a tombstone. With rules, Source is the
+	// source item through the rules: the target item it should be.
 	Source, Target Item
+	// With rules only (nil without, where Key is both): Key is the target
+	// key (for RuleFailed, the source key), SourceKey the source item's
+	// key (nil for an Extra item whose source key the rules do not carry)
+	// and TargetKey the target key (nil for RuleFailed).
+	SourceKey, TargetKey Item
+	// OtherSourceKey is, for a Collision, the source key of the other
+	// source item mapped to TargetKey.
+	OtherSourceKey Item
+	// Error is what a RuleFailed item's rules said, or a Collision's
+	// description.
+	Error string
 }
 
 // VerifyOptions configures [Verify]; zero fields take the defaults.
@@ -85,6 +104,10 @@ type VerifyOptions struct {
 	// Attrs names the queue path's attributes in target items (defaults:
 	// package replattr's).
 	Attrs replattr.Names
+	// Rules is the rule set the copy is made with: the source is compared
+	// through it (see the package documentation, "Verify with rules").
+	// nil, or the identity rule set, compares items as they are.
+	Rules *rules.RuleSet
 }
 
 // VerifyResult counts what [Verify] found.
@@ -96,17 +119,33 @@ type VerifyResult struct {
 	// Settled counts apparent differences that consistent re-reads showed
 	// to be replication in flight.
 	Settled int64
+	// With rules: Filtered counts the source items the filters leave out,
+	// Collisions and RuleErrors the confirmed differences of those kinds.
+	Filtered, Collisions, RuleErrors int64
+	// ExpectedKeys counts the target keys held in memory when the rules do
+	// not carry the source key into the target (the fallback of the target
+	// pass; see the package documentation); 0 otherwise.
+	ExpectedKeys int64
 	// Elapsed is the run's duration.
 	Elapsed time.Duration
 }
 
 // Identical reports whether no difference was found.
-func (r VerifyResult) Identical() bool { return r.Missing == 0 && r.Extra == 0 && r.Different == 0 }
+func (r VerifyResult) Identical() bool {
+	return r.Missing == 0 && r.Extra == 0 && r.Different == 0 && r.Collisions == 0 && r.RuleErrors == 0
+}
 
 // String summarises the result in one line.
 func (r VerifyResult) String() string {
-	return fmt.Sprintf("source %d items, target %d items: %d missing, %d extra, %d different",
+	s := fmt.Sprintf("source %d items, target %d items: %d missing, %d extra, %d different",
 		r.SourceItems, r.TargetItems, r.Missing, r.Extra, r.Different)
+	if r.Collisions > 0 || r.RuleErrors > 0 {
+		s += fmt.Sprintf(", %d collisions, %d rule errors", r.Collisions, r.RuleErrors)
+	}
+	if r.Filtered > 0 {
+		s += fmt.Sprintf(" (%d source items filtered out)", r.Filtered)
+	}
+	return s
 }
 
 // Verify compares the tables without changing them. It scans the source
@@ -134,6 +173,9 @@ func Verify(ctx context.Context, src TableReader, srcTable string, dst TableRead
 	segs, concurrency, err := opts.Segments.list()
 	if err != nil {
 		return VerifyResult{}, fmt.Errorf("verify: %w", err)
+	}
+	if !opts.Rules.IsIdentity() {
+		return verifyRules(ctx, start, src, srcTable, dst, dstTable, opts, segs, concurrency)
 	}
 	sInfo, dInfo, err := describePair(ctx, src, srcTable, dst, dstTable)
 	if err != nil {
@@ -212,6 +254,7 @@ type verifier struct {
 
 	scanned                            [2]atomic.Int64
 	missing, extra, different, settled atomic.Int64
+	filtered, collisions, ruleErrors   atomic.Int64
 }
 
 // suspect is an item that looked different.
@@ -366,6 +409,10 @@ func (v *verifier) report(ctx context.Context, diffs []Difference) error {
 			v.extra.Add(1)
 		case Different:
 			v.different.Add(1)
+		case Collision:
+			v.collisions.Add(1)
+		case RuleFailed:
+			v.ruleErrors.Add(1)
 		}
 		if v.opts.OnDifference != nil {
 			if err := v.opts.OnDifference(ctx, d); err != nil {
