@@ -38,11 +38,19 @@ func main() {
 	if err != nil {
 		fail("describe target table", err)
 	}
+	keys := info.Keys
+	if !cfg.Rules.IsIdentity() {
+		if err := tablesync.CheckTargetKey(tablesync.TableInfo{Name: "the source (SOURCE_KEYS)", Keys: cfg.SourceKeys}, info, cfg.Rules); err != nil {
+			fail("check target key", err)
+		}
+		keys = cfg.SourceKeys // the exported items are keyed as the source
+	}
 	s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = cfg.S3PathStyle })
 	loader := &exportload.FileLoader{
 		S3:          s3c,
 		Writer:      dynamo.NewTable(db, cfg.TargetTable, dynamo.Options{Retry: retry.Policy{MaxAttempts: cfg.MaxAttempts, BaseDelay: cfg.BaseDelay, MaxDelay: cfg.MaxDelay}}),
-		Keys:        info.Keys,
+		Keys:        keys,
+		Rules:       cfg.Rules,
 		Concurrency: cfg.Concurrency,
 		StopMargin:  cfg.StopMargin,
 		Logger:      logger,

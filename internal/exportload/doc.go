@@ -38,6 +38,21 @@
 // puts of the same snapshot value (see docs/export-backfill.md: the stream
 // is applied only after the load).
 //
+// # Rules
+//
+// With a rule set ([FileLoader].Rules; the worker's RULES or RULES_FILE,
+// with SOURCE_KEYS) each exported item goes through
+// rules.RuleSet.Target before it is written: an item a filter drops is
+// counted (Filtered) and not written; an item the rules fail on is counted
+// and listed with its file, line and key (FailedItems), and the load goes
+// on; of two items of one batch mapped to one target key the first is
+// written and the other counted as a collision (BatchWriteItem would
+// refuse the call). All of them count in the file's watermark, so a
+// resumed load does not see them again; [Load] then returns an error
+// wrapping [ErrItemsFailed], and the worker a RulesError. Collisions
+// across batches are not seen (the last writer wins): verify reports them.
+// docs/rules-commands.md has the whole story.
+//
 // # Hand-over
 //
 // [HandOver] carries the export time T, the overlap, the position from

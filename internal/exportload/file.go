@@ -23,6 +23,7 @@ import (
 
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/replicate"
+	"github.com/ddbsync/ddbsync/internal/rules"
 )
 
 // Defaults for [FileLoader].
@@ -53,9 +54,16 @@ type FileLoader struct {
 	// Writer writes to the target: a *dynamo.Table, so that the load has
 	// the replicator's retry rules. Required.
 	Writer replicate.Writer
-	// Keys names the target's key attributes, partition key first.
-	// Required.
+	// Keys names the exported table's key attributes, partition key
+	// first (the target's too, without Rules). Required.
 	Keys []string
+	// Rules is the rule set the copy is made with: each item goes through
+	// [rules.RuleSet.Target]; filtered items are counted and not written,
+	// items the rules fail on are counted and listed, and of two items of
+	// one batch mapped to one target key only the first is written (the
+	// other is a collision, counted and listed). nil, or the identity rule
+	// set, loads items as they are.
+	Rules *rules.RuleSet
 	// Concurrency bounds the batches of one file in flight (default
 	// DefaultConcurrency).
 	Concurrency int
@@ -86,6 +94,12 @@ type FileResult struct {
 	Done bool
 	// Retries counts the write retries (throttling, UnprocessedItems).
 	Retries int
+	// With rules: Filtered counts the lines a filter dropped, Failed those
+	// not written because the rules failed on them or they collided
+	// (Collisions) with an earlier item of their batch; FailedItems are the
+	// first MaxFailedItems of them. They count in the watermark.
+	Filtered, Failed, Collisions int64
+	FailedItems                  []ItemFailure
 }
 
 // Progress is called with a file's watermark each time it moves.
@@ -286,7 +300,7 @@ func (l *FileLoader) write(ctx context.Context, r io.Reader, f File, from int64,
 	}
 	var line int64
 	cur := batch{}
-	inBatch := map[string]bool{}
+	inBatch := map[string]string{} // target key id -> source key id
 	send := func() bool {
 		if len(cur.writes) == 0 {
 			return true
@@ -319,11 +333,35 @@ func (l *FileLoader) write(ctx context.Context, r io.Reader, f File, from int64,
 		if err != nil {
 			return fmt.Errorf("line %d: %w", line+1, err)
 		}
-		if inBatch[w.KeyID] && !send() { // distinct keys per batch
+		src := w
+		w, srcID, o, err := l.applyRules(w)
+		switch o {
+		case outFiltered:
+			mu.Lock()
+			res.Filtered++
+			mu.Unlock()
+			line++
+			return nil
+		case outFailed:
+			mu.Lock()
+			res.addFailure(ItemFailure{File: f.DataFileS3Key, Line: line + 1, SourceKey: src.Key, Err: err})
+			mu.Unlock()
+			line++
+			return nil
+		}
+		if owner, dup := inBatch[w.KeyID]; dup && owner != srcID {
+			// Two source items, one target key: the first one stands.
+			mu.Lock()
+			res.addFailure(ItemFailure{File: f.DataFileS3Key, Line: line + 1, SourceKey: src.Key, TargetKey: w.Key,
+				Err: fmt.Errorf("%w: line %d maps to target key %s too", rules.ErrCollision, line+1, rules.FormatKey(w.Key))})
+			mu.Unlock()
+			line++
+			return nil
+		} else if dup && !send() { // distinct keys per batch
 			return errStop
 		}
 		cur.writes = append(cur.writes, w)
-		inBatch[w.KeyID] = true
+		inBatch[w.KeyID] = srcID
 		line++
 		if len(cur.writes) == replicate.MaxBatchWrites && !send() {
 			return errStop
@@ -347,6 +385,11 @@ func (l *FileLoader) write(ctx context.Context, r io.Reader, f File, from int64,
 		return nil
 	case ctx.Err() != nil:
 		return fmt.Errorf("load stopped: %w", context.Cause(ctx))
+	}
+	if readErr == nil && len(ended) == 0 && next == cur.index {
+		// Every batch is written: lines after the last one were all
+		// filtered out or failed, and count as done.
+		res.LinesDone = line
 	}
 	return nil
 }

@@ -108,6 +108,11 @@ type Report struct {
 	Retries int
 	// Failed lists the files that failed, with their errors.
 	Failed []*FileError
+	// With rules: Filtered counts the items a filter dropped, ItemsFailed
+	// those the rules failed on or that collided (Collisions) in a batch;
+	// FailedItems are the first MaxFailedItems of them.
+	Filtered, ItemsFailed, Collisions int64
+	FailedItems                       []ItemFailure
 }
 
 // Load loads cfg.Export's files (this loader's share of them) into the
@@ -200,6 +205,10 @@ feed:
 	if saveErr != nil {
 		errs = append(errs, saveErr)
 	}
+	if rep.ItemsFailed > 0 {
+		errs = append(errs, fmt.Errorf("load export: %w: %d items (%d collisions), the first: %s",
+			ErrItemsFailed, rep.ItemsFailed, rep.Collisions, rep.FailedItems[0]))
+	}
 	if ctx.Err() != nil {
 		errs = append(errs, fmt.Errorf("load export: %w", context.Cause(ctx)))
 	}
@@ -269,6 +278,14 @@ func (r *run) loadFile(ctx context.Context, f File) {
 	defer r.mu.Unlock()
 	r.rep.ItemsWritten += res.Written
 	r.rep.Retries += res.Retries
+	r.rep.Filtered += res.Filtered
+	r.rep.ItemsFailed += res.Failed
+	r.rep.Collisions += res.Collisions
+	for _, fi := range res.FailedItems {
+		if len(r.rep.FailedItems) < MaxFailedItems {
+			r.rep.FailedItems = append(r.rep.FailedItems, fi)
+		}
+	}
 	r.rep.ItemsDone += res.LinesDone - last
 	r.cp.Files[f.DataFileS3Key] = FileState{LinesDone: res.LinesDone, Done: res.Done && err == nil}
 	var fe *FileError
@@ -304,6 +321,7 @@ func (r *run) progressLocked() {
 	if r.cfg.Progress != nil {
 		rep := r.rep
 		rep.Failed = append([]*FileError(nil), r.rep.Failed...)
+		rep.FailedItems = append([]ItemFailure(nil), r.rep.FailedItems...)
 		r.cfg.Progress(rep)
 	}
 }

@@ -46,6 +46,9 @@ const (
 	// ParamExportBucket and ParamTargetTable are the stack parameters.
 	ParamExportBucket = "ExportBucket"
 	ParamTargetTable  = "TargetTableName"
+	// ParamRules is the stack's rule set (the workers' RULES), as
+	// rules.ParseEnv reads it; empty for none.
+	ParamRules = "ReplicationRules"
 )
 
 // DefaultPollInterval is how often Follow calls DescribeExecution.
@@ -94,6 +97,9 @@ type Stack struct {
 	Bucket string
 	// TargetTable is the TargetTableName parameter: what the worker loads.
 	TargetTable string
+	// Rules is the ReplicationRules parameter: the rule set the workers
+	// apply ("" for none).
+	Rules string
 }
 
 // FindStack describes the stack name and returns its state machine and
@@ -119,6 +125,8 @@ func FindStack(ctx context.Context, api StackAPI, name string) (Stack, error) {
 			s.Bucket = aws.ToString(p.ParameterValue)
 		case ParamTargetTable:
 			s.TargetTable = aws.ToString(p.ParameterValue)
+		case ParamRules:
+			s.Rules = aws.ToString(p.ParameterValue)
 		}
 	}
 	if s.StateMachineARN == "" {

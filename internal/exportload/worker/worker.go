@@ -22,7 +22,10 @@
 // retries (the state machine retries them with backoff), "VerifyError" for
 // a file that does not match its manifest and "InputError" for a malformed
 // input (never retried: the execution fails, since the tolerated failure
-// is 0), and "LoadError" for anything else.
+// is 0), "RulesError" for a file whose items the rule set (RULES or
+// RULES_FILE) failed on or mapped two of to one target key in a batch
+// (the file is loaded but for them; not retried, the rules must change),
+// and "LoadError" for anything else.
 package worker
 
 import (
@@ -30,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/exportload"
@@ -62,7 +66,21 @@ type Output struct {
 	Done bool `json:"Done"`
 	// Retries counts write retries.
 	Retries int `json:"Retries"`
+	// With rules: Filtered counts the lines a filter dropped, Failed those
+	// not written (the rules failed on them, or collisions).
+	Filtered int64 `json:"Filtered,omitempty"`
+	Failed   int64 `json:"Failed,omitempty"`
 }
+
+// RulesError is a file loaded except for items the rule set could not
+// copy; the message names the first ones by key.
+type RulesError struct{ Err error }
+
+// Error returns the cause's message.
+func (e *RulesError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *RulesError) Unwrap() error { return e.Err }
 
 // RetryableError is a failure worth retrying later (throttling, 5xx).
 type RetryableError struct{ Err error }
@@ -121,7 +139,11 @@ func (h *Handler) Handle(ctx context.Context, in Input) (Output, error) {
 		return Output{}, &InputError{Err: fmt.Errorf("load file: Bucket, File.dataFileS3Key and File.md5Checksum are required, LinesDone >= 0; got %+v", in)}
 	}
 	res, err := h.loader.LoadFile(ctx, in.Bucket, in.File, in.LinesDone, nil)
-	out := Output{Key: res.Key, Items: res.Items, Written: res.Written, LinesDone: res.LinesDone, Done: res.Done, Retries: res.Retries}
+	out := Output{Key: res.Key, Items: res.Items, Written: res.Written, LinesDone: res.LinesDone, Done: res.Done, Retries: res.Retries,
+		Filtered: res.Filtered, Failed: res.Failed}
+	if err == nil && res.Failed > 0 {
+		err = &RulesError{Err: rulesFailure(res)}
+	}
 	if err != nil {
 		h.logger.ErrorContext(ctx, "file failed", slog.String("file", in.File.DataFileS3Key), slog.Int64("linesDone", res.LinesDone),
 			slog.String("errorClass", dynamo.ErrorClass(err)))
@@ -132,9 +154,27 @@ func (h *Handler) Handle(ctx context.Context, in Input) (Output, error) {
 	return out, nil
 }
 
+// maxNamedFailures bounds the items a RulesError names.
+const maxNamedFailures = 5
+
+// rulesFailure describes the items of res the rules could not copy.
+func rulesFailure(res exportload.FileResult) error {
+	var names []string
+	for i, f := range res.FailedItems {
+		if i == maxNamedFailures {
+			break
+		}
+		names = append(names, f.String())
+	}
+	return fmt.Errorf("load file %s: %w: %d items (%d collisions): %s", res.Key, exportload.ErrItemsFailed, res.Failed, res.Collisions, strings.Join(names, "; "))
+}
+
 // classify wraps err in the type Step Functions branches on.
 func classify(err error) error {
+	var re *RulesError
 	switch {
+	case errors.As(err, &re):
+		return re
 	case exportload.IsVerifyError(err):
 		return &VerifyError{Err: err}
 	case errors.Is(err, dynamo.ErrRetriesExhausted), dynamo.Transient(err): // Transient includes a timed-out call

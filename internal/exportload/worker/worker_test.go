@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/localaws/ddbstub"
 	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/ddbsync/ddbsync/internal/retry"
+	"github.com/ddbsync/ddbsync/internal/rules"
 )
 
 // TestHandler_Handle checks the errorType each failure gets (the type
@@ -58,4 +60,30 @@ func TestHandler_Handle(t *testing.T) {
 			assert.Equal(t, tc.want, out)
 		})
 	}
+}
+
+// TestHandler_Rules: with a rule set (RULES), a filtered item is counted,
+// an item the rules fail on is counted and named in a RulesError (not
+// retried), and the file is done.
+func TestHandler_Rules(t *testing.T) {
+	s3c := exporttest.S3Client(testkit.Moto(t))
+	exporttest.CreateBucket(t, s3c, "bucket-r")
+	tenant := func(it exporttest.Item, v string) exporttest.Item {
+		it["tenant"] = &types.AttributeValueMemberS{Value: v}
+		return it
+	}
+	items := []exporttest.Item{tenant(exporttest.Simple("a", 1, "x"), "acme"), tenant(exporttest.Simple("b", 2, "y"), "globex"), exporttest.Simple("c", 3, "z")}
+	_, files := exporttest.Write(t, s3c, "bucket-r", "", [][]exporttest.Item{items}, exporttest.Options{})
+	rs, err := rules.ParseEnv(`{"rules":[{"filter":"tenant == \"acme\""}]}`)
+	require.NoError(t, err)
+	stub := ddbstub.New(ddbstub.Options{})
+	t.Cleanup(stub.Close)
+	table := dynamo.NewTable(stub.Client(t), "copy", dynamo.Options{})
+	h := worker.New(&exportload.FileLoader{S3: s3c, Writer: table, Keys: []string{"pk", "sk"}, TempDir: t.TempDir(), Rules: rs}, nil)
+	out, err := h.Handle(t.Context(), worker.Input{Bucket: "bucket-r", File: files[0]})
+	var re *worker.RulesError
+	require.ErrorAs(t, err, &re)
+	assert.ErrorIs(t, err, exportload.ErrItemsFailed)
+	assert.Contains(t, err.Error(), `source key {"pk": S "c", "sk": N 3}`)
+	assert.Equal(t, worker.Output{Key: files[0].DataFileS3Key, Items: 3, Written: 1, LinesDone: 3, Done: true, Filtered: 1, Failed: 1}, out)
 }
