@@ -11,6 +11,7 @@ import (
 
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/replicate"
+	"github.com/ddbsync/ddbsync/internal/rules"
 	"github.com/ddbsync/ddbsync/internal/streampoll"
 	"github.com/ddbsync/ddbsync/internal/tablesync"
 )
@@ -35,8 +36,13 @@ var (
 // source's. seq is the newest sequence number of the key's records in the
 // batch: on a queue-path target, what the repair writes carries at least
 // it, so that no redelivered older message undoes the repair.
+//
+// With rules ([Options].Rules), RepairSource is called instead: it
+// repairs every target key the source key may have a copy at, also
+// included (the target keys of the records' old and new images).
 type Repairer interface {
 	RepairSeq(ctx context.Context, key tablesync.Item, seq string) (tablesync.Action, error)
+	RepairSource(ctx context.Context, key tablesync.Item, seq string, also ...tablesync.Item) (tablesync.Action, error)
 }
 
 var _ Repairer = (*tablesync.Repairer)(nil)
@@ -45,6 +51,13 @@ var _ Repairer = (*tablesync.Repairer)(nil)
 type Options struct {
 	// Retry shapes the retries of Streams API calls (default: tablesync's).
 	Retry tablesync.RetryOptions
+	// Rules is the rule set the copy is made with (nil: none). With it,
+	// the records' keys and images go through the rules to the target
+	// keys to repair: the key each image maps to (the new one and, for a
+	// re-key or an item that left the filter, the old one, deleted if
+	// nothing maps there any more), with the Repairer's RepairSource. The
+	// Repairer must have the same rules.
+	Rules *rules.RuleSet
 }
 
 // KeyOutcome is what the repair of one key did, or would do in a dry run.
@@ -117,13 +130,18 @@ func Batch(ctx context.Context, streams StreamReader, rep Repairer, batch stream
 		return res, fmt.Errorf("redrive shard %s from %s: %w; run `ddbsync verify --repair` to find and fix the affected items",
 			batch.ShardID, batch.StartSequenceNumber, ErrExpired)
 	}
-	keys, seqs, err := recordKeys(recs)
+	keys, seqs, also, err := recordKeys(recs, opts.Rules)
 	if err != nil {
 		return res, err
 	}
 	failed := 0
 	for i, key := range keys {
-		act, err := rep.RepairSeq(ctx, key, seqs[i])
+		var act tablesync.Action
+		if opts.Rules.IsIdentity() {
+			act, err = rep.RepairSeq(ctx, key, seqs[i])
+		} else {
+			act, err = rep.RepairSource(ctx, key, seqs[i], also[i]...)
+		}
 		if err != nil {
 			failed++
 		}
@@ -142,28 +160,50 @@ func Batch(ctx context.Context, streams StreamReader, rep Repairer, batch stream
 
 // recordKeys returns the distinct keys of recs, in first-seen order, and
 // for each the sequence number of its last record (recs are in stream
-// order).
-func recordKeys(recs []streamtypes.Record) ([]tablesync.Item, []string, error) {
+// order) and, with rules, the target keys its records' images map to
+// (filters aside: a copy of an image that did not pass them is found too).
+func recordKeys(recs []streamtypes.Record, rs *rules.RuleSet) ([]tablesync.Item, []string, [][]tablesync.Item, error) {
 	index := map[string]int{}
 	var keys []tablesync.Item
 	var seqs []string
+	var also [][]tablesync.Item
 	for _, rec := range recs {
 		seq := aws.ToString(rec.Dynamodb.SequenceNumber)
 		key, err := attributevalue.FromDynamoDBStreamsMap(rec.Dynamodb.Keys)
 		if err != nil {
-			return nil, nil, fmt.Errorf("convert record keys: %w", err)
+			return nil, nil, nil, fmt.Errorf("convert record keys: %w", err)
 		}
 		id, ok := replicate.KeyID(key)
 		if !ok {
-			return nil, nil, fmt.Errorf("record %s: %w", seq, tablesync.ErrBadKey)
+			return nil, nil, nil, fmt.Errorf("record %s: %w", seq, tablesync.ErrBadKey)
 		}
-		if i, dup := index[id]; dup {
+		i, dup := index[id]
+		if dup {
 			seqs[i] = seq
+		} else {
+			i = len(keys)
+			index[id] = i
+			keys = append(keys, key)
+			seqs = append(seqs, seq)
+			also = append(also, nil)
+		}
+		if rs.IsIdentity() {
 			continue
 		}
-		index[id] = len(keys)
-		keys = append(keys, key)
-		seqs = append(seqs, seq)
+		for _, img := range []map[string]streamtypes.AttributeValue{rec.Dynamodb.OldImage, rec.Dynamodb.NewImage} {
+			if img == nil {
+				continue
+			}
+			item, err := attributevalue.FromDynamoDBStreamsMap(img)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("convert record %s image: %w", seq, err)
+			}
+			// An image the rules fail on has no target key: the source's
+			// current value decides (RepairSource reads it).
+			if tk, err := rs.UnfilteredKey(item, key); err == nil {
+				also[i] = append(also[i], tk)
+			}
+		}
 	}
-	return keys, seqs, nil
+	return keys, seqs, also, nil
 }

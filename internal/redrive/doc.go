@@ -25,6 +25,19 @@
 // Changes made to the source after a key's repair are in the stream, and
 // the replicator applies them as usual.
 //
+// # Rules
+//
+// With a rule set ([Options].Rules, the Repairer built with the same),
+// the records' source keys and their old and new images go through the
+// rules to the target keys to repair ([tablesync.Repairer.RepairSource]):
+// the key the source item's current value maps to, the key each image
+// mapped to (filters aside) and, without a key rule, the renamed source
+// key. So a re-keyed item is repaired at its new key and its old one (a
+// delete if nothing maps there any more), and an item that left the filter
+// has its copy deleted. A record without images (a KEYS_ONLY stream) gives
+// only the keys the rules compute from the source key; the rest is for
+// `ddbsync verify --repair --rules`.
+//
 // # Sources
 //
 // The on-failure records come from a [Source]: a failure file written by

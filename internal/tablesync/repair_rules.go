@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -270,4 +271,39 @@ func padSeq(seq string) (string, error) {
 		return "", fmt.Errorf("repair: sequence number: %w", err)
 	}
 	return p, nil
+}
+
+// RepairDifferences is [Repairer.RepairAll] for verify's differences: it
+// repairs each difference's key, concurrency at a time (default
+// DefaultRepairConcurrency), with its SourceKey as the hint when the
+// Repairer has rules ([Repairer.RepairTarget]), and calls report (if not
+// nil, possibly from several goroutines) with each outcome. Collisions and
+// rule errors are not repairable (the rule set must change): they are
+// skipped, without a report. It returns ctx's error, if any.
+func (r *Repairer) RepairDifferences(ctx context.Context, diffs <-chan Difference, concurrency int, report func(d Difference, act Action, err error)) error {
+	if concurrency <= 0 {
+		concurrency = DefaultRepairConcurrency
+	}
+	var wg sync.WaitGroup
+	for range concurrency {
+		wg.Go(func() {
+			for d := range diffs {
+				if ctx.Err() != nil || d.Kind == Collision || d.Kind == RuleFailed {
+					continue // drain
+				}
+				var act Action
+				var err error
+				if r.opts.Rules.IsIdentity() {
+					act, err = r.Repair(ctx, d.Key)
+				} else {
+					act, err = r.RepairTarget(ctx, d.Key, d.SourceKey, "")
+				}
+				if report != nil {
+					report(d, act, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return context.Cause(ctx)
 }
