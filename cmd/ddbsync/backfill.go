@@ -54,6 +54,7 @@ type BackfillConfig struct {
 	WriteAttempts int
 	AllowNoStream bool
 	exportFlags
+	rulesFlag
 }
 
 func (c *BackfillConfig) flags(fs *pflag.FlagSet) {
@@ -66,6 +67,7 @@ func (c *BackfillConfig) flags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.WriteAttempts, "write-attempts", dynamo.DefaultMaxAttempts, "tries of each BatchWriteItem (throttling and UnprocessedItems are retried with backoff,\nas the replicator does)")
 	fs.BoolVar(&c.AllowNoStream, "allow-no-stream", false, "copy even though the source has no stream with new images (a one-time copy: changes\nmade during or after it are not replicated)")
 	c.exportFlags.bind(fs)
+	c.rulesFlag.bind(fs)
 }
 
 // Validate checks the configuration and returns every problem, each a
@@ -84,6 +86,10 @@ func (c BackfillConfig) Validate() error {
 		// account.
 		errs = append(errs, &FlagError{Flag: "target-role-arn", Err: errors.New("is not used by --on step-functions: its workers write with their own role " +
 			"to the stack's TargetTableName in the stack's account; deploy template-backfill.yaml in the target's account, or load with --on local")})
+	}
+	if c.FromExport != "" && c.On == onStepFunctions && c.RulesFile != "" {
+		errs = append(errs, &FlagError{Flag: "rules", Err: errors.New("is not used by --on step-functions: the state machine's workers apply the stack's " +
+			"ReplicationRules parameter (their RULES environment variable); deploy template-backfill.yaml with it, or load with --on local")})
 	}
 	if c.WriteAttempts < 1 || c.WriteAttempts > maxWriteAttempts {
 		errs = append(errs, &FlagError{Flag: "write-attempts", Err: fmt.Errorf("%d must be 1 to %d", c.WriteAttempts, maxWriteAttempts)})
@@ -189,10 +195,14 @@ func (c *BackfillCommand) run(ctx context.Context, cfg BackfillConfig) error {
 	if cfg.FromExport != "" {
 		return c.runExport(ctx, cfg, awsCfg)
 	}
+	rs, err := cfg.rulesFlag.load()
+	if err != nil {
+		return err
+	}
 	loc := locate(ctx, awsCfg, cfg.tableFlags)
 	src := newReadClient(awsCfg, cfg.Endpoint, "", cfg.callsInFlight())
 	dstAPI := cfg.targetClient(awsCfg, cfg.callsInFlight(), false)
-	info, dstInfo, err := describeTables(ctx, src, dstAPI, cfg.tableFlags, cfg.writeFlags, loc, "backfill")
+	info, dstInfo, err := describeTables(ctx, src, dstAPI, cfg.tableFlags, cfg.writeFlags, loc, "backfill", rs)
 	if err != nil {
 		return err
 	}
@@ -210,6 +220,7 @@ func (c *BackfillCommand) run(ctx context.Context, cfg BackfillConfig) error {
 	}
 	plan := backfillPlan(cfg, info, dstInfo, loc)
 	plan.Account = loc.account()
+	plan.Rules = planLines(rs, info, dstInfo)
 	if cfg.DryRun {
 		plan.Print(c.Stderr)
 		n, err := countItems(ctx, src, cfg.Table, cfg.segments())
@@ -224,7 +235,7 @@ func (c *BackfillCommand) run(ctx context.Context, cfg BackfillConfig) error {
 		return nil
 	}
 	ask := confirmer{In: c.Stdin, Terminal: c.stdinTerminal, Out: c.Stderr}
-	if err := ask.confirm(plan, cfg.Yes, suggest("backfill", cfg.tableFlags, cfg.Table, cfg.TargetTable, "--yes")); err != nil {
+	if err := ask.confirm(plan, cfg.Yes, suggest("backfill", cfg.tableFlags, cfg.Table, cfg.TargetTable, append(rulesArg(cfg.rulesFlag), "--yes")...)); err != nil {
 		return err
 	}
 	target := dynamo.NewTable(dstAPI, cfg.TargetTable, dynamo.Options{Retry: retry.Policy{MaxAttempts: cfg.WriteAttempts}})
@@ -235,7 +246,9 @@ func (c *BackfillCommand) run(ctx context.Context, cfg BackfillConfig) error {
 		Checkpoint: cfg.Checkpoint,
 		Progress:   cfg.progress(c.Stderr, "backfill"),
 		Logger:     cfg.logger(c.Stderr),
+		Rules:      rs,
 	})
+	printItemFailures(c.Stderr, "backfill", res.FailedItems, res.Failed)
 	if err != nil {
 		what := "failed after"
 		if interrupted(ctx, err) {
@@ -248,18 +261,22 @@ func (c *BackfillCommand) run(ctx context.Context, cfg BackfillConfig) error {
 		return err
 	}
 	rate := float64(res.Copied) / max(res.Elapsed.Seconds(), 1e-9)
-	next := suggest("verify --repair", cfg.tableFlags, cfg.Table, cfg.TargetTable)
+	next := suggest("verify --repair", cfg.tableFlags, cfg.Table, cfg.TargetTable, rulesArg(cfg.rulesFlag)...)
 	if cfg.Output == outputJSON || cfg.Output == outputJSONL {
 		return writeJSON(c.Stdout, backfillReport{
 			Command: "backfill", Source: cfg.Table, Target: cfg.TargetTable,
 			Scanned: res.Scanned, Copied: res.Copied, Resumed: res.Resumed, Segments: res.Segments, SegmentsSkipped: res.Skipped,
 			WriteUnits: res.WriteUnits, Retries: res.Retries, ElapsedSeconds: res.Elapsed.Seconds(), ItemsPerSecond: rate, Next: next,
+			Filtered: res.Filtered,
 		})
 	}
 	fmt.Fprintf(c.Stdout, "backfill: %d items copied from %s to %s in %s (%.0f items/s, %.0f WCU)",
 		res.Copied, cfg.Table, cfg.TargetTable, res.Elapsed.Round(time.Millisecond), rate, res.WriteUnits)
 	if res.Resumed > 0 || res.Skipped > 0 {
 		fmt.Fprintf(c.Stdout, "; %d copied before, %d of %d segments already done", res.Resumed, res.Skipped, res.Segments)
+	}
+	if !rs.IsIdentity() {
+		fmt.Fprintf(c.Stdout, "; %d filtered out by the rules", res.Filtered)
 	}
 	fmt.Fprintln(c.Stdout)
 	fmt.Fprintf(c.Stdout, "next: %s\n", next)
@@ -281,6 +298,8 @@ type backfillReport struct {
 	ElapsedSeconds  float64 `json:"elapsedSeconds"`
 	ItemsPerSecond  float64 `json:"itemsPerSecond"`
 	Next            string  `json:"next"`
+	// Filtered counts the items the rules left out (0 without --rules).
+	Filtered int64 `json:"filtered,omitempty"`
 }
 
 // backfillPlan says what the backfill will write. A non-empty target is

@@ -22,7 +22,9 @@ import (
 
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/exportload"
+	"github.com/ddbsync/ddbsync/internal/exportload/stepfn"
 	"github.com/ddbsync/ddbsync/internal/retry"
+	"github.com/ddbsync/ddbsync/internal/rules"
 	"github.com/ddbsync/ddbsync/internal/tablesync"
 )
 
@@ -207,11 +209,29 @@ func (c *BackfillCommand) runExport(ctx context.Context, cfg BackfillConfig, aws
 	conns := cfg.Workers * exportload.DefaultConcurrency
 	src := newReadClient(awsCfg, cfg.Endpoint, "", 4)
 	dstAPI := cfg.targetClient(awsCfg, conns, false)
-	info, dstInfo, err := describeTables(ctx, src, dstAPI, cfg.tableFlags, cfg.writeFlags, loc, "backfill")
+	rs, err := cfg.rulesFlag.load()
 	if err != nil {
 		return err
 	}
-	r := &exportRun{BackfillCommand: c, cfg: cfg, cl: cl, loc: loc, src: src, dst: dstAPI, info: info, dstInfo: dstInfo}
+	var stack backfillStack
+	if cfg.On == onStepFunctions {
+		// The workers apply the stack's rule set: the target is checked
+		// against it.
+		if stack, err = findBackfillStack(ctx, cl.Stacks, cfg.Stack); err != nil {
+			return err
+		}
+		if stack.Rules != "" {
+			if rs, err = rules.ParseEnv(stack.Rules); err != nil {
+				return refused(fmt.Sprintf("stack %s's %s parameter: %v", cfg.Stack, stepfn.ParamRules, err), "ddbsync rules check FILE")
+			}
+			rs.Source = "stack " + cfg.Stack + " " + stepfn.ParamRules
+		}
+	}
+	info, dstInfo, err := describeTables(ctx, src, dstAPI, cfg.tableFlags, cfg.writeFlags, loc, "backfill", rs)
+	if err != nil {
+		return err
+	}
+	r := &exportRun{BackfillCommand: c, cfg: cfg, cl: cl, loc: loc, src: src, dst: dstAPI, info: info, dstInfo: dstInfo, rs: rs}
 	if !info.StreamReady() {
 		if !cfg.AllowNoStream {
 			return &awsError{err: fmt.Errorf("source table %s has no stream with new images, so there is nothing to hand over to after the load: "+
@@ -219,18 +239,14 @@ func (c *BackfillCommand) runExport(ctx context.Context, cfg BackfillConfig, aws
 		}
 		fmt.Fprintf(c.Stderr, "ddbsync backfill: warning: source table %s has no stream with new images: changes made after the export will not reach %s\n", cfg.Table, cfg.TargetTable)
 	}
-	var stack backfillStack
 	if cfg.On == onStepFunctions {
-		if stack, err = findBackfillStack(ctx, cl.Stacks, cfg.Stack); err != nil {
-			return err
-		}
 		if stack.TargetTable != "" && stack.TargetTable != cfg.TargetTable {
 			return refused(fmt.Sprintf("stack %s loads table %s (its TargetTableName), not --target-table %s", cfg.Stack, stack.TargetTable, cfg.TargetTable),
 				"ddbsync backfill --help")
 		}
 	}
 	plan := Plan{Command: exportPlanCommand, Source: cfg.Table, Target: cfg.TargetTable,
-		Region: loc.Region, TargetRegion: loc.TargetRegion, Endpoint: loc.Endpoint}
+		Region: loc.Region, TargetRegion: loc.TargetRegion, Endpoint: loc.Endpoint, Rules: planLines(rs, info, dstInfo)}
 	targetWarning(&plan, cfg, info, dstInfo)
 	r.plan, r.stack = plan, stack
 	if cfg.FromExport == exportNew {
@@ -253,6 +269,7 @@ type exportRun struct {
 	info, dstInfo tablesync.TableInfo
 	stack         backfillStack
 	plan          Plan
+	rs            *rules.RuleSet // the rule set the copy is made with
 }
 
 // targetWarning warns in the plan about a target that is not empty.
@@ -555,8 +572,12 @@ func (c *exportRun) loadExport(ctx context.Context, ref exportRef, asked bool) e
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.Stdout, "backfill: %d items of %d files loaded from %s into %s (%d written by this run, %d files done before, %d retries)\n",
-		rep.ItemsDone, rep.Files, rep.ExportARN, cfg.TargetTable, rep.ItemsWritten, rep.FilesSkipped, rep.Retries)
+	filtered := ""
+	if !c.rs.IsIdentity() {
+		filtered = fmt.Sprintf(", %d filtered out by the rules", rep.Filtered)
+	}
+	fmt.Fprintf(c.Stdout, "backfill: %d items of %d files loaded from %s into %s (%d written by this run, %d files done before, %d retries%s)\n",
+		rep.ItemsDone, rep.Files, rep.ExportARN, cfg.TargetTable, rep.ItemsWritten, rep.FilesSkipped, rep.Retries, filtered)
 	c.printHandOver(cfg, h)
 	return nil
 }
@@ -620,6 +641,9 @@ func (c *exportRun) loadLocal(ctx context.Context, exp *exportload.Export, split
 		Concurrency: exportload.DefaultConcurrency,
 		Logger:      cfg.logger(c.Stderr),
 	}
+	if !c.rs.IsIdentity() {
+		loader.Keys, loader.Rules = c.info.Keys, c.rs // the exported items are keyed as the source
+	}
 	meter := newLoadMeter(c.Stderr, cfg.progress(c.Stderr, "backfill"), doneBefore(cfg.Checkpoint, exp, split))
 	rep, err := exportload.Load(ctx, exportload.Config{
 		Export: exp, Loader: loader, TargetTable: cfg.TargetTable, Workers: cfg.Workers, Split: split,
@@ -627,6 +651,13 @@ func (c *exportRun) loadLocal(ctx context.Context, exp *exportload.Export, split
 		Progress: meter.report, Logger: cfg.logger(c.Stderr),
 	})
 	meter.finish()
+	for i, f := range rep.FailedItems {
+		if i == maxPrintedFailures {
+			fmt.Fprintf(c.Stderr, "ddbsync backfill: ... and %d more items not loaded\n", rep.ItemsFailed-int64(i))
+			break
+		}
+		fmt.Fprintf(c.Stderr, "ddbsync backfill: item not loaded: %s\n", f)
+	}
 	rerun := exportCommandLine(cfg)
 	switch {
 	case err == nil:

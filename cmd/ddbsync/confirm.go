@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/spf13/pflag"
 
 	"github.com/ddbsync/ddbsync/internal/replattr"
+	"github.com/ddbsync/ddbsync/internal/rules"
 	"github.com/ddbsync/ddbsync/internal/tablesync"
 )
 
@@ -65,6 +67,8 @@ type Plan struct {
 	Actions []string
 	// Warnings are printed after the actions.
 	Warnings []string
+	// Rules describes the rule set the copy is made with (none: empty).
+	Rules []string
 }
 
 // Print writes the plan to w.
@@ -73,6 +77,13 @@ func (p Plan) Print(w io.Writer) {
 	fmt.Fprintf(w, "  account:  %s\n", p.Account)
 	fmt.Fprintf(w, "  source:   table %s, region %s, endpoint %s (read only)\n", p.Source, p.Region, p.Endpoint)
 	fmt.Fprintf(w, "  target:   table %s, region %s, endpoint %s (written)\n", p.Target, p.TargetRegion, p.Endpoint)
+	for i, r := range p.Rules {
+		label := "rules:"
+		if i > 0 {
+			label = ""
+		}
+		fmt.Fprintf(w, "  %-9s %s\n", label, r)
+	}
 	for i, a := range p.Actions {
 		label := "will:"
 		if i > 0 {
@@ -228,7 +239,12 @@ func (l location) where(table string, target bool) string {
 // they exist, that their keys match, and (unless allowed) that the target
 // has no stream of its own. A missing table's error names table, region
 // and endpoint.
-func describeTables(ctx context.Context, src, dst tablesync.Scanner, t tableFlags, w writeFlags, loc location, cmd string) (tablesync.TableInfo, tablesync.TableInfo, error) {
+//
+// With a rule set rs (nil: none) the target's key must be the one the
+// rules give (rs.TargetKeyNames of the source's key): a target keyed
+// otherwise is refused before any write, which also catches a forgotten
+// --rules.
+func describeTables(ctx context.Context, src, dst tablesync.Scanner, t tableFlags, w writeFlags, loc location, cmd string, rs *rules.RuleSet) (tablesync.TableInfo, tablesync.TableInfo, error) {
 	describe := func(api tablesync.Scanner, table string, target bool) (tablesync.TableInfo, error) {
 		info, err := tablesync.Describe(ctx, api, table)
 		var notFound *types.ResourceNotFoundException
@@ -252,9 +268,18 @@ func describeTables(ctx context.Context, src, dst tablesync.Scanner, t tableFlag
 	if err != nil {
 		return s, d, err
 	}
-	if !s.SameKey(d) {
-		return s, d, &awsError{err: fmt.Errorf("check key schema: %w: %s has key %s, %s has key %s",
-			tablesync.ErrKeySchema, loc.where(t.Table, false), s.KeyString(), loc.where(t.TargetTable, true), d.KeyString())}
+	if rs.IsIdentity() && !s.SameKey(d) {
+		hint := ""
+		if !slices.Equal(s.Keys, d.Keys) {
+			hint = "; if the copy is made with a rule set that re-keys it, pass it with --rules FILE"
+		}
+		return s, d, &awsError{err: fmt.Errorf("check key schema: %w: %s has key %s, %s has key %s%s",
+			tablesync.ErrKeySchema, loc.where(t.Table, false), s.KeyString(), loc.where(t.TargetTable, true), d.KeyString(), hint)}
+	}
+	if !rs.IsIdentity() {
+		if err := tablesync.CheckTargetKey(s, d, rs); err != nil {
+			return s, d, &awsError{err: fmt.Errorf("check key schema: %s is not keyed as --rules %s makes the copy: %w", loc.where(t.TargetTable, true), rs.Source, err)}
+		}
 	}
 	if d.StreamEnabled && !w.AllowTargetStream {
 		reason := fmt.Sprintf("target table %s has a stream (%s), as the replicated source has", t.TargetTable, d.StreamViewType)

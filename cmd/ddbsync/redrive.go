@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ddbsync/ddbsync/internal/redrive"
+	"github.com/ddbsync/ddbsync/internal/rules"
 	"github.com/ddbsync/ddbsync/internal/tablesync"
 )
 
@@ -50,6 +51,7 @@ type RedriveConfig struct {
 	MaxMessages           int
 	VisibilityTimeout     time.Duration
 	DropExpired           bool
+	rulesFlag
 }
 
 func (c *RedriveConfig) flags(fs *pflag.FlagSet) {
@@ -65,6 +67,7 @@ func (c *RedriveConfig) flags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.MaxMessages, "max-messages", 0, "with --queue-url, stop after this many messages (default: until the queue is empty)")
 	fs.DurationVar(&c.VisibilityTimeout, "visibility-timeout", redrive.DefaultVisibilityTimeout, "with --queue-url, how long a message being redriven stays hidden from other readers")
 	fs.BoolVar(&c.DropExpired, "drop-expired", false, "remove the records of batches whose stream records have expired, once reported\n(default: keep them)")
+	c.rulesFlag.bind(fs)
 }
 
 // Validate checks the configuration and returns every problem, each a
@@ -185,7 +188,8 @@ func (c *RedriveCommand) run(ctx context.Context, cfg RedriveConfig) error {
 		}
 		src, from = f, fmt.Sprintf("%d batches in failure file %s", f.Len(), cfg.FailureFile)
 	}
-	if err := c.confirm(ctx, cfg, awsCfg, from); err != nil {
+	rs, srcInfo, err := c.confirm(ctx, cfg, awsCfg, from)
+	if err != nil {
 		_ = src.Close(ctx) // nothing was taken from it
 		return err
 	}
@@ -194,7 +198,9 @@ func (c *RedriveCommand) run(ctx context.Context, cfg RedriveConfig) error {
 	r := &redrive.Redriver{
 		Streams: newStreams(awsCfg, cfg.Endpoint), Table: cfg.Table, DryRun: cfg.DryRun, DropExpired: cfg.DropExpired,
 		Repairer: tablesync.NewRepairer(newDynamoDB(awsCfg, cfg.Endpoint, ""), cfg.Table,
-			cfg.targetClient(awsCfg, 0, true), cfg.TargetTable, tablesync.RepairOptions{DryRun: cfg.DryRun, Logger: logger, Attrs: cfg.attrs()}),
+			cfg.targetClient(awsCfg, 0, true), cfg.TargetTable, tablesync.RepairOptions{DryRun: cfg.DryRun, Logger: logger, Attrs: cfg.attrs(),
+				Rules: rs, SourceKeys: srcInfo.Keys}),
+		Options: redrive.Options{Rules: rs},
 	}
 	t, err := r.Run(ctx, src, func(o redrive.Outcome) { printOutcome(c.Stdout, o, cfg.DryRun) })
 	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
@@ -213,23 +219,29 @@ func (c *RedriveCommand) run(ctx context.Context, cfg RedriveConfig) error {
 	}
 	if t.Expired > 0 {
 		return fmt.Errorf("%w: %d batches expired; run: %s",
-			ErrNotRedriven, t.Expired, suggest("verify --repair", cfg.tableFlags, cfg.Table, cfg.TargetTable))
+			ErrNotRedriven, t.Expired, suggest("verify --repair", cfg.tableFlags, cfg.Table, cfg.TargetTable, rulesArg(cfg.rulesFlag)...))
 	}
 	return nil
 }
 
-// confirm checks the tables (both exist, same key, the target is not a
-// replicated source) and shows the plan; it returns nil when the redrive
-// may write (in a dry run, after the plan).
-func (c *RedriveCommand) confirm(ctx context.Context, cfg RedriveConfig, awsCfg aws.Config, from string) error {
+// confirm loads the rule set, checks the tables (both exist, the target
+// keyed as the rules say, the target is not a replicated source) and shows
+// the plan; it returns the rule set and the source's description when the
+// redrive may write (in a dry run, after the plan).
+func (c *RedriveCommand) confirm(ctx context.Context, cfg RedriveConfig, awsCfg aws.Config, from string) (*rules.RuleSet, tablesync.TableInfo, error) {
+	rs, err := cfg.rulesFlag.load()
+	if err != nil {
+		return nil, tablesync.TableInfo{}, err
+	}
 	loc := locate(ctx, awsCfg, cfg.tableFlags)
 	src, dst := newDynamoDB(awsCfg, cfg.Endpoint, ""), cfg.targetClient(awsCfg, 0, true)
-	if _, _, err := describeTables(ctx, src, dst, cfg.tableFlags, cfg.writeFlags, loc, "redrive"); err != nil {
-		return err
+	srcInfo, dstInfo, err := describeTables(ctx, src, dst, cfg.tableFlags, cfg.writeFlags, loc, "redrive", rs)
+	if err != nil {
+		return nil, srcInfo, err
 	}
 	plan := Plan{
 		Command: "redrive", Source: cfg.Table, Target: cfg.TargetTable, Account: loc.account(),
-		Region: loc.Region, TargetRegion: loc.TargetRegion, Endpoint: loc.Endpoint,
+		Region: loc.Region, TargetRegion: loc.TargetRegion, Endpoint: loc.Endpoint, Rules: planLines(rs, srcInfo, dstInfo),
 		Actions: []string{
 			"read " + from + " back from the stream of table " + cfg.Table,
 			"bring each of their keys in " + cfg.TargetTable + " to the source's current value (put, or delete)",
@@ -238,10 +250,11 @@ func (c *RedriveCommand) confirm(ctx context.Context, cfg RedriveConfig, awsCfg 
 	if cfg.DryRun {
 		plan.Actions = append(plan.Actions, "dry run: each key is re-read and compared, nothing is written")
 		plan.Print(c.Stderr)
-		return nil
+		return rs, srcInfo, nil
 	}
 	ask := confirmer{In: c.Stdin, Terminal: c.stdinTerminal, Out: c.Stderr}
-	return ask.confirm(plan, cfg.Yes, suggest("redrive", cfg.tableFlags, cfg.Table, cfg.TargetTable, append(cfg.sourceArgs(), "--yes")...))
+	args := append(append(rulesArg(cfg.rulesFlag), cfg.sourceArgs()...), "--yes")
+	return rs, srcInfo, ask.confirm(plan, cfg.Yes, suggest("redrive", cfg.tableFlags, cfg.Table, cfg.TargetTable, args...))
 }
 
 // sourceArgs are the flags that say where the failure records are, for a

@@ -50,6 +50,7 @@ func (c *RepairConfig) flags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.From, "from", "", "repair only the keys of this `FILE` of JSON lines written by verify --output jsonl\n(- for stdin), instead of scanning both tables; --concurrency keys at once")
 	c.writeFlags.bind(fs, "read and compare, print the plan, but write nothing: report what would be put or deleted")
 	c.writeFlags.bindRepair(fs)
+	c.rulesFlag.bind(fs)
 }
 
 // Validate checks the configuration and returns every problem, each a
@@ -148,7 +149,11 @@ func (c *RepairCommand) repairFrom(ctx context.Context, cfg RepairConfig, ask co
 	}
 	loc := locate(ctx, awsCfg, cfg.tableFlags)
 	src, dst := newDynamoDB(awsCfg, cfg.Endpoint, ""), cfg.targetClient(awsCfg, 0, true)
-	_, dstInfo, err := describeTables(ctx, src, dst, cfg.tableFlags, cfg.writeFlags, loc, "repair")
+	rs, err := cfg.rulesFlag.load()
+	if err != nil {
+		return err
+	}
+	srcInfo, dstInfo, err := describeTables(ctx, src, dst, cfg.tableFlags, cfg.writeFlags, loc, "repair", rs)
 	if err != nil {
 		return err
 	}
@@ -158,7 +163,8 @@ func (c *RepairCommand) repairFrom(ctx context.Context, cfg RepairConfig, ask co
 		return fmt.Errorf("%w (nothing written)", err)
 	}
 	rep := tablesync.NewRepairer(src, cfg.Table, dst, cfg.TargetTable,
-		tablesync.RepairOptions{DryRun: cfg.DryRun, MaxWCU: cfg.MaxWCU, Logger: cfg.logger(c.Stderr), Attrs: cfg.attrs()})
+		tablesync.RepairOptions{DryRun: cfg.DryRun, MaxWCU: cfg.MaxWCU, Logger: cfg.logger(c.Stderr), Attrs: cfg.attrs(),
+			Rules: rs, SourceKeys: srcInfo.Keys})
 	var mu sync.Mutex
 	report := func(key tablesync.Item, act tablesync.Action, err error) {
 		if !cfg.DryRun || err != nil || act == tablesync.ActionNone {
@@ -173,7 +179,7 @@ func (c *RepairCommand) repairFrom(ctx context.Context, cfg RepairConfig, ask co
 		cmd: "repair", from: cfg.From, cfg: cfg.VerifyConfig, loc: loc, set: set, rep: rep, ask: ask,
 		report: c.Stdout, stderr: c.Stderr, onKey: report,
 		base: dstInfo.ItemCount, baseWhat: "items of target table " + cfg.TargetTable + " (DynamoDB's approximate count)",
-		account: loc.account,
+		account: loc.account, rules: planLines(rs, srcInfo, dstInfo),
 	}.run(ctx)
 }
 
@@ -195,17 +201,19 @@ type repairJob struct {
 	base     int64
 	baseWhat string
 	account  func() string
+	// rules describes the rule set for the plan (none: nil).
+	rules []string
 }
 
 func (j repairJob) run(ctx context.Context) error {
 	total := j.set.total()
 	if total == 0 {
 		fmt.Fprintln(j.report, "repair: nothing to repair")
-		return nil
+		return j.set.unrepairable()
 	}
-	var extra []string
+	extra := rulesArg(j.cfg.rulesFlag)
 	if j.from != "" {
-		extra = []string{"--from", shellQuote(j.from)}
+		extra = append(extra, "--from", shellQuote(j.from))
 	}
 	hint := func(more ...string) string {
 		return suggest(j.cmd, j.cfg.tableFlags, j.cfg.Table, j.cfg.TargetTable, append(slices.Clone(extra), more...)...)
@@ -213,7 +221,7 @@ func (j repairJob) run(ctx context.Context) error {
 	plan := Plan{
 		Command: j.cmd, Source: j.cfg.Table, Target: j.cfg.TargetTable, Account: j.account(),
 		Region: j.loc.Region, TargetRegion: j.loc.TargetRegion, Endpoint: j.loc.Endpoint,
-		Actions: j.set.actions(j.cfg.TargetTable),
+		Actions: j.set.actions(j.cfg.TargetTable), Rules: j.rules,
 	}
 	guard := j.cfg.checkMassChange(j.set.extra+j.set.different, j.base, j.baseWhat, hint("--dry-run"))
 	switch {
@@ -235,15 +243,19 @@ func (j repairJob) run(ctx context.Context) error {
 	parent := ctx
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	keys := make(chan tablesync.Item)
+	diffs := make(chan tablesync.Difference)
 	var sendErr error
 	go func() {
-		defer close(keys)
-		if sendErr = j.set.send(ctx, keys); sendErr != nil {
+		defer close(diffs)
+		if sendErr = j.set.sendTo(ctx, diffs); sendErr != nil {
 			cancel(sendErr)
 		}
 	}()
-	runErr := j.rep.RepairAll(ctx, keys, j.cfg.Concurrency, j.onKey)
+	var onDiff func(tablesync.Difference, tablesync.Action, error)
+	if j.onKey != nil {
+		onDiff = func(d tablesync.Difference, act tablesync.Action, err error) { j.onKey(d.Key, act, err) }
+	}
+	runErr := j.rep.RepairDifferences(ctx, diffs, j.cfg.Concurrency, onDiff)
 	s := j.rep.Stats()
 	done := s.Puts + s.Deletes + s.Unchanged + s.Failed
 	printFailedKeys(j.report, j.rep, total-done)
@@ -260,7 +272,10 @@ func (j repairJob) run(ctx context.Context) error {
 		fmt.Fprintf(j.report, "repair: %d keys from %s in %s\n", done, j.from, time.Since(start).Round(time.Millisecond))
 	}
 	// In a dry run, the planned writes are what is left to repair.
-	return repairSummary(j.report, s, j.cfg.DryRun, s.Puts+s.Deletes)
+	if err := repairSummary(j.report, s, j.cfg.DryRun, s.Puts+s.Deletes); err != nil {
+		return err
+	}
+	return j.set.unrepairable()
 }
 
 // maxDiffsInMemory is how many difference keys a diffSet keeps in memory
@@ -276,12 +291,16 @@ type diffSet struct {
 
 	mu                        sync.Mutex
 	keys                      []tablesync.Item
+	sources                   []tablesync.Item // the source key of keys[i], with rules (else nil)
 	spill                     *os.File
 	w                         *bufio.Writer
 	missing, extra, different int64
+	// collisions and ruleErrors are not repairable: the rule set must
+	// change.
+	collisions, ruleErrors int64
 }
 
-// add records d's kind and key.
+// add records d's kind and keys.
 func (s *diffSet) add(d tablesync.Difference) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -290,15 +309,23 @@ func (s *diffSet) add(d tablesync.Difference) error {
 		s.missing++
 	case tablesync.Extra:
 		s.extra++
+	case tablesync.Collision:
+		s.collisions++
+		return nil
+	case tablesync.RuleFailed:
+		s.ruleErrors++
+		return nil
 	default:
 		s.different++
 	}
+	d = tablesync.Difference{Kind: d.Kind, Key: d.Key, SourceKey: d.SourceKey}
 	limit := s.limit
 	if limit == 0 {
 		limit = maxDiffsInMemory
 	}
 	if len(s.keys) < limit {
 		s.keys = append(s.keys, d.Key)
+		s.sources = append(s.sources, d.SourceKey)
 		return nil
 	}
 	if s.spill == nil {
@@ -308,7 +335,7 @@ func (s *diffSet) add(d tablesync.Difference) error {
 		}
 		s.spill, s.w = f, bufio.NewWriter(f)
 	}
-	line, err := tablesync.MarshalDifference(tablesync.Difference{Kind: d.Kind, Key: d.Key}, false)
+	line, err := tablesync.MarshalDifference(d, false)
 	if err != nil {
 		return err
 	}
@@ -318,8 +345,18 @@ func (s *diffSet) add(d tablesync.Difference) error {
 	return nil
 }
 
-// total counts the differences.
+// total counts the differences to repair.
 func (s *diffSet) total() int64 { return s.missing + s.extra + s.different }
+
+// unrepairable returns an error if the set saw collisions or rule errors,
+// which no repair fixes.
+func (s *diffSet) unrepairable() error {
+	if s.collisions == 0 && s.ruleErrors == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %d target key collisions and %d rule errors are left: no repair fixes them, the rule set must change "+
+		"(verify --output jsonl names their keys)", ErrTablesDiffer, s.collisions, s.ruleErrors)
+}
 
 // actions says, for a plan, what repairing the set writes to target.
 func (s *diffSet) actions(target string) []string {
@@ -333,16 +370,33 @@ func (s *diffSet) actions(target string) []string {
 
 // send sends every key to keys, until ctx ends.
 func (s *diffSet) send(ctx context.Context, keys chan<- tablesync.Item) error {
-	put := func(key tablesync.Item) error {
+	return s.sendDiffs(func(d tablesync.Difference) error {
 		select {
-		case keys <- key:
+		case keys <- d.Key:
 			return nil
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		}
-	}
-	for _, key := range s.keys {
-		if err := put(key); err != nil {
+	})
+}
+
+// sendTo sends every difference (its key and source key) to diffs, until
+// ctx ends.
+func (s *diffSet) sendTo(ctx context.Context, diffs chan<- tablesync.Difference) error {
+	return s.sendDiffs(func(d tablesync.Difference) error {
+		select {
+		case diffs <- d:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	})
+}
+
+// sendDiffs calls put with every difference, kind aside.
+func (s *diffSet) sendDiffs(put func(tablesync.Difference) error) error {
+	for i, key := range s.keys {
+		if err := put(tablesync.Difference{Key: key, SourceKey: s.sources[i]}); err != nil {
 			return err
 		}
 	}
@@ -355,7 +409,7 @@ func (s *diffSet) send(ctx context.Context, keys chan<- tablesync.Item) error {
 	if _, err := s.spill.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("read differences file: %w", err)
 	}
-	return tablesync.ReadDifferences(s.spill, func(d tablesync.Difference) error { return put(d.Key) })
+	return tablesync.ReadDifferences(s.spill, put)
 }
 
 // close removes the temporary file, if any.

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"fmt"
+	"io"
+	"slices"
+
 	"github.com/spf13/pflag"
 
 	"github.com/ddbsync/ddbsync/internal/rules"
+	"github.com/ddbsync/ddbsync/internal/tablesync"
 )
 
 // rulesFlag is --rules FILE: the rule set a command applies on the way
@@ -26,4 +31,46 @@ func (r rulesFlag) load() (*rules.RuleSet, error) {
 		return rules.Parse("no rules", nil)
 	}
 	return loadRules(r.RulesFile)
+}
+
+// planLines describe the rule set for a plan: its file and number of
+// rules, and the target key when the rules re-key the copy. None for the
+// identity rule set.
+func planLines(rs *rules.RuleSet, src, dst tablesync.TableInfo) []string {
+	if rs.IsIdentity() {
+		return nil
+	}
+	lines := []string{fmt.Sprintf("%s, %d rules, applied to every item on its way to the target (ddbsync rules check %s lists them)",
+		rs.Source, len(rs.Rules), rs.Source)}
+	if names := rs.TargetKeyNames(src.Keys); !slices.Equal(names, src.Keys) {
+		lines = append(lines, fmt.Sprintf("target key schema %s, re-keyed from the source's %s", dst.KeyString(), src.KeyString()))
+	}
+	if !rs.Reversible(src.Keys) {
+		lines = append(lines, "the rules do not carry the source key into target items: verify holds the expected target keys in memory "+
+			"(about 120 bytes plus the keys' sizes per item), and repair leaves target items it cannot trace to a source item")
+	}
+	return lines
+}
+
+// maxPrintedFailures bounds the failed items a command names on stderr.
+const maxPrintedFailures = 20
+
+// printItemFailures names the items the rules could not copy, by key
+// (never their values): the first maxPrintedFailures, then a count.
+func printItemFailures(w io.Writer, cmd string, failures []tablesync.ItemFailure, total int64) {
+	for i, f := range failures {
+		if i == maxPrintedFailures {
+			fmt.Fprintf(w, "ddbsync %s: ... and %d more items not copied\n", cmd, total-int64(i))
+			return
+		}
+		fmt.Fprintf(w, "ddbsync %s: item not copied: %s\n", cmd, f)
+	}
+}
+
+// rulesArg is --rules FILE for a hint, or nothing.
+func rulesArg(r rulesFlag) []string {
+	if r.RulesFile == "" {
+		return nil
+	}
+	return []string{"--rules", shellQuote(r.RulesFile)}
 }

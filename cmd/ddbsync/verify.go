@@ -44,6 +44,7 @@ type VerifyConfig struct {
 	ShowValues   bool
 	Repair       bool
 	MaxWCU       float64
+	rulesFlag
 }
 
 func (c *VerifyConfig) flags(fs *pflag.FlagSet) {
@@ -58,6 +59,7 @@ func (c *VerifyConfig) flags(fs *pflag.FlagSet) {
 	fs.Float64Var(&c.MaxWCU, "max-wcu", 0, "with --repair, most write capacity units a second to consume on the target; 0: no limit")
 	c.writeFlags.bind(fs, "with --repair: verify, print the plan with its counts and what each repair would do,\nbut write nothing")
 	c.writeFlags.bindRepair(fs)
+	c.rulesFlag.bind(fs)
 }
 
 // Validate checks the configuration and returns every problem, each a
@@ -184,7 +186,12 @@ func (v tableVerifier) run(ctx context.Context, cfg VerifyConfig) error {
 	dst := cfg.targetClient(awsCfg, cfg.callsInFlight(), true)
 	guards := cfg.writeFlags
 	guards.AllowTargetStream = guards.AllowTargetStream || !cfg.Repair // reading never hurts
-	if _, _, err := describeTables(ctx, src, dst, cfg.tableFlags, guards, loc, v.cmd); err != nil {
+	rs, err := cfg.rulesFlag.load()
+	if err != nil {
+		return err
+	}
+	srcInfo, dstInfo, err := describeTables(ctx, src, dst, cfg.tableFlags, guards, loc, v.cmd, rs)
+	if err != nil {
 		var uerr *usageError
 		if errors.As(err, &uerr) {
 			return err // a refusal
@@ -237,9 +244,14 @@ func (v tableVerifier) run(ctx context.Context, cfg VerifyConfig) error {
 		Progress:     cfg.progress(v.stderr, strings.Fields(v.cmd)[0]),
 		Logger:       cfg.logger(v.stderr),
 		Attrs:        cfg.attrs(),
+		Rules:        rs,
 	})
 	if err != nil {
 		return notFinished(ctx, res, err)
+	}
+	if res.ExpectedKeys > 0 {
+		fmt.Fprintf(v.stderr, "ddbsync %s: the rules do not carry the source key into the target: %d expected target keys were held in memory "+
+			"(about 120 bytes plus the keys' sizes each); an item added to the source during the run may be reported extra\n", v.cmd, res.ExpectedKeys)
 	}
 	fmt.Fprintf(report, "verify: %s (source %s, target %s) in %s\n", res, cfg.Table, cfg.TargetTable, res.Elapsed.Round(time.Millisecond))
 	if cfg.Output == outputJSON {
@@ -250,16 +262,22 @@ func (v tableVerifier) run(ctx context.Context, cfg VerifyConfig) error {
 	if set != nil {
 		rep := tablesync.NewRepairer(src, cfg.Table, dst, cfg.TargetTable, tablesync.RepairOptions{
 			DryRun: cfg.DryRun, MaxWCU: cfg.MaxWCU, Logger: cfg.logger(v.stderr), Attrs: cfg.attrs(),
+			Rules: rs, SourceKeys: srcInfo.Keys,
 		})
 		return repairJob{
 			cmd: v.cmd, cfg: cfg, loc: loc, set: set, rep: rep, ask: v.ask, report: report, stderr: v.stderr,
 			base: res.TargetItems, baseWhat: "items scanned in target table " + cfg.TargetTable,
-			account: loc.account,
+			account: loc.account, rules: planLines(rs, srcInfo, dstInfo),
 		}.run(ctx)
+	}
+	if res.Collisions > 0 || res.RuleErrors > 0 {
+		return fmt.Errorf("%w: %d missing, %d extra, %d different, %d target key collisions, %d rule errors; the collisions and rule errors need "+
+			"a change of the rule set, the rest is fixed with: %s", ErrTablesDiffer, res.Missing, res.Extra, res.Different, res.Collisions, res.RuleErrors,
+			suggest("verify --repair", cfg.tableFlags, cfg.Table, cfg.TargetTable, rulesArg(cfg.rulesFlag)...))
 	}
 	if !res.Identical() {
 		return fmt.Errorf("%w: %d missing, %d extra, %d different; fix with: %s",
-			ErrTablesDiffer, res.Missing, res.Extra, res.Different, suggest("verify --repair", cfg.tableFlags, cfg.Table, cfg.TargetTable))
+			ErrTablesDiffer, res.Missing, res.Extra, res.Different, suggest("verify --repair", cfg.tableFlags, cfg.Table, cfg.TargetTable, rulesArg(cfg.rulesFlag)...))
 	}
 	fmt.Fprintln(report, "verify: the tables are identical")
 	return nil
@@ -307,11 +325,20 @@ type verifyReport struct {
 	Different   int64  `json:"different"`
 	Identical   bool   `json:"identical"`
 	ElapsedMS   int64  `json:"elapsed_ms"`
+	// With --rules only.
+	Filtered     *int64 `json:"filtered,omitempty"`
+	Collisions   *int64 `json:"collisions,omitempty"`
+	RuleErrors   *int64 `json:"rule_errors,omitempty"`
+	ExpectedKeys *int64 `json:"expected_keys_in_memory,omitempty"`
 }
 
 func newVerifyReport(cfg VerifyConfig, res tablesync.VerifyResult) verifyReport {
-	return verifyReport{
+	r := verifyReport{
 		Source: cfg.Table, Target: cfg.TargetTable, SourceItems: res.SourceItems, TargetItems: res.TargetItems,
 		Missing: res.Missing, Extra: res.Extra, Different: res.Different, Identical: res.Identical(), ElapsedMS: res.Elapsed.Milliseconds(),
 	}
+	if cfg.RulesFile != "" {
+		r.Filtered, r.Collisions, r.RuleErrors, r.ExpectedKeys = &res.Filtered, &res.Collisions, &res.RuleErrors, &res.ExpectedKeys
+	}
+	return r
 }

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
+)
+
+// syncRules drops an attribute, renames one, re-keys the copy (pk =
+// tenant#id) and filters out one tenant.
+const syncRules = `rules:
+  - name: no-initech
+    filter: tenant != "initech"
+  - exclude: [tags]
+  - rename: {status: state}
+  - key: {pk: 'tenant + "#" + id'}
+`
+
+// rulesTables creates orders (keyed by id, count orders of tenants in
+// turn) and orders-copy keyed by pk, and writes the rule set.
+func rulesTables(t *testing.T, keyID string, count int) (*dynamodb.Client, string) {
+	t.Helper()
+	db := testkit.DDB(t).DynamoDB(keyID)
+	_, err := ddblocal.CreateTable(t.Context(), db, ddblocal.TableSpec{Name: "orders", HashKey: "id", StreamViewType: types.StreamViewTypeNewAndOldImages})
+	require.NoError(t, err)
+	_, err = ddblocal.CreateTable(t.Context(), db, ddblocal.TableSpec{Name: "orders-copy", HashKey: "pk"})
+	require.NoError(t, err)
+	for i := range count {
+		putItem(t, db, "orders", tenantOrder(i, []string{"acme", "globex", "initech"}[i%3]))
+	}
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(syncRules), 0o600))
+	return db, path
+}
+
+func tenantOrder(i int, tenant string) map[string]types.AttributeValue {
+	o := order(i, "new")
+	o["tenant"] = &types.AttributeValueMemberS{Value: tenant}
+	return o
+}
+
+func pk(v string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: v}}
+}
+
+// TestSyncCommands_Rules: backfill, verify and repair with --rules against
+// DynamoDB Local: the plan shows the rule set and the target key, the copy
+// verifies clean, each way the copy can go wrong is found (with both keys
+// in the JSON lines) and repaired, and a forgotten --rules is refused
+// before any write.
+func TestSyncCommands_Rules(t *testing.T) {
+	keyID := testkit.AccessKeyID(t)
+	db, rulesFile := rulesTables(t, keyID, 30)
+	tables := []string{"--table", "orders", "--target-table", "orders-copy"}
+	verify := append(append([]string{}, tables...), "--rules", rulesFile, "--recheck-delay", "0", "--quiet")
+
+	code, _, stderr := localCmd(t, keyID, "backfill", append(tables, "--yes")...)
+	assert.Equal(t, exitAWS, code, "a forgotten --rules")
+	assert.Contains(t, stderr, "key schemas differ")
+	assert.Contains(t, stderr, "pass it with --rules FILE")
+	out, err := db.Scan(t.Context(), &dynamodb.ScanInput{TableName: aws.String("orders-copy"), Select: types.SelectCount})
+	require.NoError(t, err)
+	assert.Zero(t, out.Count, "refused before any write")
+
+	code, stdout, stderr := localCmd(t, keyID, "backfill", append(tables, "--rules", rulesFile, "--yes")...)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stderr, "rules:    "+rulesFile+", 4 rules")
+	assert.Contains(t, stderr, "target key schema [pk (S)], re-keyed from the source's [id (S)]")
+	assert.Contains(t, stdout, "backfill: 20 items copied from orders to orders-copy")
+	assert.Contains(t, stdout, "; 10 filtered out by the rules")
+	assert.Contains(t, stdout, "next: ddbsync verify --repair --endpoint-url "+testkit.DDB(t).Endpoint+" --table orders --target-table orders-copy --rules "+rulesFile)
+
+	code, stdout, stderr = localCmd(t, keyID, "verify", verify...)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "source 30 items, target 20 items: 0 missing, 0 extra, 0 different (10 source items filtered out)")
+
+	// Break the copy: an item that left the filter, a stale item at its
+	// old key after a re-key (and so one missing at the new), a missing
+	// item, a wrong value.
+	putItem(t, db, "orders", tenantOrder(0, "initech"))
+	putItem(t, db, "orders", tenantOrder(1, "acme"))
+	_, err = db.DeleteItem(t.Context(), &dynamodb.DeleteItemInput{TableName: aws.String("orders-copy"), Key: pk("acme#order-003")})
+	require.NoError(t, err)
+	wrong := pk("acme#order-006")
+	wrong["id"], wrong["tenant"] = &types.AttributeValueMemberS{Value: "order-006"}, &types.AttributeValueMemberS{Value: "acme"}
+	wrong["state"], wrong["total"] = &types.AttributeValueMemberS{Value: "lost"}, &types.AttributeValueMemberN{Value: "6.50"}
+	putItem(t, db, "orders-copy", wrong)
+
+	code, stdout, _ = localCmd(t, keyID, "verify", append(verify, "--output", "jsonl")...)
+	assert.Equal(t, exitError, code)
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	assert.ElementsMatch(t, []string{
+		`{"kind":"extra","key":{"pk":{"S":"acme#order-000"}},"source_key":{"id":{"S":"order-000"}},"target_key":{"pk":{"S":"acme#order-000"}}}`,
+		`{"kind":"extra","key":{"pk":{"S":"globex#order-001"}},"source_key":{"id":{"S":"order-001"}},"target_key":{"pk":{"S":"globex#order-001"}}}`,
+		`{"kind":"missing","key":{"pk":{"S":"acme#order-001"}},"source_key":{"id":{"S":"order-001"}},"target_key":{"pk":{"S":"acme#order-001"}}}`,
+		`{"kind":"missing","key":{"pk":{"S":"acme#order-003"}},"source_key":{"id":{"S":"order-003"}},"target_key":{"pk":{"S":"acme#order-003"}}}`,
+		`{"kind":"different","key":{"pk":{"S":"acme#order-006"}},"attributes":["state"],"source_key":{"id":{"S":"order-006"}},"target_key":{"pk":{"S":"acme#order-006"}}}`,
+	}, lines)
+
+	// repair --from the lines, then verify --repair for what is left.
+	diffs := filepath.Join(t.TempDir(), "diffs.jsonl")
+	require.NoError(t, os.WriteFile(diffs, []byte(strings.Join(lines[:3], "\n")+"\n"), 0o600))
+	code, stdout, stderr = localCmd(t, keyID, "repair", append(tables, "--rules", rulesFile, "--from", diffs, "--yes")...)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stderr, "rules:    "+rulesFile)
+	assert.Contains(t, stdout, "repair: repaired")
+	code, stdout, stderr = localCmd(t, keyID, "verify", append(verify, "--repair", "--yes")...)
+	require.Equal(t, exitOK, code, stderr)
+	code, stdout, stderr = localCmd(t, keyID, "verify", verify...)
+	require.Equal(t, exitOK, code, stderr+stdout)
+	assert.Contains(t, stdout, "the tables are identical")
+}
+
+// TestSyncCommands_RulesCollision: a key rule that maps items to one
+// target key: backfill names the collisions and fails; verify reports
+// them, and verify --repair leaves them with an error.
+func TestSyncCommands_RulesCollision(t *testing.T) {
+	keyID := testkit.AccessKeyID(t)
+	db := testkit.DDB(t).DynamoDB(keyID)
+	_, err := ddblocal.CreateTable(t.Context(), db, ddblocal.TableSpec{Name: "orders", HashKey: "id", StreamViewType: types.StreamViewTypeNewAndOldImages})
+	require.NoError(t, err)
+	_, err = ddblocal.CreateTable(t.Context(), db, ddblocal.TableSpec{Name: "orders-copy", HashKey: "pk"})
+	require.NoError(t, err)
+	for i := range 4 {
+		putItem(t, db, "orders", tenantOrder(i, []string{"acme", "globex"}[i%2]))
+	}
+	rulesFile := filepath.Join(t.TempDir(), "rules.yaml")
+	require.NoError(t, os.WriteFile(rulesFile, []byte(`rules: [{key: {pk: 'tenant'}}]`), 0o600))
+	tables := []string{"--table", "orders", "--target-table", "orders-copy", "--rules", rulesFile}
+
+	code, _, stderr := localCmd(t, keyID, "backfill", append(tables, "--segments", "1", "--yes")...)
+	assert.Equal(t, exitError, code)
+	assert.Equal(t, 2, strings.Count(stderr, "item not copied"), stderr)
+	assert.Contains(t, stderr, "target key collision")
+	assert.Contains(t, stderr, "items not copied: 2 items (2 collisions)")
+
+	code, stdout, _ := localCmd(t, keyID, "verify", append(tables, "--recheck-delay", "0", "--output", "json")...)
+	assert.Equal(t, exitError, code)
+	assert.Contains(t, stdout, `"collisions":2`)
+	code, _, stderr = localCmd(t, keyID, "verify", append(tables, "--recheck-delay", "0", "--repair", "--yes")...)
+	assert.Equal(t, exitError, code)
+	assert.Contains(t, stderr, "2 target key collisions and 0 rule errors are left")
+}
+
+// TestBackfillCommand_StepFunctionsRefusesRules: the state machine's
+// workers take the stack's ReplicationRules.
+func TestBackfillCommand_StepFunctionsRefusesRules(t *testing.T) {
+	err := BackfillConfig{tableFlags: tableFlags{Table: "a", TargetTable: "b"}, WriteAttempts: 1, scanFlags: scanFlags{Segments: 1, Concurrency: 1},
+		exportFlags: exportFlags{FromExport: "s3://b/p", On: onStepFunctions, Stack: "s"}, rulesFlag: rulesFlag{RulesFile: "r.yaml"}}.Validate()
+	var fe *FlagError
+	require.ErrorAs(t, err, &fe)
+	assert.Contains(t, fmt.Sprint(err), "ReplicationRules")
+}
