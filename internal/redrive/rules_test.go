@@ -32,7 +32,9 @@ func TestBatch_Rules(t *testing.T) {
 	require.NoError(t, err)
 	str := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 	src := func(id, tenant string) item { return item{"id": str(id), "tenant": str(tenant)} }
-	tgt := func(id, tenant string) item { return item{"pk": str(tenant + "#" + id), "id": str(id), "tenant": str(tenant)} }
+	tgt := func(id, tenant string) item {
+		return item{"pk": str(tenant + "#" + id), "id": str(id), "tenant": str(tenant)}
+	}
 
 	put(t, db, "source", src("A", "acme"))
 	put(t, db, "source", src("A", "globex")) // re-keyed
