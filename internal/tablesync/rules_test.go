@@ -3,7 +3,9 @@ package tablesync_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sort"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/localaws/ddblocal"
+	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/rules"
 	"github.com/ddbsync/ddbsync/internal/tablesync"
 )
@@ -284,4 +287,77 @@ func TestRules_VerifyRefusesWrongTargetKey(t *testing.T) {
 	_, err := tablesync.Verify(t.Context(), db, "src", db, "dst", tablesync.VerifyOptions{Rules: mustRules(t, tenantRules)})
 	require.ErrorIs(t, err, tablesync.ErrKeySchema)
 	assert.Contains(t, err.Error(), "give target key [pk]")
+}
+
+func TestCheckTargetKey(t *testing.T) {
+	src := tablesync.TableInfo{Name: "src", Keys: []string{"id", "sk"}, KeyTypes: []types.ScalarAttributeType{"S", "N"}}
+	tests := map[string]struct {
+		rules   string
+		target  tablesync.TableInfo
+		wantErr bool
+	}{
+		"identity, same key":         {target: tablesync.TableInfo{Name: "dst", Keys: []string{"id", "sk"}, KeyTypes: []types.ScalarAttributeType{"S", "N"}}},
+		"identity, other type":       {target: tablesync.TableInfo{Name: "dst", Keys: []string{"id", "sk"}, KeyTypes: []types.ScalarAttributeType{"S", "S"}}, wantErr: true},
+		"identity, re-keyed target":  {target: tablesync.TableInfo{Name: "dst", Keys: []string{"pk"}}, wantErr: true},
+		"key rule":                   {rules: `rules: [{key: {pk: 'tenant + "#" + id'}}]`, target: tablesync.TableInfo{Name: "dst", Keys: []string{"pk"}}},
+		"key rule, target not keyed": {rules: `rules: [{key: {pk: 'tenant + "#" + id'}}]`, target: tablesync.TableInfo{Name: "dst", Keys: []string{"id", "sk"}}, wantErr: true},
+		"renamed key, any order":     {rules: `rules: [{rename: {id: order_id}}]`, target: tablesync.TableInfo{Name: "dst", Keys: []string{"order_id", "sk"}}},
+		"filter only":                {rules: `rules: [{filter: 'tenant == "a"'}]`, target: tablesync.TableInfo{Name: "dst", Keys: []string{"id", "sk"}}},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			err := tablesync.CheckTargetKey(src, tt.target, mustRules(t, tt.rules))
+			if tt.wantErr {
+				assert.ErrorIs(t, err, tablesync.ErrKeySchema)
+			} else {
+				assert.NoError(t, err)
+			}
+		})
+	}
+}
+
+// TestRules_BackfillCheckpointHoldsSourceKeys: with rules the writes'
+// keys are target keys, but a resumed Scan starts after a source key.
+func TestRules_BackfillCheckpointHoldsSourceKeys(t *testing.T) {
+	db := localDB(t)
+	createKeyed(t, db, "src", "id")
+	createKeyed(t, db, "dst", "pk")
+	seedTenants(t, db, "src", 40)
+	rs := mustRules(t, tenantRules)
+	ckpt := filepath.Join(t.TempDir(), "ckpt.json")
+	ctx, cancel := context.WithCancel(t.Context())
+	w := &cancelAfterFirst{Writer: dynamo.NewTable(db, "dst", dynamo.Options{}), cancel: cancel}
+	_, err := tablesync.Backfill(ctx, db, "src", w, "dst", tablesync.BackfillOptions{
+		Segments: tablesync.Segments{Total: 1}, Rules: rs, PageSize: 5, Checkpoint: ckpt,
+	})
+	require.ErrorIs(t, err, context.Canceled)
+	cp, err := tablesync.LoadCheckpoint(ckpt)
+	require.NoError(t, err)
+	require.NotEmpty(t, cp.Segments)
+	for _, st := range cp.Segments {
+		if st.LastKey != nil {
+			assert.Contains(t, string(st.LastKey), `"id"`, "a source key")
+			assert.NotContains(t, string(st.LastKey), `"pk"`)
+		}
+	}
+	res, err := tablesync.Backfill(t.Context(), db, "src", dynamo.NewTable(db, "dst", dynamo.Options{}), "dst", tablesync.BackfillOptions{
+		Segments: tablesync.Segments{Total: 1}, Rules: rs, PageSize: 5, Checkpoint: ckpt,
+	})
+	require.NoError(t, err)
+	assert.Positive(t, res.Resumed)
+	vres, diffs := rulesVerify(t, db, rs, nil)
+	assert.True(t, vres.Identical(), "%s %v", vres, diffs)
+}
+
+// cancelAfterFirst cancels the backfill once its first batch is written.
+type cancelAfterFirst struct {
+	replicate.Writer
+	once   sync.Once
+	cancel context.CancelFunc
+}
+
+func (c *cancelAfterFirst) WriteBatch(ctx context.Context, writes []replicate.Write) ([]error, int) {
+	errs, retries := c.Writer.WriteBatch(ctx, writes)
+	c.once.Do(c.cancel)
+	return errs, retries
 }
