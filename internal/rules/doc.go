@@ -1,7 +1,9 @@
 // Package rules is ddbsync's rule set: what a copy keeps, reshapes and
-// re-keys on its way from the source table to the target. It is not yet
-// applied by the replicator Lambda or by run, backfill, verify, repair or
-// redrive; only `ddbsync rules check` and `ddbsync rules apply` use it.
+// re-keys on its way from the source table to the target. backfill (scan
+// and export load), verify, repair and redrive apply it with --rules FILE
+// ([RuleSet.Target]; [RuleSet.SourceKey] maps a target item back to its
+// source key; docs/rules-commands.md); `ddbsync rules check` and `ddbsync
+// rules apply` show it.
 //
 // # The rule set
 //
