@@ -141,6 +141,12 @@ at-timestamp, before the deadline (T minus --overlap, plus the stream's 24
 hours), which the plan and the result print with the exact command. An
 export older than 20 hours is refused unless --allow-old-export.
 
+With --rules FILE each item goes through the rule set the copy is made
+with (the replicator's RULES): filtered items are counted and not written;
+an item the rules fail on, or that maps to a target key another item of
+its batch took, is named by its source key and makes the exit status 1.
+The target must be keyed as the rules say (docs/rules-commands.md).
+
 ` + guardRailsHelp + `A target that already has items is warned about in the plan (a resumed
 backfill finds one): items with a source item's key are overwritten.
 With --dry-run it counts the items it would copy (a Scan, COUNT only).

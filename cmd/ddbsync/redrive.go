@@ -119,6 +119,10 @@ their keys are unknown and redrive says so: run ddbsync verify --repair,
 which finds and fixes every difference. --drop-expired then removes those
 records.
 
+With --rules FILE the records' keys and images go through the rule set
+to the target keys to repair: the new one and, for a re-key or an item
+that left the filter, the old one.
+
 ` + guardRailsHelp + `
 Do not run it on the failure file of a ddbsync run that is still writing.
 

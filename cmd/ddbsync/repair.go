@@ -77,6 +77,10 @@ throttling is retried with backoff and never dropped. A key counts as
 repaired once a later read finds both tables equal; changes after that
 travel through the stream.
 
+With --rules FILE each target key is repaired from what the rule set makes
+of the source item that maps to it (its source key read back from the
+target item, or the line's "source_key"), under the same condition.
+
 ` + guardRailsHelp + massChangeHelp + `With --from, the counts are the report's kinds and the share is of the
 target's approximate item count (DescribeTable); --from - reads the report
 from stdin, so it needs --yes.

@@ -119,6 +119,12 @@ item is re-read and put in the target, or the target item deleted if the
 source has none, with a condition that the target item is still as read, so
 a repair never overwrites a newer replicated value.
 
+With --rules FILE the source is compared through the rule set the copy
+is made with: a filtered, reshaped, re-keyed copy verifies clean. Each
+line then also carries "source_key" and "target_key" ("key" is the target
+key); "collision" (two source items, one target key) and "rule-error"
+lines need a change of the rule set (docs/rules-commands.md).
+
 ` + guardRailsHelp + massChangeHelp + `
 A verify that fails or is interrupted prints no counts that look final.
 
