@@ -9,10 +9,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 )
 
 // TestRepairCommand_NamesFailedKey: the target rejects A's source value;

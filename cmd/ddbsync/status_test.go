@@ -15,10 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 )
 
 // fakeStatus is a hand-written fake of the four AWS APIs of status.

@@ -9,10 +9,9 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 )
 
 func TestVerifyCommand_ReportAndRepair(t *testing.T) {
