@@ -236,8 +236,12 @@ func (c *BackfillCommand) run(ctx context.Context, cfg BackfillConfig) error {
 			}
 			return fmt.Errorf("dry run failed after counting %d items: %w", n, err)
 		}
-		fmt.Fprintf(c.Stdout, "backfill: dry run: would copy %d items from %s to %s (from a Scan of the segments chosen; a --checkpoint is neither read nor written); nothing written\n",
-			n, cfg.Table, cfg.TargetTable)
+		what := "a Scan of the segments chosen"
+		if !rs.IsIdentity() {
+			what += ", before the rules' filters"
+		}
+		fmt.Fprintf(c.Stdout, "backfill: dry run: would copy %d items from %s to %s (from %s; a --checkpoint is neither read nor written); nothing written\n",
+			n, cfg.Table, cfg.TargetTable, what)
 		return nil
 	}
 	ask := confirmer{In: c.Stdin, Terminal: c.stdinTerminal, Out: c.Stderr}

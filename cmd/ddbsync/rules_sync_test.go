@@ -108,15 +108,24 @@ func TestSyncCommands_Rules(t *testing.T) {
 		`{"kind":"different","key":{"pk":{"S":"acme#order-006"}},"attributes":["state"],"source_key":{"id":{"S":"order-006"}},"target_key":{"pk":{"S":"acme#order-006"}}}`,
 	}, lines)
 
-	// repair --from the lines, then verify --repair for what is left.
+	// repair --from the missing and different lines, then verify --repair
+	// for the extra ones.
+	var fix []string
+	for _, l := range lines {
+		if !strings.Contains(l, `"kind":"extra"`) {
+			fix = append(fix, l)
+		}
+	}
 	diffs := filepath.Join(t.TempDir(), "diffs.jsonl")
-	require.NoError(t, os.WriteFile(diffs, []byte(strings.Join(lines[:3], "\n")+"\n"), 0o600))
+	require.NoError(t, os.WriteFile(diffs, []byte(strings.Join(fix, "\n")+"\n"), 0o600))
 	code, stdout, stderr = localCmd(t, keyID, "repair", append(tables, "--rules", rulesFile, "--from", diffs, "--yes")...)
 	require.Equal(t, exitOK, code, stderr)
 	assert.Contains(t, stderr, "rules:    "+rulesFile)
-	assert.Contains(t, stdout, "repair: repaired")
+	assert.Contains(t, stdout, "repair: repaired 3: 3 puts, 0 deletes")
 	code, stdout, stderr = localCmd(t, keyID, "verify", append(verify, "--repair", "--yes")...)
 	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "0 missing, 2 extra, 0 different")
+	assert.Contains(t, stdout, "2 deletes")
 	code, stdout, stderr = localCmd(t, keyID, "verify", verify...)
 	require.Equal(t, exitOK, code, stderr+stdout)
 	assert.Contains(t, stdout, "the tables are identical")
