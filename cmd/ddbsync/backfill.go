@@ -277,7 +277,7 @@ func (c *BackfillCommand) run(ctx context.Context, cfg BackfillConfig) error {
 			Command: "backfill", Source: cfg.Table, Target: cfg.TargetTable,
 			Scanned: res.Scanned, Copied: res.Copied, Resumed: res.Resumed, Segments: res.Segments, SegmentsSkipped: res.Skipped,
 			WriteUnits: res.WriteUnits, Retries: res.Retries, ElapsedSeconds: res.Elapsed.Seconds(), ItemsPerSecond: rate, Next: next,
-			Filtered: res.Filtered,
+			Filtered: filteredCount(rs, res.Filtered),
 		})
 	}
 	fmt.Fprintf(c.Stdout, "backfill: %d items copied from %s to %s in %s (%.0f items/s, %.0f WCU)",
@@ -308,8 +308,8 @@ type backfillReport struct {
 	ElapsedSeconds  float64 `json:"elapsedSeconds"`
 	ItemsPerSecond  float64 `json:"itemsPerSecond"`
 	Next            string  `json:"next"`
-	// Filtered counts the items the rules left out (0 without --rules).
-	Filtered int64 `json:"filtered,omitempty"`
+	// Filtered counts the items the rules left out (with --rules only).
+	Filtered *int64 `json:"filtered,omitempty"`
 }
 
 // backfillPlan says what the backfill will write. A non-empty target is

@@ -74,3 +74,12 @@ func rulesArg(r rulesFlag) []string {
 	}
 	return []string{"--rules", shellQuote(r.RulesFile)}
 }
+
+// filteredCount is a report's filtered count: nil without rules, so that
+// the field is absent.
+func filteredCount(rs *rules.RuleSet, n int64) *int64 {
+	if rs.IsIdentity() {
+		return nil
+	}
+	return &n
+}
