@@ -361,3 +361,35 @@ func (c *cancelAfterFirst) WriteBatch(ctx context.Context, writes []replicate.Wr
 	c.once.Do(c.cancel)
 	return errs, retries
 }
+
+// TestRules_CollisionsWithoutSourceKey: when the rules drop the source
+// key, collisions are found in the expected set; repairing a collided key
+// with both source keys as candidates is refused as a collision.
+func TestRules_CollisionsWithoutSourceKey(t *testing.T) {
+	db := localDB(t)
+	createKeyed(t, db, "src", "id")
+	createKeyed(t, db, "dst", "pk")
+	seedTenants(t, db, "src", 4) // acme, globex, initech, acme
+	rs := mustRules(t, `rules: [{key: {pk: 'tenant'}}, {exclude: [id]}]`)
+	put(t, db, "dst", item{"pk": s("acme"), "tenant": s("acme"), "email": s("u0@example.com"), "status": s("open"), "n": n("0")})
+
+	vres, diffs := rulesVerify(t, db, rs, nil)
+	assert.EqualValues(t, 1, vres.Collisions, "%s %v", vres, diffs)
+	var collision tablesync.Difference
+	for _, d := range diffs {
+		if d.Kind == tablesync.Collision {
+			collision = d
+		}
+	}
+	require.Equal(t, tablesync.Collision, collision.Kind)
+	assert.Equal(t, item{"pk": s("acme")}, collision.Key)
+	assert.ElementsMatch(t, []item{{"id": s("i000")}, {"id": s("i003")}}, []item{collision.SourceKey, collision.OtherSourceKey})
+
+	rep := tablesync.NewRepairer(db, "src", db, "dst", tablesync.RepairOptions{Rules: rs, SourceKeys: []string{"id"}})
+	_, err := rep.RepairTarget(t.Context(), item{"pk": s("acme")}, collision.SourceKey, "")
+	require.NoError(t, err, "one candidate that maps here: its value is put")
+	rep2 := tablesync.NewRepairer(db, "src", db, "dst", tablesync.RepairOptions{Rules: mustRules(t, `rules: [{key: {pk: 'tenant'}}]`), SourceKeys: []string{"id"}})
+	put(t, db, "dst", item{"pk": s("acme"), "id": s("i000"), "tenant": s("acme")})
+	_, err = rep2.RepairTarget(t.Context(), item{"pk": s("acme")}, item{"id": s("i003")}, "")
+	assert.ErrorIs(t, err, rules.ErrCollision, "the target item's owner and the hint both map to acme")
+}
