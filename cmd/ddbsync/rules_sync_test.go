@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -170,4 +171,24 @@ func TestBackfillCommand_StepFunctionsRefusesRules(t *testing.T) {
 	var fe *FlagError
 	require.ErrorAs(t, err, &fe)
 	assert.Contains(t, fmt.Sprint(err), "ReplicationRules")
+}
+
+// TestBackfillCommand_FromExportRules loads an export through --rules
+// (a filter and a rename) and verifies the copy clean with the same rules.
+func TestBackfillCommand_FromExportRules(t *testing.T) {
+	e := newExportEnv(t, 2, 20, time.Now().Add(-time.Hour), nil)
+	rulesFile := filepath.Join(t.TempDir(), "rules.yaml")
+	require.NoError(t, os.WriteFile(rulesFile, []byte("rules:\n  - filter: pk == \"f00\"\n  - rename: {v: value}\n"), 0o600))
+	code, stdout, stderr := e.backfill(t.Context(), t, "--from-export", e.uri(), "--rules", rulesFile, "--quiet", "--yes")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stderr, "rules:    "+rulesFile+", 2 rules")
+	assert.Contains(t, stdout, "(20 written by this run, 0 files done before, 0 retries, 20 filtered out by the rules)")
+	assert.EqualValues(t, 20, e.items(t, "target"))
+
+	code, stdout, stderr = localCmd(t, e.keyID, "verify", "--table", "source", "--target-table", "target", "--rules", rulesFile, "--quiet")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "(20 source items filtered out)")
+	assert.Contains(t, stdout, "verify: the tables are identical")
+	code, _, _ = localCmd(t, e.keyID, "verify", "--table", "source", "--target-table", "target", "--quiet", "--recheck-delay", "0")
+	assert.Equal(t, exitError, code, "without the rules the copy differs")
 }
