@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -191,4 +192,55 @@ func TestBackfillCommand_FromExportRules(t *testing.T) {
 	assert.Contains(t, stdout, "verify: the tables are identical")
 	code, _, _ = localCmd(t, e.keyID, "verify", "--table", "source", "--target-table", "target", "--quiet", "--recheck-delay", "0")
 	assert.Equal(t, exitError, code, "without the rules the copy differs")
+}
+
+// TestRedriveCommand_Rules redrives a failed batch with --rules: a
+// re-keyed order ends at its new target key, its old copy deleted, and an
+// order that left the filter loses its copy.
+func TestRedriveCommand_Rules(t *testing.T) {
+	keyID := testkit.AccessKeyID(t)
+	db, rulesFile := rulesTables(t, keyID, 0)
+	arn := aws.ToString(describeStreamARN(t, db, "orders"))
+	putItem(t, db, "orders", tenantOrder(1, "acme"))
+	putItem(t, db, "orders", tenantOrder(1, "globex")) // re-keyed
+	putItem(t, db, "orders", tenantOrder(2, "acme"))
+	putItem(t, db, "orders", tenantOrder(2, "initech")) // left the filter
+	copyOf := func(i int, tenant string) map[string]types.AttributeValue {
+		c := pk(tenant + fmt.Sprintf("#order-%03d", i))
+		o := tenantOrder(i, tenant)
+		c["id"], c["tenant"], c["state"], c["total"] = o["id"], o["tenant"], o["status"], o["total"]
+		return c
+	}
+	putItem(t, db, "orders-copy", copyOf(1, "acme")) // the batch never reached the copy
+	putItem(t, db, "orders-copy", copyOf(2, "acme"))
+	file := filepath.Join(t.TempDir(), "failures.jsonl")
+	require.NoError(t, os.WriteFile(file, []byte(batchLine(t, keyID, arn, 0, 3)+"\n"), 0o600))
+
+	s := testkit.DDB(t)
+	var out, errOut strings.Builder
+	cmd := &RedriveCommand{Stdout: &out, Stderr: &errOut, awsConfig: func(context.Context, string) (aws.Config, error) { return s.AWSConfig(keyID), nil }}
+	err := cmd.Run(t.Context(), []string{"--endpoint-url", s.Endpoint, "--table", "orders", "--target-table", "orders-copy",
+		"--rules", rulesFile, "--failure-file", file, "--yes"})
+	require.NoError(t, err, errOut.String())
+	assert.Contains(t, errOut.String(), "rules:    "+rulesFile+", 4 rules")
+	assert.Contains(t, out.String(), "1 batches redriven")
+
+	got := map[string]bool{}
+	p := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{TableName: aws.String("orders-copy"), ConsistentRead: aws.Bool(true)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(t.Context())
+		require.NoError(t, err)
+		for _, it := range page.Items {
+			got[it["pk"].(*types.AttributeValueMemberS).Value] = true
+		}
+	}
+	assert.Equal(t, map[string]bool{"globex#order-001": true}, got)
+}
+
+// describeStreamARN returns table's latest stream ARN.
+func describeStreamARN(t *testing.T, db *dynamodb.Client, table string) *string {
+	t.Helper()
+	out, err := db.DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+	require.NoError(t, err)
+	return out.Table.LatestStreamArn
 }
