@@ -303,6 +303,14 @@ func TestCheckTargetKey(t *testing.T) {
 		"key rule, target not keyed": {rules: `rules: [{key: {pk: 'tenant + "#" + id'}}]`, target: tablesync.TableInfo{Name: "dst", Keys: []string{"id", "sk"}}, wantErr: true},
 		"renamed key, any order":     {rules: `rules: [{rename: {id: order_id}}]`, target: tablesync.TableInfo{Name: "dst", Keys: []string{"order_id", "sk"}}},
 		"filter only":                {rules: `rules: [{filter: 'tenant == "a"'}]`, target: tablesync.TableInfo{Name: "dst", Keys: []string{"id", "sk"}}},
+		"key rule, string key of type S": {rules: `rules: [{key: {pk: 'tenant + "#" + id'}}]`,
+			target: tablesync.TableInfo{Name: "dst", Keys: []string{"pk"}, KeyTypes: []types.ScalarAttributeType{"S"}}},
+		"key rule, string key, target N": {rules: `rules: [{key: {pk: 'tenant + "#" + id'}}]`,
+			target: tablesync.TableInfo{Name: "dst", Keys: []string{"pk"}, KeyTypes: []types.ScalarAttributeType{"N"}}, wantErr: true},
+		"renamed key keeps its type, target S": {rules: `rules: [{rename: {sk: n}}]`,
+			target: tablesync.TableInfo{Name: "dst", Keys: []string{"id", "n"}, KeyTypes: []types.ScalarAttributeType{"S", "S"}}, wantErr: true},
+		"unknown type is not checked": {rules: `rules: [{key: {pk: 'tenant'}}]`,
+			target: tablesync.TableInfo{Name: "dst", Keys: []string{"pk"}, KeyTypes: []types.ScalarAttributeType{"N"}}},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

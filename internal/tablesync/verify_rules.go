@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/rules"
 	"github.com/ddbsync/ddbsync/internal/tablecmp"
@@ -34,8 +36,11 @@ type ruleSuspect struct {
 
 // CheckTargetKey returns an error wrapping [ErrKeySchema] unless the
 // target's key attributes are those the rules give a source keyed by
-// source.Keys ([rules.RuleSet.TargetKeyNames]), in any order. Without
-// rules the key attributes and their types must be the same.
+// source.Keys ([rules.RuleSet.TargetKeyNames]), in any order, of the
+// types the rules give them where the rules tell
+// ([rules.RuleSet.TargetKeyTypes]; an attribute whose type they do not
+// tell is not checked). Without rules the key attributes and their types
+// must be the same.
 func CheckTargetKey(source, target TableInfo, rs *rules.RuleSet) error {
 	if rs.IsIdentity() {
 		if !source.SameKey(target) {
@@ -50,6 +55,20 @@ func CheckTargetKey(source, target TableInfo, rs *rules.RuleSet) error {
 	if !slices.Equal(want, got) {
 		return fmt.Errorf("%w: the rules (%s) give target key %v for source key %v, and %s has key %s",
 			ErrKeySchema, rs.Source, want, source.Keys, target.Name, target.KeyString())
+	}
+	// The types, where the rules tell them (an unknown type is not checked).
+	srcTypes := map[string]types.ScalarAttributeType{}
+	for i, k := range source.Keys {
+		if i < len(source.KeyTypes) && source.KeyTypes[i] != "" {
+			srcTypes[k] = source.KeyTypes[i]
+		}
+	}
+	wantTypes, _ := rs.TargetKeyTypes(srcTypes, nil)
+	for i, k := range target.Keys {
+		if w, ok := wantTypes[k]; ok && w != "" && i < len(target.KeyTypes) && target.KeyTypes[i] != "" && target.KeyTypes[i] != w {
+			return fmt.Errorf("%w: the rules (%s) make target key attribute %s of type %s, and %s has key %s",
+				ErrKeySchema, rs.Source, k, w, target.Name, target.KeyString())
+		}
 	}
 	return nil
 }
