@@ -42,7 +42,10 @@ func planLines(rs *rules.RuleSet, src, dst tablesync.TableInfo) []string {
 	}
 	lines := []string{fmt.Sprintf("%s, %d rules, applied to every item on its way to the target (ddbsync rules check %s lists them)",
 		rs.Source, len(rs.Rules), rs.Source)}
-	if names := rs.TargetKeyNames(src.Keys); !slices.Equal(names, src.Keys) {
+	names, keys := rs.TargetKeyNames(src.Keys), slices.Clone(src.Keys)
+	slices.Sort(names)
+	slices.Sort(keys)
+	if !slices.Equal(names, keys) {
 		lines = append(lines, fmt.Sprintf("target key schema %s, re-keyed from the source's %s", dst.KeyString(), src.KeyString()))
 	}
 	if !rs.Reversible(src.Keys) {
