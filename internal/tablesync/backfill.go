@@ -160,6 +160,9 @@ func Backfill(ctx context.Context, src Scanner, srcTable string, dst replicate.W
 
 	estimate := info.itemCount * int64(len(segs)) / int64(b.scan.total)
 	m := startMeter(opts.Progress, "backfill", estimate, res.Resumed)
+	if !opts.Rules.IsIdentity() {
+		m.filtered.Store(&b.filtered)
+	}
 	b.meter = m
 	saved := b.saveEvery(opts.CheckpointInterval)
 	err = runSegments(ctx, todo, concurrency, b.segment)

@@ -45,6 +45,9 @@ type Event struct {
 	ETASeconds     *float64 `json:"etaSeconds,omitempty"`
 	ElapsedSeconds float64  `json:"elapsedSeconds"`
 	Final          bool     `json:"final"`
+	// Filtered counts the items a rule set's filters left out (a backfill
+	// with rules only).
+	Filtered *int64 `json:"filtered,omitempty"`
 }
 
 // meter counts items and shows a progress line: count, estimated total,
@@ -56,6 +59,9 @@ type meter struct {
 	done  atomic.Int64
 	base  int64     // items done before this run (resumed); guarded by mu
 	start time.Time // guarded by mu
+
+	// filtered, if set, is shown as the count of filtered items.
+	filtered atomic.Pointer[atomic.Int64]
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -110,12 +116,21 @@ func (m *meter) finish() {
 func (m *meter) show(final bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	filtered := m.filtered.Load()
 	if m.cfg.JSON {
-		b, _ := json.Marshal(progressEvent(m.cfg.Command, m.label, m.base, m.done.Load(), m.total.Load(), time.Since(m.start), final))
+		ev := progressEvent(m.cfg.Command, m.label, m.base, m.done.Load(), m.total.Load(), time.Since(m.start), final)
+		if filtered != nil {
+			n := filtered.Load()
+			ev.Filtered = &n
+		}
+		b, _ := json.Marshal(ev)
 		fmt.Fprintf(m.cfg.W, "%s\n", b)
 		return
 	}
 	line := progressLine(m.label, m.base, m.done.Load(), m.total.Load(), time.Since(m.start))
+	if filtered != nil {
+		line += ", " + commas(filtered.Load()) + " filtered"
+	}
 	switch {
 	case m.cfg.Redraw && final:
 		fmt.Fprintf(m.cfg.W, "\r%s\x1b[K\n", line)

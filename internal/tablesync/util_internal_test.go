@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -153,6 +154,29 @@ func TestMeter_JSON(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(lines[0]), &ev))
 	assert.Equal(t, Event{Event: "progress", Command: "verify", Phase: "verify target", Items: 3, Rate: ev.Rate, ElapsedSeconds: ev.ElapsedSeconds, Final: true}, ev)
 	assert.NotContains(t, buf.String(), "\r")
+}
+
+func TestMeter_Filtered(t *testing.T) {
+	var buf bytes.Buffer
+	m := startMeter(Progress{W: &buf, JSON: true, Command: "backfill", Interval: time.Hour}, "backfill", 0, 0)
+	var filtered atomic.Int64
+	m.filtered.Store(&filtered)
+	m.add(5)
+	filtered.Add(2)
+	m.finish()
+	var ev Event
+	require.NoError(t, json.Unmarshal(bytes.TrimSpace(buf.Bytes()), &ev))
+	require.NotNil(t, ev.Filtered)
+	assert.EqualValues(t, 2, *ev.Filtered)
+	assert.Contains(t, buf.String(), `"final":true,"filtered":2}`)
+
+	buf.Reset()
+	m = startMeter(Progress{W: &buf, Interval: time.Hour}, "backfill", 0, 0)
+	m.filtered.Store(&filtered)
+	m.add(5)
+	m.finish()
+	assert.Contains(t, buf.String(), "backfill: 5 items, ")
+	assert.Contains(t, buf.String(), ", 2 filtered\n")
 }
 
 func TestCheckpoint_SaveLoad(t *testing.T) {
