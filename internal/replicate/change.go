@@ -53,6 +53,30 @@ type Change struct {
 	// the whole key fails from its first record in the batch; otherwise the
 	// record fails at its own sequence number.
 	Err error
+
+	// The fields a rule set reads ([Options.Rules]); a Replicator without
+	// rules ignores them.
+
+	// Event is the record's eventName (INSERT, MODIFY or REMOVE): a rule
+	// set tells an insert from a modify.
+	Event string
+	// OldImage is the item before the change in DynamoDB JSON, when the
+	// stream carries it (NEW_AND_OLD_IMAGES) and a rule set is applied; it
+	// is decoded only by the rule set.
+	OldImage []byte
+	// OldImageDropped says the old image was left out of a queue message
+	// to fit it in MaxMessageBytes (package queue), so a rule set that
+	// needs it fails the record with that reason.
+	OldImageDropped bool
+	// TTL says the record is the REMOVE of an item expired by DynamoDB's
+	// TTL (userIdentity is the DynamoDB service):
+	// https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/time-to-live-ttl-streams.html
+	TTL bool
+
+	// shaped marks a target change made by a rule set: its NewImage was
+	// encoded by the SDK from a checked item, and is nil once a later
+	// write of the same target key supersedes it.
+	shaped bool
 }
 
 // Write is one request for a [Writer]: a put of Item or a delete of Key.

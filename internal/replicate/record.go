@@ -38,6 +38,14 @@ type Record struct {
 	// for the queue): an INSERT or MODIFY without it is then no error, and
 	// the caller fills Change.NewImage (or makes the change a delete).
 	KeysOnly bool
+	// OldImage is the item before the change (MODIFY and REMOVE of a
+	// NEW_AND_OLD_IMAGES stream), for a rule set; an edge leaves it nil
+	// when no rule set reads it.
+	OldImage []byte
+	// OldImageDropped says OldImage was left out of a queue message to fit it.
+	OldImageDropped bool
+	// TTL says the record is a TTL expiry (see Change.TTL).
+	TTL bool
 }
 
 // DecodeRecord turns r into a Change; problems with the record become
@@ -47,7 +55,10 @@ type Record struct {
 // spelling outside the forwarded subset, so the verdict and the error are
 // always the SDK path's; NewImage stays raw until written.
 func DecodeRecord(r *Record) Change {
-	c := Change{Seq: r.Seq, Created: r.Created}
+	c := Change{Seq: r.Seq, Created: r.Created, Event: r.Event, OldImage: r.OldImage, OldImageDropped: r.OldImageDropped, TTL: r.TTL}
+	if string(c.OldImage) == "null" {
+		c.OldImage = nil
+	}
 	if id, ok := RawKeyID(r.Keys); ok {
 		// The usual case: the key is checked and identified from its
 		// JSON, and decoded later only for a writer that needs it.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/ddbsync/ddbsync/internal/rules"
 )
 
 // Limits of one BatchWriteItem call
@@ -64,6 +66,10 @@ type Options struct {
 	// DeadlineMargin is kept free before ctx's deadline (default
 	// DefaultDeadlineMargin, at most a quarter of the time left when Apply starts).
 	DeadlineMargin time.Duration
+	// Rules is the rule set the changes are reshaped with on their way to
+	// the target (see reshape.go). nil or the identity rule set keeps the
+	// plain path: each change is its own write, images forwarded as they are.
+	Rules *rules.RuleSet
 }
 
 // Replicator applies batches of changes through a Writer.
@@ -71,6 +77,7 @@ type Replicator struct {
 	writer Writer
 	raw    bool
 	opts   Options
+	rules  *rules.RuleSet // nil: the identity rule set
 }
 
 // New returns a Replicator writing through w.
@@ -85,8 +92,16 @@ func New(w Writer, opts Options) *Replicator {
 		opts.DeadlineMargin = DefaultDeadlineMargin
 	}
 	rw, ok := w.(RawWriter)
-	return &Replicator{writer: w, raw: ok && rw.Raw(), opts: opts}
+	r := &Replicator{writer: w, raw: ok && rw.Raw(), opts: opts}
+	if opts.Rules != nil && !opts.Rules.IsIdentity() {
+		r.rules = opts.Rules
+	}
+	return r
 }
+
+// Reshapes reports whether the Replicator applies a rule set other than
+// the identity: its changes then need Change.Event, OldImage and TTL.
+func (r *Replicator) Reshapes() bool { return r.rules != nil }
 
 // Result says what Apply did.
 type Result struct {
@@ -111,6 +126,15 @@ type Result struct {
 	NewestCreated time.Time
 	// FirstError is the error of the earliest failed record, for logs.
 	FirstError error
+
+	// Reshaped says a rule set was applied. Puts, Deletes, Collapsed and
+	// FailedKeys then count target writes and keys, the others records.
+	Reshaped bool
+	// Filtered counts records the rule set gave no write: filtered out,
+	// or the REMOVE of an item the filter never copied.
+	Filtered int
+	// TTLSkipped counts TTL-expiry REMOVEs skipped (ttl_deletes: skip).
+	TTLSkipped int
 }
 
 // pending is the collapsed state of one key.
@@ -129,6 +153,11 @@ type Plan struct {
 	keyOf    []int     // index in keys of each record's key, -1 for a record without one
 	failedAt int       // index of the earliest record failed while planning, or -1
 	res      Result
+	// targets, with a rule set, maps the source records to changes: record
+	// i's target changes are changes[targets[i]:targets[i+1]] (none for a
+	// record the rules gave no write). nil without a rule set: the changes
+	// are the records.
+	targets []int
 }
 
 // NewPlan collapses changes, given in stream order, to one pending write per
@@ -178,10 +207,24 @@ func NewPlan(changes []Change) *Plan {
 func (p *Plan) Keys() int { return len(p.keys) }
 
 // Failed reports whether record i (an index into the changes given to
-// NewPlan) was not applied: it has no usable key, or its key's write failed.
-// It is meaningful once Write has returned.
+// NewPlan or Replicator.Plan) was not applied: it has no usable key, its
+// key's write failed, or, with a rule set, its rules failed or one of its
+// target writes failed. It is meaningful once Write has returned.
 func (p *Plan) Failed(i int) bool {
-	k := p.keyOf[i]
+	if p.targets == nil {
+		return p.failedChange(i)
+	}
+	for j := p.targets[i]; j < p.targets[i+1]; j++ {
+		if p.failedChange(j) {
+			return true
+		}
+	}
+	return false
+}
+
+// failedChange reports whether change j was not applied.
+func (p *Plan) failedChange(j int) bool {
+	k := p.keyOf[j]
 	return k < 0 || p.keys[k].failed
 }
 
@@ -197,7 +240,18 @@ func (p *Plan) fail(i int, err error) {
 // returns an error: every problem becomes a failed key, and Result.FailedSeq
 // says where Lambda must resume.
 func (r *Replicator) Apply(ctx context.Context, changes []Change) Result {
-	return r.Write(ctx, NewPlan(changes))
+	return r.Write(ctx, r.Plan(changes))
+}
+
+// Plan returns the plan of changes, given in stream order: NewPlan's, or,
+// with a rule set, the plan of the target writes the rules make of them
+// (see reshape.go), whose Failed still takes the index of a change given
+// here. It does no I/O.
+func (r *Replicator) Plan(changes []Change) *Plan {
+	if r.rules == nil {
+		return NewPlan(changes)
+	}
+	return r.reshape(changes)
 }
 
 // Write performs a plan's writes in chunks of at most MaxBatchWrites, at
@@ -256,6 +310,15 @@ func (r *Replicator) Write(ctx context.Context, p *Plan) Result {
 	res.FirstError = p.res.FirstError
 	if p.failedAt >= 0 {
 		res.FailedSeq = p.changes[p.failedAt].Seq
+	}
+	if p.targets != nil {
+		// Count records, not target writes.
+		res.FailedRecords = 0
+		for i := range len(p.targets) - 1 {
+			if p.Failed(i) {
+				res.FailedRecords++
+			}
+		}
 	}
 	return res
 }
@@ -375,7 +438,7 @@ func checkSuperseded(c *Change) error {
 	if c.Err != nil {
 		return c.Err
 	}
-	if c.Op == OpPut {
+	if c.Op == OpPut && !c.shaped {
 		if _, err := CheckImage(c.NewImage); err != nil {
 			return fmt.Errorf("decode NewImage of record %s: %w", c.Seq, err)
 		}

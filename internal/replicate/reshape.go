@@ -1,0 +1,221 @@
+package replicate
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/ddbsync/ddbsync/internal/rules"
+)
+
+// Reshaping a batch with a rule set.
+//
+// With Options.Rules, Replicator.Plan turns the source records into target
+// changes before planning: each record's Keys, NewImage and OldImage are
+// decoded, the rule set gives its target writes (rules.RuleSet.Writes: a
+// put of the transformed item, the delete of a target key the item left),
+// and one rules.Batch checks that no two source items write one target key
+// in the batch. Each write becomes a Change in the stream's own form (key
+// and item in DynamoDB JSON, encoded by the SDK), carrying the record's
+// sequence number, so the plan, the collapse, the raw forwarding and the
+// failure checkpoint are the ones of a copy without rules. An item
+// superseded by a later write of its target key is dropped at once, so the
+// batch holds about its own size in encoded items.
+//
+// A record whose rules fail (a CEL error, rules.ErrNeedOldImage, a
+// collision: the later of two records fails, naming both source keys)
+// fails at its own sequence number, as do the later records of its item in
+// the batch; the earlier ones stand. A record the rules give no write
+// (filtered out, a TTL delete skipped) is applied: Result.Filtered and
+// Result.TTLSkipped count them.
+
+// minShapePerWorker is the smallest share of a batch worth a goroutine
+// when reshaping (a typical rule set takes some microseconds per record).
+const minShapePerWorker = 128
+
+// errEarlierFailed fails the records that follow a failed record of the
+// same item in a batch, so that an item's changes stay in order.
+var errEarlierFailed = errors.New("an earlier record of the same item failed in this batch")
+
+// ttlIdentity is the userIdentity of a TTL expiry, for rules.Change.
+var ttlIdentity = &rules.Identity{Type: "Service", PrincipalID: "dynamodb.amazonaws.com"}
+
+// shapedRecord is one record's target writes, computed independently of
+// the other records.
+type shapedRecord struct {
+	srcKey  map[string]types.AttributeValue
+	keys    []rules.Write // the target keys (Item nil), for rules.Batch
+	changes []Change      // the target changes
+	ttlSkip bool          // no writes because a TTL delete is skipped
+	err     error
+}
+
+// reshape returns the plan of the target writes of changes.
+func (r *Replicator) reshape(src []Change) *Plan {
+	shaped := make([]shapedRecord, len(src))
+	parts := min(runtime.GOMAXPROCS(0), max(len(src)/minShapePerWorker, 1))
+	var wg sync.WaitGroup
+	for part := range parts {
+		lo, hi := part*len(src)/parts, (part+1)*len(src)/parts
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				shaped[i] = r.shapeRecord(&src[i])
+			}
+		})
+	}
+	wg.Wait()
+
+	var (
+		batch      rules.Batch
+		failedSrc  = map[string]bool{} // source KeyIDs with a failed record
+		last       = map[string]int{}  // target KeyID -> its latest change
+		targets    = make([]int, len(src)+1)
+		changes    = make([]Change, 0, len(src))
+		newest     time.Time
+		filtered   int
+		ttlSkipped int
+	)
+	for i := range src {
+		c, s := &src[i], &shaped[i]
+		targets[i] = len(changes)
+		if c.Created.After(newest) {
+			newest = c.Created
+		}
+		err := s.err
+		if err == nil && failedSrc[c.KeyID] {
+			err = fmt.Errorf("record %s: %w", c.Seq, errEarlierFailed)
+		}
+		if err == nil {
+			if cerr := batch.Check(s.srcKey, s.keys); cerr != nil {
+				err = fmt.Errorf("record %s: %w", c.Seq, cerr)
+			}
+		}
+		if err != nil {
+			if c.KeyID != "" {
+				failedSrc[c.KeyID] = true
+			}
+			// No KeyID: NewPlan fails the record at its own sequence number.
+			changes = append(changes, Change{Seq: c.Seq, Created: c.Created, Err: err})
+			shaped[i] = shapedRecord{}
+			continue
+		}
+		switch {
+		case s.ttlSkip:
+			ttlSkipped++
+		case len(s.changes) == 0:
+			filtered++
+		}
+		for _, t := range s.changes {
+			if j, ok := last[t.KeyID]; ok {
+				changes[j].NewImage = nil // superseded: only the last write of a key is made
+			}
+			last[t.KeyID] = len(changes)
+			changes = append(changes, t)
+		}
+		shaped[i] = shapedRecord{}
+	}
+	targets[len(src)] = len(changes)
+
+	p := NewPlan(changes)
+	p.targets = targets
+	p.res.Received = len(src)
+	p.res.Reshaped = true
+	p.res.Filtered, p.res.TTLSkipped = filtered, ttlSkipped
+	if newest.After(p.res.NewestCreated) {
+		p.res.NewestCreated = newest
+	}
+	return p
+}
+
+// shapeRecord decodes record c and computes its target writes.
+func (r *Replicator) shapeRecord(c *Change) shapedRecord {
+	if c.Err != nil {
+		return shapedRecord{err: c.Err}
+	}
+	if c.KeyID == "" {
+		return shapedRecord{err: fmt.Errorf("record %s: record has no key", c.Seq)}
+	}
+	var s shapedRecord
+	rc := rules.Change{Event: rules.EventRemove, Keys: c.Key}
+	if rc.Keys == nil {
+		key, err := DecodeImage(c.RawKey)
+		if err != nil {
+			return shapedRecord{err: fmt.Errorf("record %s: decode Keys: %w", c.Seq, err)}
+		}
+		rc.Keys = key
+	}
+	s.srcKey = rc.Keys
+	if c.Op == OpPut {
+		rc.Event = rules.EventModify
+		if c.Event == string(rules.EventInsert) {
+			rc.Event = rules.EventInsert
+		}
+		item, err := DecodeImage(c.NewImage)
+		if err != nil {
+			return shapedRecord{err: fmt.Errorf("decode NewImage of record %s: %w", c.Seq, err)}
+		}
+		rc.NewImage = item
+	}
+	if len(c.OldImage) > 0 {
+		item, err := DecodeImage(c.OldImage)
+		if err != nil {
+			return shapedRecord{err: fmt.Errorf("decode OldImage of record %s: %w", c.Seq, err)}
+		}
+		rc.OldImage = item
+	}
+	if c.TTL && rc.Event == rules.EventRemove {
+		rc.UserIdentity = ttlIdentity
+	}
+	writes, err := r.rules.Writes(rc)
+	if err != nil {
+		if errors.Is(err, rules.ErrNeedOldImage) && c.OldImageDropped {
+			err = fmt.Errorf("%w; the old image was left out of the queue message to fit it in 256 KiB, "+
+				"so this record cannot be applied with these rules", err)
+		}
+		return shapedRecord{err: fmt.Errorf("record %s: rules: %w", c.Seq, err)}
+	}
+	s.ttlSkip = len(writes) == 0 && rc.UserIdentity != nil && r.rules.TTL == rules.TTLSkip
+	s.keys = make([]rules.Write, len(writes))
+	s.changes = make([]Change, len(writes))
+	for j, w := range writes {
+		t, err := targetChange(c, w)
+		if err != nil {
+			return shapedRecord{err: fmt.Errorf("record %s: rules: %w", c.Seq, err)}
+		}
+		s.keys[j] = rules.Write{Op: w.Op, Key: w.Key}
+		s.changes[j] = t
+	}
+	return s
+}
+
+// targetChange returns the change of target write w of record c, its key
+// and item encoded by the SDK as DynamoDB JSON.
+func targetChange(c *Change, w rules.Write) (Change, error) {
+	id, ok := KeyID(w.Key)
+	if !ok {
+		return Change{}, fmt.Errorf("target key %s: key attributes must be S, N or B", keyNames(w.Key))
+	}
+	key, err := attributevalue.MarshalMapJSON(w.Key)
+	if err != nil {
+		return Change{}, fmt.Errorf("encode target key: %w", err)
+	}
+	t := Change{Seq: c.Seq, Op: OpDelete, RawKey: key, KeyID: id, Created: c.Created, shaped: true}
+	if w.Op == rules.OpPut {
+		t.Op = OpPut
+		if t.NewImage, err = attributevalue.MarshalMapJSON(w.Item); err != nil {
+			return Change{}, fmt.Errorf("encode target item: %w", err)
+		}
+	}
+	return t, nil
+}
+
+// keyNames returns the attribute names of a key, sorted, for errors that
+// must not show values.
+func keyNames(key map[string]types.AttributeValue) []string {
+	return sortedNames(key)
+}
