@@ -273,11 +273,11 @@ func TestPlan_Failed_Rules(t *testing.T) {
 	rs, err := rules.Parse("test", []byte(ordersRules))
 	require.NoError(t, err)
 	records := []rec{
-		{seq: "1", event: "INSERT", n: 1, newImg: order(1, "acme", "1", "a")},   // put acme#1
-		{seq: "2", event: "INSERT", n: 2, newImg: order(2, "globex", "2", "a")}, // filtered
+		{seq: "1", event: "INSERT", n: 1, newImg: order(1, "acme", "1", "a")},                                     // put acme#1
+		{seq: "2", event: "INSERT", n: 2, newImg: order(2, "globex", "2", "a")},                                   // filtered
 		{seq: "3", event: "MODIFY", n: 3, oldImg: order(3, "acme", "3", "a"), newImg: order(3, "acme", "4", "a")}, // delete acme#3 (rejected), put acme#4
-		{seq: "4", event: "INSERT", n: 5, newImg: order(5, "acme", "1", "a")}, // collision with record 1
-		{seq: "5", event: "INSERT", n: 6, newImg: order(6, "acme", "6", "a")}, // put acme#6
+		{seq: "4", event: "INSERT", n: 5, newImg: order(5, "acme", "1", "a")},                                     // collision with record 1
+		{seq: "5", event: "INSERT", n: 6, newImg: order(6, "acme", "6", "a")},                                     // put acme#6
 	}
 	changes := make([]replicate.Change, len(records))
 	for i, r := range records {
