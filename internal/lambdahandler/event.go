@@ -64,6 +64,7 @@ type streamChange struct {
 	ApproximateCreationDateTime float64         `json:"ApproximateCreationDateTime"`
 	Keys                        json.RawMessage `json:"Keys"`
 	NewImage                    json.RawMessage `json:"NewImage"`
+	OldImage                    json.RawMessage `json:"OldImage,omitempty"`
 	SequenceNumber              string          `json:"SequenceNumber"`
 	StreamViewType              string          `json:"StreamViewType"`
 }
@@ -96,21 +97,24 @@ func parseEvent(payload []byte, ev *streamEvent) error {
 	return nil
 }
 
-// decodeEvent parses a stream event's payload into changes; see
-// decodeRecords.
+// decodeEvent parses a stream event's payload into changes, without old
+// images; see decodeRecords.
 func decodeEvent(payload []byte) (changes []replicate.Change, ttl int, err error) {
 	var ev streamEvent
 	if err := parseEvent(payload, &ev); err != nil {
 		return nil, 0, err
 	}
-	return decodeRecords(&ev)
+	return decodeRecords(&ev, false)
 }
 
 // decodeRecords converts a parsed stream event's records into changes with
 // replicate.DecodeRecord. Problems with one record become that record's
 // Change.Err; only a record without a dynamodb section or a valid sequence
 // number is an error for the whole batch. ttl counts the TTL expiries.
-func decodeRecords(ev *streamEvent) (changes []replicate.Change, ttl int, err error) {
+// With oldImages the changes keep the records' old images, for a rule set;
+// without, they hold none, so a batch without rules keeps no old image
+// alive while it is written.
+func decodeRecords(ev *streamEvent, oldImages bool) (changes []replicate.Change, ttl int, err error) {
 	for i := range ev.Records {
 		r := &ev.Records[i]
 		if r.Change == nil {
@@ -132,7 +136,7 @@ func decodeRecords(ev *streamEvent) (changes []replicate.Change, ttl int, err er
 		lo, hi := p*len(changes)/parts, (p+1)*len(changes)/parts
 		wg.Go(func() {
 			for i := lo; i < hi; i++ {
-				changes[i] = toChange(&ev.Records[i])
+				changes[i] = toChange(&ev.Records[i], oldImages)
 			}
 		})
 	}
@@ -143,12 +147,16 @@ func decodeRecords(ev *streamEvent) (changes []replicate.Change, ttl int, err er
 // minRecordsPerWorker is the smallest share of a batch worth a goroutine.
 const minRecordsPerWorker = 512
 
-func toChange(r *eventRecord) replicate.Change {
+func toChange(r *eventRecord, oldImages bool) replicate.Change {
 	sc := r.Change
-	return replicate.DecodeRecord(&replicate.Record{
+	rec := replicate.Record{
 		Seq: sc.SequenceNumber, Event: r.EventName, Keys: sc.Keys, NewImage: sc.NewImage,
-		Created: epochTime(sc.ApproximateCreationDateTime), ViewType: sc.StreamViewType,
-	})
+		Created: epochTime(sc.ApproximateCreationDateTime), ViewType: sc.StreamViewType, TTL: r.isTTL(),
+	}
+	if oldImages {
+		rec.OldImage = sc.OldImage
+	}
+	return replicate.DecodeRecord(&rec)
 }
 
 // epochTime converts Lambda's ApproximateCreationDateTime (epoch seconds,

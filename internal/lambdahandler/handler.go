@@ -21,6 +21,8 @@ const (
 	keyPuts          = "puts"
 	keyDeletes       = "deletes"
 	keyTTLDeletes    = "ttlDeletes"
+	keyFiltered      = "filtered"
+	keyTTLSkipped    = "ttlSkipped"
 	keyCollapsed     = "collapsed"
 	keyRetries       = "retries"
 	keyFailedRecords = "failedRecords"
@@ -62,6 +64,9 @@ type StreamBatchHandler interface {
 	// them be collected while the batch is written (the changes hold what
 	// is written).
 	handleStream(ctx context.Context, ev *streamEvent, b *streamBatch) events.DynamoDBEventResponse
+	// oldImages reports whether the changes must keep the records' old
+	// images: the replicator applies a rule set.
+	oldImages() bool
 }
 
 // streamBatch is a decoded stream event.
@@ -132,7 +137,7 @@ func (h *Handler) handleStream(ctx context.Context, ev *streamEvent, parseErr er
 	var changes []replicate.Change
 	var ttl int
 	if err == nil {
-		changes, ttl, err = decodeRecords(ev)
+		changes, ttl, err = decodeRecords(ev, h.stream != nil && h.stream.oldImages())
 	}
 	if err == nil && h.stream == nil {
 		err = fmt.Errorf("%w: stream event but neither a target table nor a topic is configured", ErrBadEvent)

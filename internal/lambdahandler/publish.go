@@ -40,6 +40,10 @@ func NewPublishHandler(pub *queue.Publisher, rep *replicate.Replicator, opts Opt
 	return h
 }
 
+// oldImages reports whether the table it applies to too needs old images:
+// the envelopes take them from the parsed records either way.
+func (h *PublishHandler) oldImages() bool { return h.table != nil && h.table.oldImages() }
+
 func (h *PublishHandler) handleStream(ctx context.Context, ev *streamEvent, b *streamBatch) events.DynamoDBEventResponse {
 	failedSeq := h.publish(ctx, ev, b)
 	if h.table != nil {
@@ -60,7 +64,7 @@ func (h *PublishHandler) publish(ctx context.Context, ev *streamEvent, b *stream
 		recs[i] = queue.Record{Change: c, Envelope: queue.Envelope{
 			Event: r.EventName, Keys: r.Change.Keys, Seq: c.Seq, EventID: r.EventID,
 			StreamARN: r.EventSourceARN, TableARN: queue.TableARN(r.EventSourceARN),
-			Created: createdMillis(c.Created),
+			Created: createdMillis(c.Created), OldImage: r.Change.OldImage, TTL: r.isTTL(),
 		}}
 		if c.Op == replicate.OpPut {
 			recs[i].Envelope.NewImage = c.NewImage

@@ -54,6 +54,9 @@ func (h *QueueHandler) handleQueue(ctx context.Context, ev *streamEvent, start t
 		slog.Int(keyFailedMessages, len(res.FailedIDs)),
 		slog.Int64(keyDurationMs, h.opts.Now().Sub(start).Milliseconds()),
 	}
+	if res.Reshaped {
+		attrs = append(attrs, slog.Int(keyFiltered, res.Filtered), slog.Int(keyTTLSkipped, res.TTLSkipped))
+	}
 	if res.FirstError != nil {
 		level = slog.LevelWarn
 		attrs = append(attrs, slog.String(keyError, res.FirstError.Error()))

@@ -27,6 +27,8 @@ func NewStreamHandler(rep *replicate.Replicator, opts Options) *StreamHandler {
 	return &StreamHandler{reporter: reporter{opts: opts.withDefaults()}, rep: rep}
 }
 
+func (h *StreamHandler) oldImages() bool { return h.rep.Reshapes() }
+
 func (h *StreamHandler) handleStream(ctx context.Context, _ *streamEvent, b *streamBatch) events.DynamoDBEventResponse {
 	return batchResponse(h.apply(ctx, b))
 }
@@ -69,18 +71,22 @@ func (h *StreamHandler) report(ctx context.Context, start time.Time, ttl int, re
 		slog.Int64(keyDurationMs, now.Sub(start).Milliseconds()),
 		slog.Int64(keyLagMs, lag.Milliseconds()),
 	}
+	if res.Reshaped {
+		attrs = append(attrs, slog.Int(keyFiltered, res.Filtered), slog.Int(keyTTLSkipped, res.TTLSkipped))
+	}
 	if res.FailedSeq != "" {
 		level = slog.LevelWarn
 		attrs = append(attrs, slog.String(keyFailedSeq, res.FailedSeq), slog.String(keyError, res.FirstError.Error()))
 	}
 	h.opts.Logger.LogAttrs(ctx, level, "batch applied", attrs...)
 
-	h.writeMetrics(ctx, now, queue.DimensionTargetTable, h.opts.TargetTable, []emf.Metric{
+	metrics := []emf.Metric{
 		{Name: "RecordsReceived", Unit: emf.Count, Value: float64(res.Received)},
 		{Name: "ItemsPut", Unit: emf.Count, Value: float64(res.Puts)},
 		{Name: "ItemsDeleted", Unit: emf.Count, Value: float64(res.Deletes)},
 		{Name: "RecordsFailed", Unit: emf.Count, Value: float64(res.FailedRecords)},
 		{Name: "WriteRetries", Unit: emf.Count, Value: float64(res.Retries)},
 		{Name: "ReplicationLagMs", Unit: emf.Milliseconds, Value: float64(lag.Milliseconds())},
-	})
+	}
+	h.writeMetrics(ctx, now, queue.DimensionTargetTable, h.opts.TargetTable, append(metrics, queue.RulesMetrics(res)...))
 }
