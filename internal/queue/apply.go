@@ -90,7 +90,7 @@ func (a *Applier) Apply(ctx context.Context, msgs []Message) ApplyResult {
 	for j, i := range order {
 		sorted[j] = changes[i]
 	}
-	plan := replicate.NewPlan(sorted)
+	plan := a.rep.Plan(sorted)
 	var staleBefore int64
 	if a.Stale != nil {
 		staleBefore = a.Stale.Count()
@@ -126,6 +126,7 @@ func (a *Applier) change(ctx context.Context, body []byte, reread *int) replicat
 	}
 	c := replicate.DecodeRecord(&replicate.Record{
 		Seq: e.Seq, Event: e.Event, Keys: e.Keys, NewImage: e.NewImage, Created: e.CreatedTime(), KeysOnly: e.KeysOnly,
+		OldImage: e.OldImage, OldImageDropped: e.OldImageDropped, TTL: e.TTL,
 	})
 	if c.Err != nil || c.Op != replicate.OpPut || !e.KeysOnly {
 		return c

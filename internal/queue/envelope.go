@@ -52,6 +52,15 @@ type Envelope struct {
 	// KeysOnly says NewImage was left out because the message would exceed
 	// MaxMessageBytes: the consumer re-reads the item from TableARN.
 	KeysOnly bool `json:"keysOnly,omitempty"`
+	// OldImage is the item before the change in DynamoDB JSON (MODIFY and
+	// REMOVE of a NEW_AND_OLD_IMAGES stream), for the apply end's rule set.
+	OldImage json.RawMessage `json:"oldImage,omitempty"`
+	// OldImageDropped says OldImage was left out because the message would
+	// exceed MaxMessageBytes; it is dropped before NewImage is.
+	OldImageDropped bool `json:"oldImageDropped,omitempty"`
+	// TTL says the record is a REMOVE by DynamoDB's TTL service (its
+	// userIdentity), for the rule set's ttl_deletes policy.
+	TTL bool `json:"ttl,omitempty"`
 	// Seq is the record's stream sequence number.
 	Seq string `json:"seq"`
 	// EventID is the record's eventID.
@@ -64,18 +73,33 @@ type Envelope struct {
 	Created int64 `json:"created,omitempty"`
 }
 
-// Encode returns the envelope's JSON, switching to keys only when the
-// message would exceed MaxMessageBytes.
+// Encode returns the envelope's JSON. When the message would exceed
+// MaxMessageBytes it leaves out the old image first (OldImageDropped), then
+// the new image too (KeysOnly), and e says what was sent.
 func (e *Envelope) Encode() ([]byte, error) {
 	e.V = Version
 	b, err := json.Marshal(e)
 	if err != nil {
 		return nil, fmt.Errorf("encode envelope: %w", err)
 	}
-	if len(b) <= MaxMessageBytes || len(e.NewImage) == 0 {
+	if len(b) <= MaxMessageBytes {
 		return b, nil
 	}
 	small := *e
+	if len(small.OldImage) > 0 {
+		small.OldImage, small.OldImageDropped = nil, true
+		if b, err = json.Marshal(&small); err != nil {
+			return nil, fmt.Errorf("encode envelope: %w", err)
+		}
+		if len(b) <= MaxMessageBytes {
+			*e = small
+			return b, nil
+		}
+	}
+	if len(small.NewImage) == 0 {
+		*e = small
+		return b, nil
+	}
 	small.NewImage, small.KeysOnly = nil, true
 	if b, err = json.Marshal(&small); err != nil {
 		return nil, fmt.Errorf("encode envelope: %w", err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ddbsync/ddbsync/internal/dynamo"
 	"github.com/ddbsync/ddbsync/internal/emf"
+	"github.com/ddbsync/ddbsync/internal/replicate"
 )
 
 // Dimensions of the queue path's metrics (namespace emf.Namespace): the
@@ -42,9 +43,10 @@ func (r PublishResult) Metrics(now time.Time) []emf.Metric {
 // StaleSkipped (writes the stale-write guard refused: older than the
 // item), MessagesFailed (reported for redelivery), WriteRetries,
 // SourceRereads (keys-only messages) and ReplicationLagMs (from the newest
-// change's creation at the source to now: the path's end-to-end lag).
+// change's creation at the source to now: the path's end-to-end lag),
+// and with a rule set RulesMetrics.
 func (r ApplyResult) Metrics(now time.Time) []emf.Metric {
-	return []emf.Metric{
+	return append([]emf.Metric{
 		{Name: "MessagesReceived", Unit: emf.Count, Value: float64(r.Received)},
 		{Name: "ChangesApplied", Unit: emf.Count, Value: float64(max(r.Puts+r.Deletes-r.StaleSkipped, 0))},
 		{Name: "StaleSkipped", Unit: emf.Count, Value: float64(r.StaleSkipped)},
@@ -52,6 +54,19 @@ func (r ApplyResult) Metrics(now time.Time) []emf.Metric {
 		{Name: "WriteRetries", Unit: emf.Count, Value: float64(r.Retries)},
 		{Name: "SourceRereads", Unit: emf.Count, Value: float64(r.Reread)},
 		{Name: "ReplicationLagMs", Unit: emf.Milliseconds, Value: lagMillis(now, r.NewestCreated)},
+	}, RulesMetrics(r.Result)...)
+}
+
+// RulesMetrics returns the metrics of a batch applied with a rule set
+// (none without one): RecordsFiltered, the records the rules gave no
+// write, and TTLDeletesSkipped, the TTL expiries skipped.
+func RulesMetrics(r replicate.Result) []emf.Metric {
+	if !r.Reshaped {
+		return nil
+	}
+	return []emf.Metric{
+		{Name: "RecordsFiltered", Unit: emf.Count, Value: float64(r.Filtered)},
+		{Name: "TTLDeletesSkipped", Unit: emf.Count, Value: float64(r.TTLSkipped)},
 	}
 }
 
