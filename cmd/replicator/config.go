@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/replicator"
 	"github.com/ddbsync/ddbsync/internal/retry"
+	"github.com/ddbsync/ddbsync/internal/rules"
 )
 
 // Config is the replicator's configuration, read once from the environment.
@@ -64,6 +67,14 @@ type Config struct {
 	BaseDelay, MaxDelay time.Duration
 	// DeadlineMargin is kept free before the invocation deadline (DEADLINE_MARGIN_MS).
 	DeadlineMargin time.Duration
+	// Rules is the rule set applied on the way to the target table: RULES
+	// (the rule set's JSON or YAML, or its base64) or RULES_FILE (a file of
+	// the deployment package; a relative path is under LAMBDA_TASK_ROOT).
+	// nil when neither is set: items are copied as they are.
+	Rules *rules.RuleSet
+	// RulesSource says where Rules came from ("RULES", or "RULES_FILE"
+	// and the path read), for the start-up log line.
+	RulesSource string
 }
 
 // ConfigError names the environment variable that is wrong.
@@ -124,8 +135,45 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 	c.BaseDelay = ms("RETRY_BASE_DELAY_MS", dynamo.DefaultBaseDelay, 60_000)
 	c.MaxDelay = ms("RETRY_MAX_DELAY_MS", dynamo.DefaultMaxDelay, 60_000)
 	c.DeadlineMargin = ms("DEADLINE_MARGIN_MS", replicate.DefaultDeadlineMargin, 60_000)
+	if err := c.readRules(getenv); err != nil {
+		errs = append(errs, err)
+	}
 	errs = append(errs, c.Validate())
 	return c, errors.Join(errs...)
+}
+
+// readRules reads the rule set of RULES or RULES_FILE, if one is set.
+// The errors name the variable and, for an invalid rule set, the rule and
+// line (rules.Error).
+func (c *Config) readRules(getenv func(string) string) error {
+	inline, file := getenv("RULES"), getenv("RULES_FILE")
+	switch {
+	case inline != "" && file != "":
+		return &ConfigError{Var: "RULES", Err: errors.New("set RULES or RULES_FILE, not both")}
+	case inline != "":
+		rs, err := rules.ParseEnv(inline)
+		if err != nil {
+			return &ConfigError{Var: "RULES", Err: err}
+		}
+		c.Rules, c.RulesSource = rs, "RULES"
+	case file != "":
+		path := file
+		if !filepath.IsAbs(path) {
+			if root := getenv("LAMBDA_TASK_ROOT"); root != "" {
+				path = filepath.Join(root, path)
+			}
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return &ConfigError{Var: "RULES_FILE", Err: fmt.Errorf("read rule set: %w", err)}
+		}
+		rs, err := rules.Parse(file, src)
+		if err != nil {
+			return &ConfigError{Var: "RULES_FILE", Err: err}
+		}
+		c.Rules, c.RulesSource = rs, "RULES_FILE "+path
+	}
+	return nil
 }
 
 // Bounds of TOMBSTONE_RETENTION: at least the 24 hours a stream record can
@@ -155,6 +203,14 @@ func parseRetention(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("%q must be from 1d to 365d: keep it above the dead-letter queue's retention plus a day", s)
 	}
 	return d, nil
+}
+
+// rulesVar names the variable the rule set came from.
+func (c Config) rulesVar() string {
+	if strings.HasPrefix(c.RulesSource, "RULES_FILE") {
+		return "RULES_FILE"
+	}
+	return "RULES"
 }
 
 // Names returns the attribute names of the stale-write guard.
@@ -187,6 +243,7 @@ func (c Config) Replicator(logger *slog.Logger, metrics io.Writer) replicator.Co
 		Concurrency:        c.Concurrency,
 		Retry:              retry.Policy{MaxAttempts: c.MaxAttempts, BaseDelay: c.BaseDelay, MaxDelay: c.MaxDelay},
 		DeadlineMargin:     c.DeadlineMargin,
+		Rules:              c.Rules,
 		Logger:             logger,
 		Metrics:            metrics,
 	}
@@ -238,6 +295,11 @@ func (c Config) Validate() error {
 	}
 	if c.TombstoneRetention < minTombstoneRetention || c.TombstoneRetention > maxTombstoneRetention {
 		errs = append(errs, &ConfigError{Var: "TOMBSTONE_RETENTION", Err: errors.New("must be from 1d to 365d")})
+	}
+	if c.Rules != nil && c.TargetTable == "" {
+		// A publisher forwards the records raw: the apply function applies the rules.
+		errs = append(errs, &ConfigError{Var: c.rulesVar(), Err: errors.New("needs TARGET_TABLE_NAME: the rules are applied where the changes are written " +
+			"(on the queue path, set them on the apply function, not the publisher)")})
 	}
 	if c.BaseDelay > c.MaxDelay {
 		errs = append(errs, &ConfigError{Var: "RETRY_BASE_DELAY_MS", Err: errors.New("must not exceed RETRY_MAX_DELAY_MS")})

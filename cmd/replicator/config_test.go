@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/base64"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/replattr"
 	"github.com/ddbsync/ddbsync/internal/replicator"
 	"github.com/ddbsync/ddbsync/internal/retry"
+	"github.com/ddbsync/ddbsync/internal/rules"
 )
 
 func TestConfigFromEnv(t *testing.T) {
@@ -200,4 +203,68 @@ func TestConfig_Replicator_TargetRole(t *testing.T) {
 	c, err := configFromEnv(func(k string) string { return env[k] })
 	require.NoError(t, err)
 	assert.Equal(t, dynamo.Role{ARN: "arn:aws:iam::111122223333:role/r", ExternalID: "ext-1"}, c.Replicator(nil, nil).TargetRole)
+}
+
+// TestConfigFromEnv_Rules reads the rule set of RULES (inline or base64)
+// or RULES_FILE, and names the variable, the rule and the line of an
+// invalid one.
+func TestConfigFromEnv_Rules(t *testing.T) {
+	const inline = `{"rules":[{"name":"no-email","exclude":["email"]},{"rename":{"status":"state"}}],"ttl_deletes":"skip"}`
+	abs, err := filepath.Abs(filepath.Join("testdata", "rules", "orders.yaml"))
+	require.NoError(t, err)
+	root, err := filepath.Abs("testdata")
+	require.NoError(t, err)
+	tests := map[string]struct {
+		env        map[string]string
+		wantRules  int // number of rules; -1: no rule set
+		wantTTL    rules.TTLPolicy
+		wantSource string
+		wantErr    []string
+	}{
+		"none":             {env: map[string]string{}, wantRules: -1},
+		"inline JSON":      {env: map[string]string{"RULES": inline}, wantRules: 2, wantTTL: rules.TTLSkip, wantSource: "RULES"},
+		"inline base64":    {env: map[string]string{"RULES": base64.StdEncoding.EncodeToString([]byte(inline))}, wantRules: 2, wantTTL: rules.TTLSkip, wantSource: "RULES"},
+		"inline YAML":      {env: map[string]string{"RULES": "rules:\n  - exclude: [email]\n"}, wantRules: 1, wantTTL: rules.TTLReplicate, wantSource: "RULES"},
+		"file, absolute":   {env: map[string]string{"RULES_FILE": abs}, wantRules: 5, wantTTL: rules.TTLSkip, wantSource: "RULES_FILE " + abs},
+		"file in the task": {env: map[string]string{"RULES_FILE": "rules/orders.yaml", "LAMBDA_TASK_ROOT": root}, wantRules: 5, wantTTL: rules.TTLSkip, wantSource: "RULES_FILE " + abs},
+		"both set": {env: map[string]string{"RULES": inline, "RULES_FILE": abs},
+			wantErr: []string{"config: RULES: set RULES or RULES_FILE, not both"}},
+		"invalid inline rule names the rule and line": {env: map[string]string{"RULES": "rules:\n  - name: ok\n    exclude: [email]\n  - name: broken\n    set: {x: 'total *'}\n"},
+			wantErr: []string{`config: RULES: environment:5: rule "broken": set x:`}},
+		"not a rule set": {env: map[string]string{"RULES": "not base64!"},
+			wantErr: []string{"config: RULES: environment: want the rule set's JSON or its base64 encoding"}},
+		"invalid file names the rule and line": {env: map[string]string{"RULES_FILE": "rules/bad.yaml", "LAMBDA_TASK_ROOT": root},
+			wantErr: []string{`config: RULES_FILE: rules/bad.yaml:6: rule "broken": set total_cents:`}},
+		"missing file": {env: map[string]string{"RULES_FILE": "rules/none.yaml", "LAMBDA_TASK_ROOT": root},
+			wantErr: []string{"config: RULES_FILE: read rule set: open " + filepath.Join(root, "rules", "none.yaml")}},
+		"publisher only": {env: map[string]string{"RULES": inline, "TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:changes.fifo", "TARGET_TABLE_NAME": ""},
+			wantErr: []string{"config: RULES: needs TARGET_TABLE_NAME: the rules are applied where the changes are written"}},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			env := map[string]string{"TARGET_TABLE_NAME": "orders-copy"}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			c, err := configFromEnv(func(k string) string { return env[k] })
+			if tt.wantErr != nil {
+				require.Error(t, err)
+				for _, want := range tt.wantErr {
+					assert.Contains(t, err.Error(), want)
+				}
+				return
+			}
+			require.NoError(t, err)
+			if tt.wantRules < 0 {
+				assert.Nil(t, c.Rules)
+				assert.Nil(t, c.Replicator(nil, nil).Rules)
+				return
+			}
+			require.NotNil(t, c.Rules)
+			assert.Len(t, c.Rules.Rules, tt.wantRules)
+			assert.Equal(t, tt.wantTTL, c.Rules.TTL)
+			assert.Equal(t, tt.wantSource, c.RulesSource)
+			assert.Same(t, c.Rules, c.Replicator(nil, nil).Rules)
+		})
+	}
 }

@@ -38,6 +38,12 @@ func main() {
 		os.Exit(1)
 	}
 	slog.SetDefault(logger)
-	logger.Info("replicator starting", slog.String("version", version()), slog.String("table", cfg.TargetTable), slog.String("topic", cfg.TopicARN))
+	attrs := []any{slog.String("version", version()), slog.String("table", cfg.TargetTable), slog.String("topic", cfg.TopicARN)}
+	if cfg.Rules != nil {
+		// Where the rule set came from and its size, never its contents.
+		attrs = append(attrs, slog.String("rules", cfg.RulesSource), slog.Int("ruleCount", len(cfg.Rules.Rules)),
+			slog.String("ttlDeletes", string(cfg.Rules.TTL)))
+	}
+	logger.Info("replicator starting", attrs...)
 	lambda.Start(h)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/replattr"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/retry"
+	"github.com/ddbsync/ddbsync/internal/rules"
 )
 
 // Mode says which events the replicator takes and what it does with them;
@@ -96,6 +97,10 @@ type Config struct {
 	// DeadlineMargin is kept free before the invocation deadline (default
 	// replicate.DefaultDeadlineMargin).
 	DeadlineMargin time.Duration
+	// Rules is the rule set applied on the way to the target table, by
+	// ModeApply and ModeQueue (nil: items are copied as they are). Publish
+	// alone forwards the records raw: the apply end applies the rules.
+	Rules *rules.RuleSet
 	// Logger receives the handlers' summary lines (default: discard).
 	Logger *slog.Logger
 	// Metrics receives one EMF line per invocation (default: none).
@@ -127,7 +132,7 @@ func New(awsCfg aws.Config, cfg Config) (*lambdahandler.Handler, error) {
 	}
 	opts := lambdahandler.Options{TargetTable: cfg.TargetTable, Logger: cfg.Logger, Metrics: cfg.Metrics}
 	tableOpts := dynamo.Options{Retry: cfg.Retry}
-	repOpts := replicate.Options{Concurrency: cfg.Concurrency, DeadlineMargin: cfg.DeadlineMargin}
+	repOpts := replicate.Options{Concurrency: cfg.Concurrency, DeadlineMargin: cfg.DeadlineMargin, Rules: cfg.Rules}
 	var target *dynamodb.Client
 	if cfg.Mode&(ModeApply|ModeQueue) != 0 {
 		target = dynamo.NewClient(awsCfg, dynamo.ClientOptions{Region: cfg.TargetRegion, Endpoint: cfg.Endpoint, Conns: cfg.Concurrency, Role: cfg.TargetRole})
