@@ -111,8 +111,8 @@ ttl_deletes: skip
 
 	res := a.Apply(t.Context(), []queue.Message{
 		msg("s1", 11, queue.Envelope{Event: "MODIFY", OldImage: img("s1", "acme", "1", 1), NewImage: img("s1", "acme", "9", 2)}), // re-key
-		msg("s3", 12, queue.Envelope{Event: "REMOVE", OldImage: img("s3", "acme", "3", 1), TTL: true}),                         // skipped
-		msg("s4", 13, queue.Envelope{Event: "INSERT", NewImage: img("s4", "acme", "9", 1)}),                                    // collision with s1
+		msg("s3", 12, queue.Envelope{Event: "REMOVE", OldImage: img("s3", "acme", "3", 1), TTL: true}),                           // skipped
+		msg("s4", 13, queue.Envelope{Event: "INSERT", NewImage: img("s4", "acme", "9", 1)}),                                      // collision with s1
 		msg("s4", 14, queue.Envelope{Event: "MODIFY", OldImage: img("s4", "acme", "9", 1), NewImage: img("s4", "acme", "4", 2)}),
 		msg("s5", 15, queue.Envelope{Event: "MODIFY", OldImageDropped: true, NewImage: img("s5", "acme", "5", 2)}),
 	})
