@@ -135,18 +135,18 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 	c.BaseDelay = ms("RETRY_BASE_DELAY_MS", dynamo.DefaultBaseDelay, 60_000)
 	c.MaxDelay = ms("RETRY_MAX_DELAY_MS", dynamo.DefaultMaxDelay, 60_000)
 	c.DeadlineMargin = ms("DEADLINE_MARGIN_MS", replicate.DefaultDeadlineMargin, 60_000)
-	if err := c.readRules(getenv); err != nil {
+	if err := c.readRules(getenv("RULES"), getenv("RULES_FILE"), getenv("LAMBDA_TASK_ROOT")); err != nil {
 		errs = append(errs, err)
 	}
 	errs = append(errs, c.Validate())
 	return c, errors.Join(errs...)
 }
 
-// readRules reads the rule set of RULES or RULES_FILE, if one is set.
-// The errors name the variable and, for an invalid rule set, the rule and
-// line (rules.Error).
-func (c *Config) readRules(getenv func(string) string) error {
-	inline, file := getenv("RULES"), getenv("RULES_FILE")
+// readRules reads the rule set of RULES (inline) or RULES_FILE (file, a
+// relative path under root, LAMBDA_TASK_ROOT), if one is set. The errors
+// name the variable and, for an invalid rule set, the rule and line
+// (rules.Error).
+func (c *Config) readRules(inline, file, root string) error {
 	switch {
 	case inline != "" && file != "":
 		return &ConfigError{Var: "RULES", Err: errors.New("set RULES or RULES_FILE, not both")}
@@ -158,10 +158,8 @@ func (c *Config) readRules(getenv func(string) string) error {
 		c.Rules, c.RulesSource = rs, "RULES"
 	case file != "":
 		path := file
-		if !filepath.IsAbs(path) {
-			if root := getenv("LAMBDA_TASK_ROOT"); root != "" {
-				path = filepath.Join(root, path)
-			}
+		if !filepath.IsAbs(path) && root != "" {
+			path = filepath.Join(root, path)
 		}
 		src, err := os.ReadFile(path)
 		if err != nil {
