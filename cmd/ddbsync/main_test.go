@@ -170,6 +170,8 @@ func TestRunConfig_Validate(t *testing.T) {
 		"stream ARN instead":         {func(c *RunConfig) { c.Table, c.StreamARN = "", "arn:aws:dynamodb:us-east-1:1:table/src/stream/2026" }, nil},
 		"invoke URL without target":  {func(c *RunConfig) { c.TargetTable, c.InvokeURL = "", "http://127.0.0.1:9000" }, nil},
 		"retry forever":              {func(c *RunConfig) { c.MaxRetries = -1 }, nil},
+		"rules in process":           {func(c *RunConfig) { c.RulesFile = "rules.yaml" }, nil},
+		"rules with invoke URL":      {func(c *RunConfig) { c.RulesFile, c.InvokeURL = "rules.yaml", "http://127.0.0.1:9000" }, []string{"rules"}},
 		"no source":                  {func(c *RunConfig) { c.Table = "" }, []string{"table"}},
 		"both sources":               {func(c *RunConfig) { c.StreamARN = "arn:aws:dynamodb:us-east-1:1:table/src/stream/x" }, []string{"stream-arn"}},
 		"not a stream ARN":           {func(c *RunConfig) { c.Table, c.StreamARN = "", "arn:aws:dynamodb:us-east-1:1:table/src" }, []string{"stream-arn"}},

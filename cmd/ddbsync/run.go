@@ -23,6 +23,7 @@ import (
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/replicator"
 	"github.com/ddbsync/ddbsync/internal/retry"
+	"github.com/ddbsync/ddbsync/internal/rules"
 	"github.com/ddbsync/ddbsync/internal/streampoll"
 	"github.com/ddbsync/ddbsync/internal/tablesync"
 )
@@ -116,6 +117,7 @@ type RunConfig struct {
 	ExitWhenIdle                   time.Duration
 	Quiet                          bool
 	roleFlags
+	rulesFlag
 	// Output is the global --output; json and jsonl make the progress
 	// JSON events.
 	Output string
@@ -155,6 +157,9 @@ func (c RunConfig) Validate() error {
 		bad("target-table", "is required (or --invoke-url): the table to replicate into")
 	}
 	errs = append(errs, c.roleFlags.validate()...)
+	if c.RulesFile != "" && c.InvokeURL != "" {
+		bad("rules", "cannot be used with --invoke-url: the function applies its own rule set (its RULES or RULES_FILE)")
+	}
 	switch {
 	case c.Start != "trim-horizon" && c.Start != "latest" && c.Start != "at-timestamp":
 		bad("start", "%q must be trim-horizon, latest or at-timestamp", c.Start)
@@ -207,6 +212,7 @@ func (c *RunConfig) flags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.TargetTable, "target-table", "", "`NAME` of the table to replicate into (in process; with --invoke-url the function's\nTARGET_TABLE_NAME applies)")
 	fs.StringVar(&c.TargetRegion, "target-region", "", "`REGION` of the target table (default: --region)")
 	c.roleFlags.bind(fs)
+	c.rulesFlag.bind(fs)
 	fs.StringVar(&c.Start, "start", "trim-horizon", "`POSITION` to start from: trim-horizon (every record in the stream), latest (new\nrecords only) or at-timestamp (each shard from its first record created at or after\n--start-timestamp); the AWS spellings TRIM_HORIZON, LATEST and AT_TIMESTAMP are the same")
 	fs.Func("start-timestamp", "with --start at-timestamp, the `TIME` (RFC 3339) to start each shard at: the hand-over\nfrom an export at T starts at T minus the overlap (ddbsync backfill --from-export prints it);\ngiven alone it means --start at-timestamp", c.parseStartTimestamp)
 	fs.Func("resume", "continue a shard after the record `SHARD=SEQ` (repeatable); ddbsync run prints these when it stops", c.parseResume)
@@ -284,11 +290,18 @@ record created (ApproximateCreationDateTime) at or after T, as Lambda's
 AT_TIMESTAMP: the hand-over after ddbsync backfill --from-export, which
 prints the exact command (docs/export-backfill.md).
 
+With --rules FILE the handler in process applies the rule set as the Lambda
+does with RULES (docs/rules.md): filtered items are not copied, an item
+leaving the filter or changing its target key is deleted from the target.
+A key rule needs the stream's NEW_AND_OLD_IMAGES view type. With
+--invoke-url the function applies its own rule set, so --rules is refused.
+
 Credentials and region come from the usual AWS chain (environment, profile,
 SSO, instance role). DynamoDB Local accepts any credentials.
 
 Examples:
   ddbsync run --table orders --target-table orders-copy
+  ddbsync run --table orders --target-table orders-acme --rules rules.yaml
   ddbsync run --endpoint-url http://127.0.0.1:8000 --region us-east-1 \
       --table orders --target-table orders-copy --exit-when-idle 5s
   ddbsync run --table orders --invoke-url http://127.0.0.1:9000
@@ -342,6 +355,10 @@ func (c *RunCommand) run(ctx context.Context, cfg RunConfig) error {
 	if err := cfg.Validate(); err != nil {
 		return &usageError{err: err, hint: "ddbsync run --help"}
 	}
+	rs, err := cfg.rulesFlag.load()
+	if err != nil {
+		return err
+	}
 	stderr := syncWriter(c.Stderr) // progress, log lines and messages come from several goroutines
 	level := slog.LevelWarn
 	if cfg.Quiet {
@@ -361,7 +378,7 @@ func (c *RunCommand) run(ctx context.Context, cfg RunConfig) error {
 		}
 	}
 	cause := &causeRecorder{next: logger.Handler(), last: &atomic.Pointer[string]{}}
-	inv, function, err := c.invoker(cfg, awsCfg, slog.New(cause))
+	inv, function, err := c.invoker(cfg, rs, awsCfg, slog.New(cause))
 	if err != nil {
 		return err
 	}
@@ -446,7 +463,9 @@ func redriveHint(cfg RunConfig) string {
 
 // invoker returns the function to invoke and a description of it for
 // failure records.
-func (c *RunCommand) invoker(cfg RunConfig, awsCfg aws.Config, logger *slog.Logger) (streampoll.Invoker, string, error) {
+// In process, rs is applied on the way to the target; a function at
+// --invoke-url applies its own.
+func (c *RunCommand) invoker(cfg RunConfig, rs *rules.RuleSet, awsCfg aws.Config, logger *slog.Logger) (streampoll.Invoker, string, error) {
 	if cfg.InvokeURL != "" {
 		inv, err := lambdainvoke.New(cfg.InvokeURL, &http.Client{})
 		if err != nil {
@@ -456,7 +475,7 @@ func (c *RunCommand) invoker(cfg RunConfig, awsCfg aws.Config, logger *slog.Logg
 	}
 	h, err := replicator.New(awsCfg, replicator.Config{
 		Mode: replicator.ModeApply, TargetTable: cfg.TargetTable, TargetRegion: cfg.TargetRegion, TargetRole: cfg.role(), Endpoint: cfg.Endpoint,
-		Concurrency: cfg.Concurrency, Retry: retry.Policy{MaxAttempts: cfg.WriteAttempts}, Logger: logger,
+		Concurrency: cfg.Concurrency, Retry: retry.Policy{MaxAttempts: cfg.WriteAttempts}, Rules: rs, Logger: logger,
 	})
 	if err != nil {
 		return nil, "", err
