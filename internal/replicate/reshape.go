@@ -55,21 +55,14 @@ type shapedRecord struct {
 	err     error
 }
 
+// reshapeWindow is how many records are shaped at once before their
+// writes are checked and kept: the decoded images and target keys of a
+// window are garbage before the next one is decoded, so the batch's peak
+// heap is its encoded target items and a window's decoding.
+const reshapeWindow = 1024
+
 // reshape returns the plan of the target writes of changes.
 func (r *Replicator) reshape(src []Change) *Plan {
-	shaped := make([]shapedRecord, len(src))
-	parts := min(runtime.GOMAXPROCS(0), max(len(src)/minShapePerWorker, 1))
-	var wg sync.WaitGroup
-	for part := range parts {
-		lo, hi := part*len(src)/parts, (part+1)*len(src)/parts
-		wg.Go(func() {
-			for i := lo; i < hi; i++ {
-				shaped[i] = r.shapeRecord(&src[i])
-			}
-		})
-	}
-	wg.Wait()
-
 	var (
 		batch      rules.Batch
 		failedSrc  = map[string]bool{} // source KeyIDs with a failed record
@@ -80,44 +73,49 @@ func (r *Replicator) reshape(src []Change) *Plan {
 		filtered   int
 		ttlSkipped int
 	)
-	for i := range src {
-		c, s := &src[i], &shaped[i]
-		targets[i] = len(changes)
-		if c.Created.After(newest) {
-			newest = c.Created
-		}
-		err := s.err
-		if err == nil && failedSrc[c.KeyID] {
-			err = fmt.Errorf("record %s: %w", c.Seq, errEarlierFailed)
-		}
-		if err == nil {
-			if cerr := batch.Check(s.srcKey, s.keys); cerr != nil {
-				err = fmt.Errorf("record %s: %w", c.Seq, cerr)
+	shaped := make([]shapedRecord, min(len(src), reshapeWindow))
+	for lo := 0; lo < len(src); lo += reshapeWindow {
+		window := src[lo:min(lo+reshapeWindow, len(src))]
+		r.shapeWindow(window, shaped[:len(window)])
+		for w := range window {
+			i, c, s := lo+w, &window[w], &shaped[w]
+			targets[i] = len(changes)
+			if c.Created.After(newest) {
+				newest = c.Created
 			}
-		}
-		if err != nil {
-			if c.KeyID != "" {
-				failedSrc[c.KeyID] = true
+			err := s.err
+			if err == nil && failedSrc[c.KeyID] {
+				err = fmt.Errorf("record %s: %w", c.Seq, errEarlierFailed)
 			}
-			// No KeyID: NewPlan fails the record at its own sequence number.
-			changes = append(changes, Change{Seq: c.Seq, Created: c.Created, Err: err})
-			shaped[i] = shapedRecord{}
-			continue
-		}
-		switch {
-		case s.ttlSkip:
-			ttlSkipped++
-		case len(s.changes) == 0:
-			filtered++
-		}
-		for _, t := range s.changes {
-			if j, ok := last[t.KeyID]; ok {
-				changes[j].NewImage = nil // superseded: only the last write of a key is made
+			if err == nil {
+				if cerr := batch.Check(s.srcKey, s.keys); cerr != nil {
+					err = fmt.Errorf("record %s: %w", c.Seq, cerr)
+				}
 			}
-			last[t.KeyID] = len(changes)
-			changes = append(changes, t)
+			if err != nil {
+				if c.KeyID != "" {
+					failedSrc[c.KeyID] = true
+				}
+				// No KeyID: NewPlan fails the record at its own sequence number.
+				changes = append(changes, Change{Seq: c.Seq, Created: c.Created, Err: err})
+				*s = shapedRecord{}
+				continue
+			}
+			switch {
+			case s.ttlSkip:
+				ttlSkipped++
+			case len(s.changes) == 0:
+				filtered++
+			}
+			for _, t := range s.changes {
+				if j, ok := last[t.KeyID]; ok {
+					changes[j].NewImage = nil // superseded: only the last write of a key is made
+				}
+				last[t.KeyID] = len(changes)
+				changes = append(changes, t)
+			}
+			*s = shapedRecord{}
 		}
-		shaped[i] = shapedRecord{}
 	}
 	targets[len(src)] = len(changes)
 
@@ -130,6 +128,22 @@ func (r *Replicator) reshape(src []Change) *Plan {
 		p.res.NewestCreated = newest
 	}
 	return p
+}
+
+// shapeWindow shapes the records of window into out, split across the
+// available CPUs: records are independent until their writes are checked.
+func (r *Replicator) shapeWindow(window []Change, out []shapedRecord) {
+	parts := min(runtime.GOMAXPROCS(0), max(len(window)/minShapePerWorker, 1))
+	var wg sync.WaitGroup
+	for part := range parts {
+		lo, hi := part*len(window)/parts, (part+1)*len(window)/parts
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				out[i] = r.shapeRecord(&window[i])
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // shapeRecord decodes record c and computes its target writes.

@@ -310,3 +310,27 @@ func TestReplicator_Apply_IdentityRules(t *testing.T) {
 	res := rep.Apply(t.Context(), []replicate.Change{change("1", replicate.OpPut, "a", 1)})
 	assert.Equal(t, replicate.Result{Received: 1, Puts: 1}, res)
 }
+
+// TestReplicator_Apply_RulesLargeBatch checks a batch larger than the
+// window reshaped at once: a collision between records far apart is still
+// found, and every other record is applied.
+func TestReplicator_Apply_RulesLargeBatch(t *testing.T) {
+	rs, err := rules.Parse("test", []byte(ordersRules))
+	require.NoError(t, err)
+	const n = 2500
+	changes := make([]replicate.Change, n)
+	for i := range n {
+		id := fmt.Sprint(i)
+		if i == 2100 {
+			id = "10" // record 10's target key
+		}
+		changes[i] = rec{seq: fmt.Sprint(1000 + i), event: "INSERT", n: i, newImg: order(i, "acme", id, "a")}.change()
+	}
+	w := replicatetest.NewMemWriter()
+	res := replicate.New(w, replicate.Options{Rules: rs}).Apply(t.Context(), changes)
+	assert.Equal(t, "3100", res.FailedSeq)
+	assert.Equal(t, 1, res.FailedRecords)
+	assert.Equal(t, n-1, res.Puts)
+	assert.Len(t, w.Items(), n-1)
+	assert.Equal(t, shaped("10", "a"), w.Get(targetKey("acme#10")))
+}
