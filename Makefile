@@ -100,10 +100,10 @@ test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 10m $(PKGS)
 
-## bench: the speed figures (raw vs typed write path vs one-write-per-record baseline at 5 ms, CPU per batch
+## bench: the speed figures (raw vs typed write path vs one-write-per-record baseline at 5 ms, with a rule set vs none, CPU per batch
 ## on one core, the bootstrap's batch time, peak RSS and cold start under the emulator; backfill and verify)
 bench: deps
-	$(GO) test -run '^$$' -bench 'Handler_Batch10k|Paths_Batch10k|Baseline|PeakHeap' -benchmem -benchtime 3x -count 3 ./internal/lambdahandler/
+	$(GO) test -run '^$$' -bench 'Handler_Batch10k|Paths_Batch10k|Rules_Batch10k|Baseline|PeakHeap' -benchmem -benchtime 3x -count 3 ./internal/lambdahandler/
 	$(GO) test -run '^$$' -bench 'DecodePlan|NoIO|HandlerCPU' -benchmem -cpu 1 -count 3 ./internal/lambdahandler/
 	$(GO) test -run '^$$' -bench 'Bootstrap_6MB' -benchtime 5x -count 3 ./internal/lambdahandler/
 	$(GO) test -run '^$$' -bench 'Bootstrap_ColdStart' -benchtime 10x -count 3 ./internal/lambdahandler/

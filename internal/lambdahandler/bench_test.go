@@ -223,32 +223,36 @@ func BenchmarkPeakHeap_6MB(b *testing.B) {
 		{"sdk", func(tb testing.TB) *lambdahandler.Handler { h, _ := newStubHandler(tb); return h }},
 	}
 	for _, w := range writers {
-		b.Run(w.name, func(b *testing.B) {
-			h := w.handler(b)
-			invoke(b, h, payload) // warm up
-			var peak heapPeak
-			for b.Loop() {
-				b.StopTimer()
-				runtime.GC()
-				base := readHeap(nil)
-				stop := sampleHeap()
-				b.StartTimer()
-
-				invoke(b, h, payload)
-
-				b.StopTimer()
-				p := stop()
-				peak.delta = max(peak.delta, p.objects-min(base.objects, p.objects))
-				peak.objects = max(peak.objects, p.objects)
-				peak.goal = max(peak.goal, p.goal)
-				b.StartTimer()
-			}
-			const mb = 1 << 20
-			b.ReportMetric(float64(peak.delta)/mb, "peak-heap-MB")
-			b.ReportMetric(float64(peak.objects)/mb, "peak-heap-abs-MB")
-			b.ReportMetric(float64(peak.goal)/mb, "heap-goal-MB")
-		})
+		b.Run(w.name, func(b *testing.B) { measurePeakHeap(b, w.handler(b), payload) })
 	}
+}
+
+// measurePeakHeap invokes h with payload in the benchmark loop, sampling
+// the heap, and reports peak-heap-MB, peak-heap-abs-MB and heap-goal-MB
+// (see BenchmarkPeakHeap_6MB).
+func measurePeakHeap(b *testing.B, h *lambdahandler.Handler, payload []byte) {
+	invoke(b, h, payload) // warm up
+	var peak heapPeak
+	for b.Loop() {
+		b.StopTimer()
+		runtime.GC()
+		base := readHeap(nil)
+		stop := sampleHeap()
+		b.StartTimer()
+
+		invoke(b, h, payload)
+
+		b.StopTimer()
+		p := stop()
+		peak.delta = max(peak.delta, p.objects-min(base.objects, p.objects))
+		peak.objects = max(peak.objects, p.objects)
+		peak.goal = max(peak.goal, p.goal)
+		b.StartTimer()
+	}
+	const mb = 1 << 20
+	b.ReportMetric(float64(peak.delta)/mb, "peak-heap-MB")
+	b.ReportMetric(float64(peak.objects)/mb, "peak-heap-abs-MB")
+	b.ReportMetric(float64(peak.goal)/mb, "heap-goal-MB")
 }
 
 type heapPeak struct {
