@@ -22,6 +22,12 @@
 // (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/time-to-live-ttl-streams.html);
 // it is replicated like any delete and counted apart in the log.
 //
+// With a rule set (replicate.Options.Rules) the changes also carry each
+// record's OldImage and whether it is a TTL expiry, for the rules; without
+// one the old images are not kept, so a batch without rules costs what it
+// did. The publisher forwards both in the envelope either way: the apply
+// end applies the rules.
+//
 // # Handler types
 //
 // Each mode is its own type: StreamHandler applies stream events to the

@@ -19,6 +19,13 @@
 // large items replicated instead of parking them in a failure destination;
 // the price is that the apply function needs read access to the source.
 //
+// For the apply end's rule set, an envelope also carries the old image
+// (oldImage, on a NEW_AND_OLD_IMAGES stream) and whether a REMOVE is a TTL
+// expiry (ttl); both are optional, so the version stays 1. A message too
+// large drops the old image first (oldImageDropped) and only then the new
+// image. A rule set that needs the dropped old image (a key rule on a
+// MODIFY) fails that record, which then reaches the dead-letter queue.
+//
 // # Ordering
 //
 // The MessageGroupId is a hash of the item's key ([GroupID]), so one item's

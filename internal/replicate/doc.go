@@ -30,6 +30,17 @@
 // applied are simply applied again on the retry. Sequence numbers are
 // compared as unbounded decimal integers ([CompareSeq]).
 //
+// # Rule sets
+//
+// With [Options.Rules] (package rules), [Replicator.Plan] first turns the
+// batch's records into the target writes the rule set gives them (a put of
+// the transformed item, the delete of a target key the item left), checks
+// them for two source items written to one target key, and plans those
+// writes as above; [Plan.Failed] still answers for the records. A record
+// whose rules fail fails at its own sequence number; a record they give no
+// write is applied and counted (Result.Filtered, Result.TTLSkipped). nil
+// or the identity rule set keeps the plain path. See reshape.go.
+//
 // # Validation
 //
 // Every record is checked, including records whose effect is superseded by a
