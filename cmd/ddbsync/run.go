@@ -373,7 +373,7 @@ func (c *RunCommand) run(ctx context.Context, cfg RunConfig) error {
 	streamARN := cfg.StreamARN
 	if cfg.Table != "" {
 		loc := locate(ctx, awsCfg, tableFlags{Endpoint: cfg.Endpoint})
-		if streamARN, err = tableStream(ctx, newDynamoDB(awsCfg, cfg.Endpoint, ""), cfg.Table, loc); err != nil {
+		if streamARN, err = tableStream(ctx, newDynamoDB(awsCfg, cfg.Endpoint, ""), cfg.Table, loc, hasKeyRule(rs)); err != nil {
 			return err
 		}
 	}
@@ -484,8 +484,9 @@ func (c *RunCommand) invoker(cfg RunConfig, rs *rules.RuleSet, awsCfg aws.Config
 }
 
 // tableStream returns the ARN of the table's stream, checking that its
-// records carry the new image the replicator writes.
-func tableStream(ctx context.Context, api *dynamodb.Client, table string, loc location) (string, error) {
+// records carry the new image the replicator writes, and with oldImages
+// the old image too.
+func tableStream(ctx context.Context, api *dynamodb.Client, table string, loc location, oldImages bool) (string, error) {
 	out, err := api.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
 	var notFound *types.ResourceNotFoundException
 	switch {
@@ -503,7 +504,22 @@ func tableStream(ctx context.Context, api *dynamodb.Client, table string, loc lo
 	if !info.StreamReady() {
 		return "", &awsError{err: fmt.Errorf("table %s's stream has view type %s, without the new image the replicator writes; %s", table, info.StreamViewType, enable)}
 	}
+	if oldImages && info.StreamViewType != types.StreamViewTypeNewAndOldImages {
+		return "", &awsError{err: fmt.Errorf("table %s's stream has view type %s: the rule set's key rule needs the old images to delete a re-keyed item's old target item; %s",
+			table, info.StreamViewType, enable)}
+	}
 	return info.StreamARN, nil
+}
+
+// hasKeyRule reports whether rs re-keys the items: a MODIFY then needs
+// the old image.
+func hasKeyRule(rs *rules.RuleSet) bool {
+	for _, r := range rs.Rules {
+		if r.Kind == rules.KindKey {
+			return true
+		}
+	}
+	return false
 }
 
 // report prints the summary on stderr and each shard's position on stdout.

@@ -76,6 +76,25 @@ func TestRun_Rules(t *testing.T) {
 	assert.Equal(t, want, got)
 }
 
+// TestRun_KeyRuleNeedsOldImages: a rule set with a key rule is refused on
+// a stream without old images before anything is read.
+func TestRun_KeyRuleNeedsOldImages(t *testing.T) {
+	ctx := t.Context()
+	s := testkit.DDB(t)
+	keyID := testkit.NewAccessKeyID(t)
+	db := s.DynamoDB(keyID)
+	_, err := ddblocal.CreateTable(ctx, db, ddblocal.TableSpec{Name: "new-only", HashKey: "pk", StreamViewType: types.StreamViewTypeNewImage})
+	require.NoError(t, err)
+	file := filepath.Join(t.TempDir(), "rules.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("rules:\n  - key: {pk: 'tenant + \"#\" + id'}\n"), 0o644))
+	var stdout, stderr bytes.Buffer
+	err = (&RunCommand{Stdout: &stdout, Stderr: &stderr,
+		awsConfig: func(context.Context, string) (aws.Config, error) { return s.AWSConfig(keyID), nil }}).Run(ctx,
+		[]string{"--endpoint-url", s.Endpoint, "--table", "new-only", "--target-table", "target", "--rules", file})
+	assert.Equal(t, exitAWS, exitCode(&stderr, "run", err))
+	assert.Contains(t, stderr.String(), "view type NEW_IMAGE: the rule set's key rule needs the old images")
+}
+
 // TestRun_RulesRefusedWithInvokeURL: a function at --invoke-url applies
 // its own rule set.
 func TestRun_RulesRefusedWithInvokeURL(t *testing.T) {
