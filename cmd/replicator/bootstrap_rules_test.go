@@ -120,6 +120,7 @@ func TestBootstrap_Rules(t *testing.T) {
 	assertLogs(t, skipTTL, `"TTLDeletesSkipped"`)
 	assertLogs(t, keepTTL, `"rules":"RULES"`)
 	assert.NotContains(t, skipTTL.Logs(), "buyer1@example.com", "no item values in the logs")
+	assert.NotContains(t, skipTTL.Logs(), "order#9", "no key values in the logs: the collision names the earlier record")
 }
 
 // scanByPK returns the items of a table keyed by pk alone.

@@ -88,8 +88,8 @@ func (r *Replicator) reshape(src []Change) *Plan {
 				err = fmt.Errorf("record %s: %w", c.Seq, errEarlierFailed)
 			}
 			if err == nil {
-				if cerr := batch.Check(s.srcKey, s.keys); cerr != nil {
-					err = fmt.Errorf("record %s: %w", c.Seq, cerr)
+				if cerr := batch.CheckRecord(c.Seq, s.srcKey, s.keys); cerr != nil {
+					err = collisionError(c.Seq, cerr)
 				}
 			}
 			if err != nil {
@@ -232,4 +232,16 @@ func targetChange(c *Change, w rules.Write) (Change, error) {
 // must not show values.
 func keyNames(key map[string]types.AttributeValue) []string {
 	return sortedNames(key)
+}
+
+// collisionError says which earlier record of the batch took the target
+// key, without the keys' values (the error reaches the log; principle 10
+// of docs/STYLE.md): `ddbsync rules apply` on the two records names them.
+func collisionError(seq string, err error) error {
+	var ce *rules.CollisionError
+	if !errors.As(err, &ce) {
+		return fmt.Errorf("record %s: %w", seq, err)
+	}
+	return fmt.Errorf("record %s: %w: record %s, of another source item, writes the same target key in this batch "+
+		"(key values are not logged; ddbsync rules apply on the two records names them)", seq, rules.ErrCollision, ce.EarlierRecord)
 }

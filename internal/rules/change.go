@@ -176,6 +176,9 @@ func (rs *RuleSet) keyFromKeys(keys map[string]types.AttributeValue) (map[string
 		if err != nil {
 			return nil, fmt.Errorf("key %s: %w", p.To, err)
 		}
+		if nv, ok := canonicalNumber(av); ok {
+			av = nv
+		}
 		k[p.To[0]] = av
 	}
 	return k, nil
@@ -213,9 +216,36 @@ func (rs *RuleSet) targetKey(item, srcKey map[string]types.AttributeValue) (map[
 		if !ok {
 			return nil, fmt.Errorf("%s: the rules leave no target key attribute %q (exclude or rename it only with a key rule)", rs.Source, n)
 		}
+		if nv, ok := canonicalNumber(v); ok {
+			// The item is written at the key it names, in the one
+			// spelling DynamoDB stores.
+			item[n], v = nv, nv
+		}
 		k[n] = v
 	}
 	return k, nil
+}
+
+// canonicalNumber returns a number attribute in one spelling ("5.0",
+// "50E-1" and "5" are all "5"), as DynamoDB stores a number: a target key
+// computed from an attribute the items spell freely then has one identity,
+// for the collision check and for BatchWriteItem, which refuses two
+// writes of one key. ok is false for any other attribute or a spelling
+// that is no number (left to DynamoDB to refuse).
+func canonicalNumber(v types.AttributeValue) (types.AttributeValue, bool) {
+	nv, ok := v.(*types.AttributeValueMemberN)
+	if !ok {
+		return v, false
+	}
+	d, err := parseDecimal(nv.Value)
+	if err != nil {
+		return v, false
+	}
+	d.text = ""
+	if c := d.String(); c != nv.Value {
+		return &types.AttributeValueMemberN{Value: c}, true
+	}
+	return v, false
 }
 
 // Batch checks the target writes of one batch of records for collisions:
@@ -233,29 +263,56 @@ type Batch struct {
 }
 
 type claim struct {
-	srcID string
-	src   map[string]types.AttributeValue
+	srcID  string
+	src    map[string]types.AttributeValue
+	record string
 }
 
 // Check records the writes of the record with source key src, or returns
-// ErrCollision (recording nothing) if one of them touches a target key
-// that another source key already touched in the batch.
+// a *CollisionError (recording nothing) if one of them touches a target
+// key that another source key already touched in the batch.
 func (b *Batch) Check(src map[string]types.AttributeValue, writes []Write) error {
+	return b.CheckRecord("", src, writes)
+}
+
+// CheckRecord is Check for the record named record (its sequence number),
+// which a later collision's CollisionError names.
+func (b *Batch) CheckRecord(record string, src map[string]types.AttributeValue, writes []Write) error {
 	if b.claims == nil {
 		b.claims = map[string]claim{}
 	}
 	srcID := keyID(src)
 	for _, w := range writes {
 		if c, ok := b.claims[keyID(w.Key)]; ok && c.srcID != srcID {
-			return fmt.Errorf("%w: source keys %s and %s both map to target key %s in one batch",
-				ErrCollision, FormatKey(c.src), FormatKey(src), FormatKey(w.Key))
+			return &CollisionError{Target: w.Key, Earlier: c.src, Later: src, EarlierRecord: c.record}
 		}
 	}
 	for _, w := range writes {
-		b.claims[keyID(w.Key)] = claim{srcID: srcID, src: src}
+		b.claims[keyID(w.Key)] = claim{srcID: srcID, src: src, record: record}
 	}
 	return nil
 }
+
+// CollisionError is two source items mapped to one target key in a batch;
+// it wraps ErrCollision. Its message names the keys' values: a log that
+// must not carry them names EarlierRecord instead.
+type CollisionError struct {
+	// Target is the target key both map to.
+	Target map[string]types.AttributeValue
+	// Earlier and Later are the source keys, in batch order.
+	Earlier, Later map[string]types.AttributeValue
+	// EarlierRecord names the earlier record (CheckRecord), or "".
+	EarlierRecord string
+}
+
+// Error names both source keys and the target key.
+func (e *CollisionError) Error() string {
+	return fmt.Sprintf("%v: source keys %s and %s both map to target key %s in one batch",
+		ErrCollision, FormatKey(e.Earlier), FormatKey(e.Later), FormatKey(e.Target))
+}
+
+// Unwrap returns ErrCollision.
+func (e *CollisionError) Unwrap() error { return ErrCollision }
 
 // keyID is a canonical string for a key: equal keys, equal IDs.
 func keyID(k map[string]types.AttributeValue) string {

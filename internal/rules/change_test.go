@@ -229,3 +229,34 @@ func TestRuleSet_Target(t *testing.T) {
 		})
 	}
 }
+
+// TestRuleSet_NumberKeysOneSpelling: a key rule may take a number key from
+// a non-key attribute, which items spell freely ("5", "5.0", "50E-1");
+// DynamoDB stores one number, so the target key must have one spelling, or
+// two items for one target key would pass the collision check and land in
+// one BatchWriteItem as "duplicate keys".
+func TestRuleSet_NumberKeysOneSpelling(t *testing.T) {
+	rs, err := Parse("rules.yaml", []byte("rules:\n  - key: {pk: amount}\n"))
+	require.NoError(t, err)
+	var keys []map[string]types.AttributeValue
+	for i, spelling := range []string{"5", "5.0", "50E-1", "0.5e1", "+5.000"} {
+		src := item{"id": s(string(rune('a' + i))), "amount": &types.AttributeValueMemberN{Value: spelling}}
+		key, out, keep, err := rs.Target(src, item{"id": src["id"]})
+		require.NoError(t, err, spelling)
+		require.True(t, keep)
+		assert.Equal(t, item{"pk": &types.AttributeValueMemberN{Value: "5"}}, key, spelling)
+		assert.Equal(t, key["pk"], out["pk"], "the item carries the key it is written at")
+		keys = append(keys, key)
+	}
+	var b Batch
+	require.NoError(t, b.Check(item{"id": s("a")}, []Write{{Op: OpPut, Key: keys[0]}}))
+	require.ErrorIs(t, b.Check(item{"id": s("b")}, []Write{{Op: OpPut, Key: keys[1]}}), ErrCollision)
+
+	// A REMOVE without an old image computes the key from Keys alone.
+	rs, err = Parse("rules.yaml", []byte("rules:\n  - key: {pk: 'id * 1'}\n"))
+	require.NoError(t, err)
+	w, err := rs.Writes(Change{Event: EventRemove, Keys: item{"id": &types.AttributeValueMemberN{Value: "7"}}})
+	require.NoError(t, err)
+	require.Len(t, w, 1)
+	assert.Equal(t, item{"pk": &types.AttributeValueMemberN{Value: "7"}}, w[0].Key)
+}
