@@ -35,6 +35,15 @@ func TestTemplates_StreamFilter(t *testing.T) {
 			require.NoError(t, err)
 			assert.LessOrEqual(t, maxLen+len(`{"dynamodb":{"NewImage":}}`), 4096, "Lambda's longest pattern")
 			assert.Equal(t, `!Not[!Equals[!Ref StreamFilterImagePattern, ]]`, expr(field(tmpl, "Conditions", "HasStreamFilter")), "the empty string")
+			// A filter without the rule set it was derived from would drop
+			// nothing the copy needs but copy what leaves the filter: the
+			// stack refuses it (a template rule, checked before any change).
+			rule := field(tmpl, "Rules", "StreamFilterNeedsRules")
+			require.NotNil(t, rule, "a template rule ties the filter to the rules")
+			assert.Equal(t, `!Not[!Equals[!Ref StreamFilterImagePattern, ]]`, expr(field(rule, "RuleCondition")))
+			require.NotNil(t, field(rule, "Assertions"))
+			require.Len(t, field(rule, "Assertions").Content, 1)
+			assert.Equal(t, `!Not[!Equals[!Ref ReplicationRules, ]]`, expr(field(field(rule, "Assertions").Content[0], "Assert")))
 
 			fc := field(tmpl, "Resources", fn, "Properties", "Events", "SourceStream", "Properties", "FilterCriteria")
 			name, arg, ok := intrinsic(fc)
