@@ -294,8 +294,8 @@ func describeTables(ctx context.Context, src, dst tablesync.Scanner, t tableFlag
 }
 
 // suggest renders a ddbsync command line for a hint: cmd (e.g. "verify
-// --repair") with the user's --endpoint-url, --region, --target-region and
-// attribute names, the two tables, then extra.
+// --repair") with the user's --endpoint-url, --region, --target-region,
+// target role and attribute names, the two tables, then extra.
 func suggest(cmd string, t tableFlags, table, target string, extra ...string) string {
 	args := []string{"ddbsync", cmd}
 	add := func(flag, v, def string) {
@@ -307,6 +307,10 @@ func suggest(cmd string, t tableFlags, table, target string, extra ...string) st
 	add("--endpoint-url", t.Endpoint, "")
 	add("--region", t.Region, "")
 	add("--target-region", t.TargetRegion, "")
+	// Without the role the command would read or write a table of the
+	// caller's own account instead of the target's.
+	add("--target-role-arn", t.TargetRoleARN, "")
+	add("--target-external-id", t.TargetExternalID, "")
 	add("--seq-attribute", t.SeqAttribute, replattr.DefaultSeq)
 	add("--tombstone-attribute", t.TombstoneAttribute, replattr.DefaultDeleted)
 	add("--tombstone-ttl-attribute", t.TombstoneTTLAttribute, replattr.DefaultExpires)

@@ -262,6 +262,10 @@ func TestCreateTarget_Refusals(t *testing.T) {
 			wantStderr: []string{"--key-type: pkk is not an attribute of the target's key (pk, sk)"}},
 		"bad key type": {args: []string{"--target-table", "new5", "--key-type", "id=X"}, wantCode: exitUsage,
 			wantStderr: []string{`--key-type: "id=X": the type must be S, N or B`}},
+		"the hint keeps the target role": {args: []string{"--target-table", "new7", "--target-region", "eu-west-1",
+			"--target-role-arn", "arn:aws:iam::222222222222:role/ddbsync-target", "--target-external-id", "ext-1"}, wantCode: exitUsage,
+			wantStderr: []string{"--target-region eu-west-1 --target-role-arn arn:aws:iam::222222222222:role/ddbsync-target " +
+				"--target-external-id ext-1 --table orders --target-table new7 --yes"}},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
