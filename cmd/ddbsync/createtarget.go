@@ -216,9 +216,12 @@ func (c *CreateTargetCommand) run(ctx context.Context, cfg CreateTargetConfig) e
 	}
 	spec, err := tablespec.Derive(source, tablespec.Options{TargetTable: cfg.TargetTable, Rules: rs, KeyTypes: keyTypes,
 		Stream: types.StreamViewType(cfg.Stream), KMSKeyID: cfg.KMSKeyID})
-	if errors.Is(err, rules.ErrKeyType) {
+	switch {
+	case errors.Is(err, rules.ErrKeyLost):
+		return &usageError{err: err, hint: "ddbsync rules check " + shellQuote(cfg.RulesFile)}
+	case errors.Is(err, rules.ErrKeyType):
 		return &usageError{err: err, hint: createTargetLine(cfg, "--key-type NAME=S")}
-	} else if err != nil {
+	case err != nil:
 		return err
 	}
 	if err := checkKeyTypes(keyTypes, spec.Create.KeySchema); err != nil {

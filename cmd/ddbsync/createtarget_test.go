@@ -239,6 +239,8 @@ func TestCreateTarget_Refusals(t *testing.T) {
 	require.NoError(t, err)
 	dynKey := filepath.Join(t.TempDir(), "dyn.yaml")
 	require.NoError(t, os.WriteFile(dynKey, []byte("rules:\n  - key: {id: item.g}\n"), 0o644))
+	lostKey := filepath.Join(t.TempDir(), "lost.yaml")
+	require.NoError(t, os.WriteFile(lostKey, []byte("rules:\n  - include: [pk, g, a]\n"), 0o644))
 	tests := map[string]struct {
 		args       []string
 		tty        bool
@@ -262,6 +264,8 @@ func TestCreateTarget_Refusals(t *testing.T) {
 			wantStderr: []string{"--key-type: pkk is not an attribute of the target's key (pk, sk)"}},
 		"bad key type": {args: []string{"--target-table", "new5", "--key-type", "id=X"}, wantCode: exitUsage,
 			wantStderr: []string{`--key-type: "id=X": the type must be S, N or B`}},
+		"the rules drop a key attribute": {args: []string{"--target-table", "new8", "--rules", lostKey, "--yes"}, wantCode: exitUsage,
+			wantStderr: []string{"the rules drop, move or change the source key attribute sk", "re-key the target with a key rule"}},
 		"the hint keeps the target role": {args: []string{"--target-table", "new7", "--target-region", "eu-west-1",
 			"--target-role-arn", "arn:aws:iam::222222222222:role/ddbsync-target", "--target-external-id", "ext-1"}, wantCode: exitUsage,
 			wantStderr: []string{"--target-region eu-west-1 --target-role-arn arn:aws:iam::222222222222:role/ddbsync-target " +
