@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/ddbsync/ddbsync/internal/retry"
 	"github.com/ddbsync/ddbsync/internal/rules"
 	"github.com/ddbsync/ddbsync/internal/tablespec"
 )
@@ -26,6 +27,13 @@ const (
 	createTargetMinDelay = 2 * time.Second
 	createTargetMaxDelay = 20 * time.Second
 )
+
+// pitrRetry retries UpdateContinuousBackups on the new table: DynamoDB
+// refuses it with ContinuousBackupsUnavailableException ("Backups are
+// being enabled for the table") until the table's continuous backups are
+// on, which can be a while after the table is ACTIVE. About ten minutes
+// in all, like the wait for ACTIVE.
+var pitrRetry = retry.Policy{MaxAttempts: 35, BaseDelay: createTargetMinDelay, MaxDelay: createTargetMaxDelay, Jitter: retry.HalfJitter}
 
 // createTargetAPI is what create-target calls; *dynamodb.Client has it.
 type createTargetAPI interface {
@@ -54,6 +62,8 @@ type CreateTargetCommand struct {
 	// clients replaces the source and target clients (tests: a stand-in
 	// for the calls DynamoDB Local lacks).
 	clients func(cfg aws.Config, c CreateTargetConfig) (src, dst createTargetAPI)
+	// pitrRetry replaces the package's pitrRetry (tests: short waits).
+	pitrRetry *retry.Policy
 }
 
 // CreateTargetConfig is the configuration of `ddbsync create-target`.
@@ -260,7 +270,16 @@ func (c *CreateTargetCommand) run(ctx context.Context, cfg CreateTargetConfig) e
 		}
 	}
 	if spec.PITR != nil {
-		if _, err := dst.UpdateContinuousBackups(ctx, spec.PITR); err != nil {
+		policy := pitrRetry
+		if c.pitrRetry != nil {
+			policy = *c.pitrRetry
+		}
+		err := policy.Do(ctx, func(int) (bool, error) {
+			_, err := dst.UpdateContinuousBackups(ctx, spec.PITR)
+			var unavailable *types.ContinuousBackupsUnavailableException
+			return errors.As(err, &unavailable), err
+		})
+		if err != nil {
 			return fmt.Errorf("table %s was created, but enabling point-in-time recovery failed (enable it with: %s): %w", cfg.TargetTable,
 				awsCLI(cfg, "update-continuous-backups", "--point-in-time-recovery-specification", "PointInTimeRecoveryEnabled=true"), err)
 		}

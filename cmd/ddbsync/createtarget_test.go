@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -18,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
+	"github.com/ddbsync/ddbsync/internal/retry"
 )
 
 // localExtras stands in, over a DynamoDB Local client, for what DynamoDB
@@ -35,6 +37,9 @@ type localExtras struct {
 	mu      sync.Mutex
 	created *dynamodb.CreateTableInput
 	pitr    []*dynamodb.UpdateContinuousBackupsInput
+	// pitrUnavailable is how many UpdateContinuousBackups calls fail
+	// first, as on a new table whose continuous backups are not yet on.
+	pitrUnavailable int
 }
 
 func (f *localExtras) DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, o ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error) {
@@ -69,6 +74,10 @@ func (f *localExtras) CreateTable(ctx context.Context, in *dynamodb.CreateTableI
 func (f *localExtras) UpdateContinuousBackups(_ context.Context, in *dynamodb.UpdateContinuousBackupsInput, _ ...func(*dynamodb.Options)) (*dynamodb.UpdateContinuousBackupsOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.pitrUnavailable > 0 {
+		f.pitrUnavailable--
+		return nil, &types.ContinuousBackupsUnavailableException{Message: aws.String("Backups are being enabled for the table: orders-copy. Please retry later")}
+	}
 	f.pitr = append(f.pitr, in)
 	return &dynamodb.UpdateContinuousBackupsOutput{}, nil
 }
@@ -118,6 +127,7 @@ func createTargetRun(tb testing.TB, keyID string, fake *localExtras, stdin strin
 		stdinTerminal: func() bool { return tty },
 		awsConfig:     func(context.Context, string) (aws.Config, error) { return s.AWSConfig(keyID), nil },
 		clients:       func(aws.Config, CreateTargetConfig) (createTargetAPI, createTargetAPI) { return fake, fake },
+		pitrRetry:     &retry.Policy{MaxAttempts: 5, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond},
 	}
 	err := cmd.Run(tb.Context(), append([]string{"--endpoint-url", s.Endpoint, "--region", "us-east-1"}, args...))
 	return exitCode(&errOut, "create-target", err), out.String(), errOut.String()
@@ -195,6 +205,22 @@ func TestCreateTarget_CopiesTheSource(t *testing.T) {
 	}
 	assert.Contains(t, stdout, "created table orders-copy from orders (ACTIVE)")
 	assert.Contains(t, stdout, "next: ddbsync backfill --endpoint-url "+testkit.DDB(t).Endpoint+" --region us-east-1 --table orders --target-table orders-copy")
+}
+
+// TestCreateTarget_PITRWhenBackupsAreOn: DynamoDB refuses to enable
+// point-in-time recovery on a table that has just become ACTIVE until its
+// continuous backups are on (ContinuousBackupsUnavailableException); the
+// command retries instead of failing after the table is created.
+func TestCreateTarget_PITRWhenBackupsAreOn(t *testing.T) {
+	keyID, _, fake := newSource(t)
+	fake.pitrUnavailable = 3
+	code, stdout, stderr := createTargetRun(t, keyID, fake, "", false, "--table", "orders", "--target-table", "orders-copy", "--yes")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "created table orders-copy from orders (ACTIVE)")
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	assert.Zero(t, fake.pitrUnavailable, "retried past the refusals")
+	require.Len(t, fake.pitr, 1, "point-in-time recovery enabled")
 }
 
 func TestCreateTarget_ReKeyed(t *testing.T) {
