@@ -339,7 +339,8 @@ func createTargetLine(cfg CreateTargetConfig, extra ...string) string {
 }
 
 // awsCLI renders an aws dynamodb command on the target table with the
-// user's endpoint, region and profile.
+// user's endpoint, region and profile, and says which role's credentials
+// it needs for a target reached through --target-role-arn.
 func awsCLI(cfg CreateTargetConfig, op string, args ...string) string {
 	parts := []string{"aws dynamodb", op, "--table-name", shellQuote(cfg.TargetTable)}
 	for _, a := range args {
@@ -353,6 +354,11 @@ func awsCLI(cfg CreateTargetConfig, op string, args ...string) string {
 		if f.v != "" {
 			parts = append(parts, f.flag, shellQuote(f.v))
 		}
+	}
+	if cfg.TargetRoleARN != "" {
+		// The aws CLI has no flag for it: without the role's credentials
+		// the command would look for the table in the caller's account.
+		parts = append(parts, "(with credentials of role "+cfg.TargetRoleARN+": the table is in its account)")
 	}
 	return strings.Join(parts, " ")
 }

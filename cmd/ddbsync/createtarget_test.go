@@ -324,3 +324,17 @@ func TestCreateTargetCommand_Help(t *testing.T) {
 		assert.Contains(t, stdout, "\n  --"+f.Name, "flag %s", f.Name)
 	})
 }
+
+// TestAWSCLI_HintCarriesFlags: the aws CLI command of a hint names the
+// target table where create-target made it: the target region, the
+// endpoint, the profile, and the role's account when there is one.
+func TestAWSCLI_HintCarriesFlags(t *testing.T) {
+	cfg := CreateTargetConfig{tableFlags: tableFlags{Table: "orders", TargetTable: "orders copy", Endpoint: "http://127.0.0.1:8000",
+		Region: "us-east-1", TargetRegion: "eu-west-1", Profile: "ops"}}
+	assert.Equal(t, "aws dynamodb update-time-to-live --table-name 'orders copy' --time-to-live-specification Enabled=true,AttributeName=exp "+
+		"--endpoint-url http://127.0.0.1:8000 --region eu-west-1 --profile ops",
+		awsCLI(cfg, "update-time-to-live", "--time-to-live-specification", "Enabled=true,AttributeName=exp"))
+	cfg.TargetRoleARN = "arn:aws:iam::222222222222:role/ddbsync-target"
+	assert.Contains(t, awsCLI(cfg, "update-continuous-backups"),
+		"--profile ops (with credentials of role arn:aws:iam::222222222222:role/ddbsync-target: the table is in its account)")
+}
