@@ -63,6 +63,9 @@ type Plan struct {
 	Region, TargetRegion string
 	// Endpoint is where DynamoDB is reached (a URL, or "AWS").
 	Endpoint string
+	// TargetRole is the role the target is written as (--target-role-arn,
+	// a table in the role's account; "": the account above).
+	TargetRole string
 	// Actions say what will be written, with counts where known.
 	Actions []string
 	// Warnings are printed after the actions.
@@ -76,7 +79,11 @@ func (p Plan) Print(w io.Writer) {
 	fmt.Fprintf(w, "ddbsync %s plan:\n", p.Command)
 	fmt.Fprintf(w, "  account:  %s\n", p.Account)
 	fmt.Fprintf(w, "  source:   table %s, region %s, endpoint %s (read only)\n", p.Source, p.Region, p.Endpoint)
-	fmt.Fprintf(w, "  target:   table %s, region %s, endpoint %s (written)\n", p.Target, p.TargetRegion, p.Endpoint)
+	if p.TargetRole != "" {
+		fmt.Fprintf(w, "  target:   table %s, region %s, endpoint %s, as role %s (its account; written)\n", p.Target, p.TargetRegion, p.Endpoint, p.TargetRole)
+	} else {
+		fmt.Fprintf(w, "  target:   table %s, region %s, endpoint %s (written)\n", p.Target, p.TargetRegion, p.Endpoint)
+	}
 	for i, r := range p.Rules {
 		label := "rules:"
 		if i > 0 {

@@ -238,7 +238,7 @@ func (c *CreateTargetCommand) run(ctx context.Context, cfg CreateTargetConfig) e
 		return &usageError{err: err, hint: "ddbsync create-target --help"}
 	}
 	plan := Plan{Command: "create-target", Source: cfg.Table, Target: cfg.TargetTable, Account: loc.account(),
-		Region: loc.Region, TargetRegion: loc.TargetRegion, Endpoint: loc.Endpoint,
+		Region: loc.Region, TargetRegion: loc.TargetRegion, Endpoint: loc.Endpoint, TargetRole: cfg.TargetRoleARN,
 		Actions: describeSpec(spec), Warnings: append(notes, spec.Warnings...)}
 	if cfg.DryRun {
 		plan.Print(c.Stderr)
@@ -319,8 +319,12 @@ func checkKeyTypes(kt map[string]types.ScalarAttributeType, ks []types.KeySchema
 
 // exists refuses a target table that exists.
 func (c *CreateTargetCommand) exists(cfg CreateTargetConfig, loc location) error {
+	account := loc.account()
+	if cfg.TargetRoleARN != "" {
+		account = "of role " + cfg.TargetRoleARN
+	}
 	return refused(fmt.Sprintf("target %s already exists (account %s): create-target only creates a new table and changed nothing; "+
-		"choose another --target-table, or copy into this one with backfill", loc.where(cfg.TargetTable, true), loc.account()),
+		"choose another --target-table, or copy into this one with backfill", loc.where(cfg.TargetTable, true), account),
 		suggest("backfill", cfg.tableFlags, cfg.Table, cfg.TargetTable, "--dry-run"))
 }
 

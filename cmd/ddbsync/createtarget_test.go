@@ -295,7 +295,8 @@ func TestCreateTarget_Refusals(t *testing.T) {
 		"the hint keeps the target role": {args: []string{"--target-table", "new7", "--target-region", "eu-west-1",
 			"--target-role-arn", "arn:aws:iam::222222222222:role/ddbsync-target", "--target-external-id", "ext-1"}, wantCode: exitUsage,
 			wantStderr: []string{"--target-region eu-west-1 --target-role-arn arn:aws:iam::222222222222:role/ddbsync-target " +
-				"--target-external-id ext-1 --table orders --target-table new7 --yes"}},
+				"--target-external-id ext-1 --table orders --target-table new7 --yes",
+				"target:   table new7, region eu-west-1, endpoint ", ", as role arn:aws:iam::222222222222:role/ddbsync-target (its account; written)"}},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
