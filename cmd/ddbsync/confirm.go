@@ -63,6 +63,9 @@ type Plan struct {
 	Region, TargetRegion string
 	// Endpoint is where DynamoDB is reached (a URL, or "AWS").
 	Endpoint string
+	// TargetRole is the role the target is written as (--target-role-arn,
+	// a table in the role's account; "": the account above).
+	TargetRole string
 	// Actions say what will be written, with counts where known.
 	Actions []string
 	// Warnings are printed after the actions.
@@ -76,7 +79,11 @@ func (p Plan) Print(w io.Writer) {
 	fmt.Fprintf(w, "ddbsync %s plan:\n", p.Command)
 	fmt.Fprintf(w, "  account:  %s\n", p.Account)
 	fmt.Fprintf(w, "  source:   table %s, region %s, endpoint %s (read only)\n", p.Source, p.Region, p.Endpoint)
-	fmt.Fprintf(w, "  target:   table %s, region %s, endpoint %s (written)\n", p.Target, p.TargetRegion, p.Endpoint)
+	if p.TargetRole != "" {
+		fmt.Fprintf(w, "  target:   table %s, region %s, endpoint %s, as role %s (its account; written)\n", p.Target, p.TargetRegion, p.Endpoint, p.TargetRole)
+	} else {
+		fmt.Fprintf(w, "  target:   table %s, region %s, endpoint %s (written)\n", p.Target, p.TargetRegion, p.Endpoint)
+	}
 	for i, r := range p.Rules {
 		label := "rules:"
 		if i > 0 {
@@ -294,8 +301,8 @@ func describeTables(ctx context.Context, src, dst tablesync.Scanner, t tableFlag
 }
 
 // suggest renders a ddbsync command line for a hint: cmd (e.g. "verify
-// --repair") with the user's --endpoint-url, --region, --target-region and
-// attribute names, the two tables, then extra.
+// --repair") with the user's --endpoint-url, --region, --target-region,
+// target role and attribute names, the two tables, then extra.
 func suggest(cmd string, t tableFlags, table, target string, extra ...string) string {
 	args := []string{"ddbsync", cmd}
 	add := func(flag, v, def string) {
@@ -307,6 +314,10 @@ func suggest(cmd string, t tableFlags, table, target string, extra ...string) st
 	add("--endpoint-url", t.Endpoint, "")
 	add("--region", t.Region, "")
 	add("--target-region", t.TargetRegion, "")
+	// Without the role the command would read or write a table of the
+	// caller's own account instead of the target's.
+	add("--target-role-arn", t.TargetRoleARN, "")
+	add("--target-external-id", t.TargetExternalID, "")
 	add("--seq-attribute", t.SeqAttribute, replattr.DefaultSeq)
 	add("--tombstone-attribute", t.TombstoneAttribute, replattr.DefaultDeleted)
 	add("--tombstone-ttl-attribute", t.TombstoneTTLAttribute, replattr.DefaultExpires)

@@ -90,6 +90,8 @@ func TestSuggest(t *testing.T) {
 		"other attributes carried": {tableFlags{Table: "a", TargetTable: "b", SeqAttribute: "seq", TombstoneAttribute: replattr.DefaultDeleted, TombstoneTTLAttribute: "ttl"},
 			nil, "ddbsync verify --repair --seq-attribute seq --tombstone-ttl-attribute ttl --table a --target-table b"},
 		"quoted": {tableFlags{Table: "my table", TargetTable: "it's"}, nil, `ddbsync verify --repair --table 'my table' --target-table 'it'\''s'`},
+		"the target role carried": {tableFlags{Table: "a", TargetTable: "a", roleFlags: roleFlags{TargetRoleARN: "arn:aws:iam::222222222222:role/t",
+			TargetExternalID: "x-1"}}, nil, "ddbsync verify --repair --target-role-arn arn:aws:iam::222222222222:role/t --target-external-id x-1 --table a --target-table a"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/ddbsync/ddbsync/internal/retry"
 	"github.com/ddbsync/ddbsync/internal/rules"
 	"github.com/ddbsync/ddbsync/internal/tablespec"
 )
@@ -26,6 +27,13 @@ const (
 	createTargetMinDelay = 2 * time.Second
 	createTargetMaxDelay = 20 * time.Second
 )
+
+// pitrRetry retries UpdateContinuousBackups on the new table: DynamoDB
+// refuses it with ContinuousBackupsUnavailableException ("Backups are
+// being enabled for the table") until the table's continuous backups are
+// on, which can be a while after the table is ACTIVE. About ten minutes
+// in all, like the wait for ACTIVE.
+var pitrRetry = retry.Policy{MaxAttempts: 35, BaseDelay: createTargetMinDelay, MaxDelay: createTargetMaxDelay, Jitter: retry.HalfJitter}
 
 // createTargetAPI is what create-target calls; *dynamodb.Client has it.
 type createTargetAPI interface {
@@ -54,6 +62,8 @@ type CreateTargetCommand struct {
 	// clients replaces the source and target clients (tests: a stand-in
 	// for the calls DynamoDB Local lacks).
 	clients func(cfg aws.Config, c CreateTargetConfig) (src, dst createTargetAPI)
+	// pitrRetry replaces the package's pitrRetry (tests: short waits).
+	pitrRetry *retry.Policy
 }
 
 // CreateTargetConfig is the configuration of `ddbsync create-target`.
@@ -216,16 +226,19 @@ func (c *CreateTargetCommand) run(ctx context.Context, cfg CreateTargetConfig) e
 	}
 	spec, err := tablespec.Derive(source, tablespec.Options{TargetTable: cfg.TargetTable, Rules: rs, KeyTypes: keyTypes,
 		Stream: types.StreamViewType(cfg.Stream), KMSKeyID: cfg.KMSKeyID})
-	if errors.Is(err, rules.ErrKeyType) {
+	switch {
+	case errors.Is(err, rules.ErrKeyLost):
+		return &usageError{err: err, hint: "ddbsync rules check " + shellQuote(cfg.RulesFile)}
+	case errors.Is(err, rules.ErrKeyType):
 		return &usageError{err: err, hint: createTargetLine(cfg, "--key-type NAME=S")}
-	} else if err != nil {
+	case err != nil:
 		return err
 	}
 	if err := checkKeyTypes(keyTypes, spec.Create.KeySchema); err != nil {
 		return &usageError{err: err, hint: "ddbsync create-target --help"}
 	}
 	plan := Plan{Command: "create-target", Source: cfg.Table, Target: cfg.TargetTable, Account: loc.account(),
-		Region: loc.Region, TargetRegion: loc.TargetRegion, Endpoint: loc.Endpoint,
+		Region: loc.Region, TargetRegion: loc.TargetRegion, Endpoint: loc.Endpoint, TargetRole: cfg.TargetRoleARN,
 		Actions: describeSpec(spec), Warnings: append(notes, spec.Warnings...)}
 	if cfg.DryRun {
 		plan.Print(c.Stderr)
@@ -257,7 +270,16 @@ func (c *CreateTargetCommand) run(ctx context.Context, cfg CreateTargetConfig) e
 		}
 	}
 	if spec.PITR != nil {
-		if _, err := dst.UpdateContinuousBackups(ctx, spec.PITR); err != nil {
+		policy := pitrRetry
+		if c.pitrRetry != nil {
+			policy = *c.pitrRetry
+		}
+		err := policy.Do(ctx, func(int) (bool, error) {
+			_, err := dst.UpdateContinuousBackups(ctx, spec.PITR)
+			var unavailable *types.ContinuousBackupsUnavailableException
+			return errors.As(err, &unavailable), err
+		})
+		if err != nil {
 			return fmt.Errorf("table %s was created, but enabling point-in-time recovery failed (enable it with: %s): %w", cfg.TargetTable,
 				awsCLI(cfg, "update-continuous-backups", "--point-in-time-recovery-specification", "PointInTimeRecoveryEnabled=true"), err)
 		}
@@ -297,8 +319,12 @@ func checkKeyTypes(kt map[string]types.ScalarAttributeType, ks []types.KeySchema
 
 // exists refuses a target table that exists.
 func (c *CreateTargetCommand) exists(cfg CreateTargetConfig, loc location) error {
+	account := loc.account()
+	if cfg.TargetRoleARN != "" {
+		account = "of role " + cfg.TargetRoleARN
+	}
 	return refused(fmt.Sprintf("target %s already exists (account %s): create-target only creates a new table and changed nothing; "+
-		"choose another --target-table, or copy into this one with backfill", loc.where(cfg.TargetTable, true), loc.account()),
+		"choose another --target-table, or copy into this one with backfill", loc.where(cfg.TargetTable, true), account),
 		suggest("backfill", cfg.tableFlags, cfg.Table, cfg.TargetTable, "--dry-run"))
 }
 
@@ -317,7 +343,8 @@ func createTargetLine(cfg CreateTargetConfig, extra ...string) string {
 }
 
 // awsCLI renders an aws dynamodb command on the target table with the
-// user's endpoint, region and profile.
+// user's endpoint, region and profile, and says which role's credentials
+// it needs for a target reached through --target-role-arn.
 func awsCLI(cfg CreateTargetConfig, op string, args ...string) string {
 	parts := []string{"aws dynamodb", op, "--table-name", shellQuote(cfg.TargetTable)}
 	for _, a := range args {
@@ -331,6 +358,11 @@ func awsCLI(cfg CreateTargetConfig, op string, args ...string) string {
 		if f.v != "" {
 			parts = append(parts, f.flag, shellQuote(f.v))
 		}
+	}
+	if cfg.TargetRoleARN != "" {
+		// The aws CLI has no flag for it: without the role's credentials
+		// the command would look for the table in the caller's account.
+		parts = append(parts, "(with credentials of role "+cfg.TargetRoleARN+": the table is in its account)")
 	}
 	return strings.Join(parts, " ")
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -18,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
+	"github.com/ddbsync/ddbsync/internal/retry"
 )
 
 // localExtras stands in, over a DynamoDB Local client, for what DynamoDB
@@ -35,6 +37,9 @@ type localExtras struct {
 	mu      sync.Mutex
 	created *dynamodb.CreateTableInput
 	pitr    []*dynamodb.UpdateContinuousBackupsInput
+	// pitrUnavailable is how many UpdateContinuousBackups calls fail
+	// first, as on a new table whose continuous backups are not yet on.
+	pitrUnavailable int
 }
 
 func (f *localExtras) DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, o ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error) {
@@ -69,6 +74,10 @@ func (f *localExtras) CreateTable(ctx context.Context, in *dynamodb.CreateTableI
 func (f *localExtras) UpdateContinuousBackups(_ context.Context, in *dynamodb.UpdateContinuousBackupsInput, _ ...func(*dynamodb.Options)) (*dynamodb.UpdateContinuousBackupsOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.pitrUnavailable > 0 {
+		f.pitrUnavailable--
+		return nil, &types.ContinuousBackupsUnavailableException{Message: aws.String("Backups are being enabled for the table: orders-copy. Please retry later")}
+	}
 	f.pitr = append(f.pitr, in)
 	return &dynamodb.UpdateContinuousBackupsOutput{}, nil
 }
@@ -118,6 +127,7 @@ func createTargetRun(tb testing.TB, keyID string, fake *localExtras, stdin strin
 		stdinTerminal: func() bool { return tty },
 		awsConfig:     func(context.Context, string) (aws.Config, error) { return s.AWSConfig(keyID), nil },
 		clients:       func(aws.Config, CreateTargetConfig) (createTargetAPI, createTargetAPI) { return fake, fake },
+		pitrRetry:     &retry.Policy{MaxAttempts: 5, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond},
 	}
 	err := cmd.Run(tb.Context(), append([]string{"--endpoint-url", s.Endpoint, "--region", "us-east-1"}, args...))
 	return exitCode(&errOut, "create-target", err), out.String(), errOut.String()
@@ -197,6 +207,22 @@ func TestCreateTarget_CopiesTheSource(t *testing.T) {
 	assert.Contains(t, stdout, "next: ddbsync backfill --endpoint-url "+testkit.DDB(t).Endpoint+" --region us-east-1 --table orders --target-table orders-copy")
 }
 
+// TestCreateTarget_PITRWhenBackupsAreOn: DynamoDB refuses to enable
+// point-in-time recovery on a table that has just become ACTIVE until its
+// continuous backups are on (ContinuousBackupsUnavailableException); the
+// command retries instead of failing after the table is created.
+func TestCreateTarget_PITRWhenBackupsAreOn(t *testing.T) {
+	keyID, _, fake := newSource(t)
+	fake.pitrUnavailable = 3
+	code, stdout, stderr := createTargetRun(t, keyID, fake, "", false, "--table", "orders", "--target-table", "orders-copy", "--yes")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "created table orders-copy from orders (ACTIVE)")
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	assert.Zero(t, fake.pitrUnavailable, "retried past the refusals")
+	require.Len(t, fake.pitr, 1, "point-in-time recovery enabled")
+}
+
 func TestCreateTarget_ReKeyed(t *testing.T) {
 	keyID, client, fake := newSource(t)
 	rulesFile := filepath.Join(t.TempDir(), "rekey.yaml")
@@ -239,6 +265,8 @@ func TestCreateTarget_Refusals(t *testing.T) {
 	require.NoError(t, err)
 	dynKey := filepath.Join(t.TempDir(), "dyn.yaml")
 	require.NoError(t, os.WriteFile(dynKey, []byte("rules:\n  - key: {id: item.g}\n"), 0o644))
+	lostKey := filepath.Join(t.TempDir(), "lost.yaml")
+	require.NoError(t, os.WriteFile(lostKey, []byte("rules:\n  - include: [pk, g, a]\n"), 0o644))
 	tests := map[string]struct {
 		args       []string
 		tty        bool
@@ -262,6 +290,13 @@ func TestCreateTarget_Refusals(t *testing.T) {
 			wantStderr: []string{"--key-type: pkk is not an attribute of the target's key (pk, sk)"}},
 		"bad key type": {args: []string{"--target-table", "new5", "--key-type", "id=X"}, wantCode: exitUsage,
 			wantStderr: []string{`--key-type: "id=X": the type must be S, N or B`}},
+		"the rules drop a key attribute": {args: []string{"--target-table", "new8", "--rules", lostKey, "--yes"}, wantCode: exitUsage,
+			wantStderr: []string{"the rules drop, move or change the source key attribute sk", "re-key the target with a key rule"}},
+		"the hint keeps the target role": {args: []string{"--target-table", "new7", "--target-region", "eu-west-1",
+			"--target-role-arn", "arn:aws:iam::222222222222:role/ddbsync-target", "--target-external-id", "ext-1"}, wantCode: exitUsage,
+			wantStderr: []string{"--target-region eu-west-1 --target-role-arn arn:aws:iam::222222222222:role/ddbsync-target " +
+				"--target-external-id ext-1 --table orders --target-table new7 --yes",
+				"target:   table new7, region eu-west-1, endpoint ", ", as role arn:aws:iam::222222222222:role/ddbsync-target (its account; written)"}},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -289,4 +324,18 @@ func TestCreateTargetCommand_Help(t *testing.T) {
 	fs.VisitAll(func(f *pflag.Flag) {
 		assert.Contains(t, stdout, "\n  --"+f.Name, "flag %s", f.Name)
 	})
+}
+
+// TestAWSCLI_HintCarriesFlags: the aws CLI command of a hint names the
+// target table where create-target made it: the target region, the
+// endpoint, the profile, and the role's account when there is one.
+func TestAWSCLI_HintCarriesFlags(t *testing.T) {
+	cfg := CreateTargetConfig{tableFlags: tableFlags{Table: "orders", TargetTable: "orders copy", Endpoint: "http://127.0.0.1:8000",
+		Region: "us-east-1", TargetRegion: "eu-west-1", Profile: "ops"}}
+	assert.Equal(t, "aws dynamodb update-time-to-live --table-name 'orders copy' --time-to-live-specification Enabled=true,AttributeName=exp "+
+		"--endpoint-url http://127.0.0.1:8000 --region eu-west-1 --profile ops",
+		awsCLI(cfg, "update-time-to-live", "--time-to-live-specification", "Enabled=true,AttributeName=exp"))
+	cfg.TargetRoleARN = "arn:aws:iam::222222222222:role/ddbsync-target"
+	assert.Contains(t, awsCLI(cfg, "update-continuous-backups"),
+		"--profile ops (with credentials of role arn:aws:iam::222222222222:role/ddbsync-target: the table is in its account)")
 }

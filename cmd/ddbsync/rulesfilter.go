@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -75,9 +76,20 @@ func (c *RulesCommand) filterCriteria(g *globalFlags, rs *rules.RuleSet) error {
 	fmt.Fprintf(c.Stdout, "FilterCriteria (two filters, OR'ed: the new image or the old image matches):\n%s\n\n", pd.Criteria)
 	fmt.Fprintf(c.Stdout, "template parameter (template.yaml, template-queue.yaml; it puts the pattern under both images):\n  %s=%s\n",
 		streamFilterParameter, shellQuote(pd.ImagePattern))
-	fmt.Fprintf(c.Stdout, "e.g. sam deploy --parameter-overrides %s=%s\n\nnotes:\n", streamFilterParameter, shellQuote(pd.ImagePattern))
+	fmt.Fprintf(c.Stdout, "e.g. sam deploy --parameter-overrides %s\n\nnotes:\n", samOverride(streamFilterParameter, pd.ImagePattern))
 	for _, n := range pd.Notes {
 		fmt.Fprintf(c.Stdout, "  - %s\n", n)
 	}
 	return nil
+}
+
+// samOverride is NAME=VALUE as an argument of `sam deploy
+// --parameter-overrides` (or an entry of samconfig.toml's
+// parameter_overrides), quoted for a POSIX shell. SAM CLI splits the
+// overrides on spaces and ends an unquoted value at its first double
+// quote (samcli/cli/types.py, CfnParameterOverridesType), so a JSON value
+// goes in double quotes with its own escaped; SAM then unescapes \" (and
+// "\ ", \'), which a PushDown pattern never has otherwise.
+func samOverride(name, value string) string {
+	return shellQuote(name + `="` + strings.ReplaceAll(value, `"`, `\"`) + `"`)
 }

@@ -14,6 +14,13 @@ import (
 // it is, say) or not a string, number or bytes.
 var ErrKeyType = errors.New("target key type unknown")
 
+// ErrKeyLost is a target key attribute that the items the rules make do
+// not carry as the key schema says: a source key attribute (without a key
+// rule) that a rule drops, moves into a map or computes, or a key rule's
+// attribute that a later rule drops, renames or changes. No copied item
+// would fit a table with that key.
+var ErrKeyLost = errors.New("target key attribute lost")
+
 // TargetKeySchema returns the target table's key schema for a source
 // table keyed by src: a key rule's attributes, the first the partition
 // key (HASH) and the second, if any, the sort key (RANGE); without a key
@@ -48,13 +55,22 @@ func (rs *RuleSet) TargetKeySchema(src []types.KeySchemaElement) []types.KeySche
 // reads a source key attribute as it is (pk: id, pk: item.id) has that
 // attribute's type. An attribute whose type is not known (another dyn
 // expression, such as a non-key attribute read as it is) is an ErrKeyType
-// error naming it.
+// error naming it. A target key attribute the copied items would not
+// carry (a source key attribute that a rule drops, moves or computes
+// without a key rule; a key rule's attribute that a later rule drops,
+// renames or changes) is an ErrKeyLost error naming it.
 func (rs *RuleSet) TargetKeyTypes(src map[string]types.ScalarAttributeType, override map[string]types.ScalarAttributeType) (map[string]types.ScalarAttributeType, error) {
 	out := map[string]types.ScalarAttributeType{}
 	var errs []error
 	if rs != nil && rs.key != nil {
+		after := rs.Rules[rs.keyIndex()+1:]
 		for _, p := range rs.key.Pairs {
 			name := p.To[0]
+			if to, same := followAttribute(after, name); !same || to != name {
+				errs = append(errs, fmt.Errorf("%w: a rule after the key rule %q drops, renames or changes the target key attribute %s, "+
+					"so no copied item would have it", ErrKeyLost, rs.key.Name, name))
+				continue
+			}
 			if t, ok := override[name]; ok {
 				out[name] = t
 				continue
@@ -79,12 +95,29 @@ func (rs *RuleSet) TargetKeyTypes(src map[string]types.ScalarAttributeType, over
 	sort.Strings(names)
 	for _, n := range names {
 		to := rs.TargetKeyNames([]string{n})[0]
+		if rs != nil {
+			if _, same := followAttribute(rs.Rules, n); !same {
+				errs = append(errs, fmt.Errorf("%w: the rules drop, move or change the source key attribute %s, so no copied item "+
+					"would have %s as it is: keep it, or re-key the target with a key rule (key: {%s: EXPR})", ErrKeyLost, n, to, to))
+				continue
+			}
+		}
 		out[to] = src[n]
 		if t, ok := override[to]; ok {
 			out[to] = t
 		}
 	}
-	return out, nil
+	return out, errors.Join(errs...)
+}
+
+// keyIndex is the index of the key rule in rs.Rules (-1: none).
+func (rs *RuleSet) keyIndex() int {
+	for i := range rs.Rules {
+		if &rs.Rules[i] == rs.key {
+			return i
+		}
+	}
+	return -1
 }
 
 // sourceKeyType is the source type of a key rule entry that reads a
@@ -99,11 +132,9 @@ func (rs *RuleSet) sourceKeyType(p Pair, src map[string]types.ScalarAttributeTyp
 	if !ok {
 		return "", false
 	}
-	for i := range rs.Rules {
-		if &rs.Rules[i] == rs.key {
-			to, same := followAttribute(rs.Rules[:i], name)
-			return t, same && to == name
-		}
+	if i := rs.keyIndex(); i >= 0 {
+		to, same := followAttribute(rs.Rules[:i], name)
+		return t, same && to == name
 	}
 	return "", false
 }

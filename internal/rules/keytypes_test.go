@@ -105,3 +105,30 @@ func TestRuleSet_TargetAttribute(t *testing.T) {
 		})
 	}
 }
+
+// TestRuleSet_TargetKeyTypes_KeyLost: a target key attribute that the
+// rules drop, move or compute (without a key rule, or after it) is an
+// error, not a table that no copied item fits.
+func TestRuleSet_TargetKeyTypes_KeyLost(t *testing.T) {
+	src := map[string]types.ScalarAttributeType{"pk": types.ScalarAttributeTypeS, "sk": types.ScalarAttributeTypeN}
+	tests := map[string]struct {
+		rules   string
+		wantErr string
+	}{
+		"excluded":               {rules: "rules:\n  - exclude: [sk]\n", wantErr: "the rules drop, move or change the source key attribute sk"},
+		"not included":           {rules: "rules:\n  - include: [pk, a]\n", wantErr: "source key attribute sk"},
+		"moved into a map":       {rules: "rules:\n  - rename: {sk: meta.sk}\n", wantErr: "source key attribute sk"},
+		"computed":               {rules: "rules:\n  - set: {sk: 'string(sk)'}\n", wantErr: "source key attribute sk"},
+		"excluded after the key": {rules: "rules:\n  - key: {id: 'pk + \"#\"'}\n  - exclude: [id]\n", wantErr: "target key attribute id"},
+		"renamed after the key":  {rules: "rules:\n  - key: {id: 'pk + \"#\"'}\n  - rename: {id: other}\n", wantErr: "target key attribute id"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			rs, err := Parse("test.yaml", []byte(tt.rules))
+			require.NoError(t, err)
+			_, err = rs.TargetKeyTypes(src, map[string]types.ScalarAttributeType{"sk": "S", "id": "S"})
+			require.ErrorIs(t, err, ErrKeyLost)
+			assert.Contains(t, err.Error(), tt.wantErr)
+		})
+	}
+}

@@ -16,6 +16,14 @@ import (
 // Lambda event filter; the error says why.
 var ErrNotPushable = errors.New("filter cannot be pushed down")
 
+// unbackslash spells a quote or a backslash inside a JSON string of the
+// pattern as \u0022 and \u005c, the same JSON: SAM CLI's
+// --parameter-overrides unescapes \" (and "\ ", \') in a quoted value, so
+// a pattern with neither survives it (cmd/ddbsync's samOverride). In valid
+// JSON every backslash starts an escape, so a left-to-right scan of these
+// pairs sees each escape whole.
+var unbackslash = strings.NewReplacer(`\\`, `\u005c`, `\"`, `\u0022`)
+
 // maxPatternLength is the longest Pattern a Lambda filter may have:
 // https://docs.aws.amazon.com/lambda/latest/api/API_Filter.html
 const maxPatternLength = 4096
@@ -119,7 +127,7 @@ func (rs *RuleSet) PushDown() (*PushDown, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode pattern: %w", err)
 	}
-	pd := &PushDown{ImagePattern: string(raw)}
+	pd := &PushDown{ImagePattern: unbackslash.Replace(string(raw))}
 	for _, img := range []string{"NewImage", "OldImage"} {
 		p := `{"dynamodb":{"` + img + `":` + pd.ImagePattern + `}}`
 		if len(p) > maxPatternLength {

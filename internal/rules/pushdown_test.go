@@ -39,6 +39,7 @@ func TestRuleSet_PushDown(t *testing.T) {
 		"only has":          {rules: `[{filter: 'has(item.tenant)'}]`, wantErr: "only test has()"},
 		"never true":        {rules: `[{filter: 'tenant == "a" && tenant == "b"'}]`, wantErr: "exclude each other"},
 		"string and bool":   {rules: `[{filter: 'x == "a" && x == true'}]`, wantErr: "as a string and as a bool"},
+		"quote, backslash":  {rules: `[{filter: 'tenant == "a\"b\\c\\"'}]`, want: `{"tenant":{"S":["a\"b\\c\\"]}}`},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -52,6 +53,7 @@ func TestRuleSet_PushDown(t *testing.T) {
 			}
 			require.NoError(t, err)
 			assert.JSONEq(t, tt.want, pd.ImagePattern)
+			assert.NotRegexp(t, `\\[\\"]`, pd.ImagePattern, "no \\\\ or \\\" for SAM's --parameter-overrides to unescape")
 			require.Len(t, pd.Criteria.Filters, 2)
 			assert.JSONEq(t, `{"dynamodb":{"NewImage":`+tt.want+`}}`, pd.Criteria.Filters[0].Pattern)
 			assert.JSONEq(t, `{"dynamodb":{"OldImage":`+tt.want+`}}`, pd.Criteria.Filters[1].Pattern)
