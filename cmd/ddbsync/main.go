@@ -36,7 +36,7 @@ var commands = []struct{ name, summary string }{
 	{"redrive", "replay the batches in the failure file or queue once their cause is fixed"},
 	{"status", "show a deployed stack's replication: mapping state, iterator age, lag, failure queue, code"},
 	{"code-status", "compare the deployed Lambda code with this commit's build"},
-	{"rules", "check a rule set and try it on a stream event or an item (not yet applied by the Lambda)"},
+	{"rules", "check a rule set, try it on a stream event or an item, derive its event filter"},
 	{"local", "run local stand-ins by hand: ddbsync local ddb starts DynamoDB Local"},
 	{"completion", "print the shell completion script (bash, zsh, fish or powershell)"},
 	{"version", "print the version"},

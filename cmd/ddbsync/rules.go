@@ -16,8 +16,7 @@ import (
 )
 
 // RulesCommand is `ddbsync rules`: check a rule set and try it on events
-// or items before deploying it. The rules are not yet applied by the
-// Lambda or the other commands.
+// or items before deploying it.
 type RulesCommand struct {
 	Stdout, Stderr io.Writer
 }
@@ -29,8 +28,9 @@ var rulesHelp = `Usage: ddbsync rules check FILE
 Checks a rule set (YAML or JSON: filter, include, exclude, rename, set,
 key and ttl_deletes; see examples/rules/orders.yaml and the README) and
 shows what it does to stream records or items; filter-criteria derives
-the Lambda event filter its filters allow. The rules are not yet
-applied by the Lambda or by run, backfill, verify, repair or redrive.
+the Lambda event filter its filters allow. The Lambda (RULES or
+RULES_FILE) and run, backfill, verify, repair, redrive and create-target
+(--rules FILE) apply a rule set the same way.
 
 ` + exitStatusHelp("a record the rules cannot apply (apply): an expression error, a missing\n       target key, two source items for one target key; a filter that cannot be\n       pushed down (filter-criteria)")
 

@@ -1,9 +1,12 @@
 // Package rules is ddbsync's rule set: what a copy keeps, reshapes and
-// re-keys on its way from the source table to the target. backfill (scan
-// and export load), verify, repair and redrive apply it with --rules FILE
+// re-keys on its way from the source table to the target. Every path
+// applies it: the Lambda and `ddbsync run` ([RuleSet.Writes] and [Batch],
+// through replicate.Options.Rules; docs/rules.md), backfill (scan and
+// export load), verify, repair and redrive with --rules FILE
 // ([RuleSet.Target]; [RuleSet.SourceKey] maps a target item back to its
-// source key; docs/rules-commands.md); `ddbsync rules check` and `ddbsync
-// rules apply` show it.
+// source key; docs/rules-commands.md), create-target ([RuleSet.TargetKeyTypes])
+// and the event filter push-down ([RuleSet.PushDown]); `ddbsync rules check`
+// and `ddbsync rules apply` show it.
 //
 // # The rule set
 //
