@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -191,7 +192,7 @@ func (r *Replicator) shapeRecord(c *Change) shapedRecord {
 			err = fmt.Errorf("%w; the old image was left out of the queue message to fit it in 256 KiB, "+
 				"so this record cannot be applied with these rules", err)
 		}
-		return shapedRecord{err: fmt.Errorf("record %s: rules: %w", c.Seq, err)}
+		return shapedRecord{err: withholdValues(fmt.Errorf("record %s: rules: %w", c.Seq, err))}
 	}
 	s.ttlSkip = len(writes) == 0 && rc.UserIdentity != nil && r.rules.TTL == rules.TTLSkip
 	s.keys = make([]rules.Write, len(writes))
@@ -226,6 +227,32 @@ func targetChange(c *Change, w rules.Write) (Change, error) {
 		}
 	}
 	return t, nil
+}
+
+// valuesWithheld stands for the message of a rules.EvalError in a record's
+// error, which reaches the log line.
+const valuesWithheld = "evaluation failed (the cause is not logged: it may quote the item's values; " +
+	"ddbsync rules apply on the record shows it)"
+
+// withholdError is a record's error whose message leaves out the cause of
+// a rules.EvalError, which may quote item values (docs/STYLE.md,
+// principle 10); errors.Is and errors.As still see the whole chain.
+type withholdError struct {
+	msg string
+	err error
+}
+
+func (e *withholdError) Error() string { return e.msg }
+func (e *withholdError) Unwrap() error { return e.err }
+
+// withholdValues returns err with the cause of its rules.EvalError, if
+// any, replaced by valuesWithheld in its message.
+func withholdValues(err error) error {
+	var ev *rules.EvalError
+	if !errors.As(err, &ev) {
+		return err
+	}
+	return &withholdError{msg: strings.Replace(err.Error(), ev.Error(), ev.Where+": "+valuesWithheld, 1), err: err}
 }
 
 // keyNames returns the attribute names of a key, sorted, for errors that

@@ -187,6 +187,28 @@ func TestReplicator_Apply_Rules(t *testing.T) {
 			wantErr:    []string{"record 21: rules: "},
 			wantRes:    replicate.Result{Received: 4, Puts: 2, FailedRecords: 2},
 		},
+		"a CEL error's message, which may carry the item's values, is not in the error": {
+			rules: `rules: [{set: {n: 'decimal(code)', m: 'item.m[code]'}}]`,
+			records: []rec{
+				{seq: "40", event: "INSERT", n: 1, newImg: `{"pk":{"S":"order#1"},"sk":{"S":"d"},"code":{"S":"SECRETabc"},"m":{"M":{}}}`},
+			},
+			want:       map[string]map[string]types.AttributeValue{},
+			wantFailed: "40",
+			wantErr:    []string{"record 40: rules: ", `rule "rule 1" (line 1): set n: `},
+			wantNotErr: []string{"SECRETabc"},
+			wantRes:    replicate.Result{Received: 1, FailedRecords: 1},
+		},
+		"a key rule's error on a REMOVE without the old image carries no key value": {
+			rules: `rules: [{key: {pk: 'decimal(pk)'}}]`,
+			records: []rec{
+				{seq: "41", event: "REMOVE", n: 1},
+			},
+			want:       map[string]map[string]types.AttributeValue{},
+			wantFailed: "41",
+			wantErr:    []string{"record 41: rules: ", "old image needed"},
+			wantNotErr: []string{"order#1"},
+			wantRes:    replicate.Result{Received: 1, FailedRecords: 1},
+		},
 		"re-keyed modify without the old image fails": {
 			rules:      ordersRules,
 			records:    []rec{{seq: "30", event: "MODIFY", n: 1, newImg: order(1, "acme", "1", "new")}},

@@ -169,12 +169,13 @@ func (rs *RuleSet) keyFromKeys(keys map[string]types.AttributeValue) (map[string
 	for _, p := range rs.key.Pairs {
 		v, err := p.expr.eval(keys)
 		if err != nil {
-			return nil, fmt.Errorf("REMOVE without OldImage: key %s reads more than the source key (%v): %w "+
-				"(set the stream's view type to NEW_AND_OLD_IMAGES)", p.To, err, ErrNeedOldImage)
+			return nil, fmt.Errorf("REMOVE without OldImage: %w: %w "+
+				"(set the stream's view type to NEW_AND_OLD_IMAGES)",
+				&EvalError{Where: fmt.Sprintf("key %s reads more than the source key", p.To), Err: err}, ErrNeedOldImage)
 		}
 		av, err := fromCEL(v)
 		if err != nil {
-			return nil, fmt.Errorf("key %s: %w", p.To, err)
+			return nil, &EvalError{Where: fmt.Sprintf("key %s", p.To), Err: err}
 		}
 		if nv, ok := canonicalNumber(av); ok {
 			av = nv

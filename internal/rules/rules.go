@@ -81,6 +81,26 @@ func (e *Error) Error() string {
 // Unwrap returns ErrInvalid and the cause.
 func (e *Error) Unwrap() []error { return []error{ErrInvalid, e.Err} }
 
+// EvalError is a rule failing on one item: an expression's evaluation (a
+// missing attribute, a string that is no number) or its computed value.
+// Where names the place in the rule set (source, rule, line, attribute),
+// never the item; Err is the cause, whose message may quote the item's
+// values ("no such key: …", `decimal: "…" is not a number`). A log that
+// must not carry item values (docs/STYLE.md, principle 10) shows Where
+// only; `ddbsync rules apply` shows the whole message.
+type EvalError struct {
+	// Where is the rule and attribute that failed, from the rule set alone.
+	Where string
+	// Err is the evaluation's error.
+	Err error
+}
+
+// Error returns "WHERE: cause".
+func (e *EvalError) Error() string { return e.Where + ": " + e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *EvalError) Unwrap() error { return e.Err }
+
 // Rule is one validated rule.
 type Rule struct {
 	// Name is the rule's name, or "rule N" (1-based) when it has none.
@@ -395,6 +415,9 @@ func (rs *RuleSet) apply(src map[string]types.AttributeValue, filters bool) (map
 		fail := func(err error) error {
 			return fmt.Errorf("%s: rule %q (line %d): %w", rs.Source, r.Name, r.Line, err)
 		}
+		evalFail := func(what string, err error) error {
+			return &EvalError{Where: fmt.Sprintf("%s: rule %q (line %d): %s", rs.Source, r.Name, r.Line, what), Err: err}
+		}
 		switch r.Kind {
 		case KindFilter:
 			if !filters {
@@ -402,7 +425,7 @@ func (rs *RuleSet) apply(src map[string]types.AttributeValue, filters bool) (map
 			}
 			v, err := r.cond.eval(item)
 			if err != nil {
-				return nil, false, fail(fmt.Errorf("filter: %w", err))
+				return nil, false, evalFail("filter", err)
 			}
 			b, ok := v.Value().(bool)
 			if !ok {
@@ -430,11 +453,11 @@ func (rs *RuleSet) apply(src map[string]types.AttributeValue, filters bool) (map
 			for _, p := range r.Pairs {
 				v, err := p.expr.eval(item)
 				if err != nil {
-					return nil, false, fail(fmt.Errorf("%s %s: %w", r.Kind, p.To, err))
+					return nil, false, evalFail(fmt.Sprintf("%s %s", r.Kind, p.To), err)
 				}
 				av, err := fromCEL(v)
 				if err != nil {
-					return nil, false, fail(fmt.Errorf("%s %s: %w", r.Kind, p.To, err))
+					return nil, false, evalFail(fmt.Sprintf("%s %s", r.Kind, p.To), err)
 				}
 				if r.Kind == KindKey {
 					switch av.(type) {
