@@ -255,9 +255,10 @@ func canonicalNumber(v types.AttributeValue) (types.AttributeValue, bool) {
 // naming both source keys; the earlier one's writes stand. A record that
 // fails is retried from its sequence number in a later batch, without the
 // earlier record, so a legitimate move (item A leaves target key T, item B
-// takes it) succeeds on retry, while a real collision (a key rule that maps
-// two live items to one key) keeps failing until the rule set is fixed.
-// Collisions across batches cannot be seen: there the last writer wins.
+// takes it) succeeds on retry; so does a real collision (a key rule that
+// maps two live items to one key), whose later item then overwrites the
+// earlier: the check reports it once, it does not prevent it. Collisions
+// across batches cannot be seen: there the last writer wins.
 // The zero Batch is ready to use; it is not safe for concurrent use.
 type Batch struct {
 	claims map[string]claim
