@@ -130,16 +130,21 @@ func Batch(ctx context.Context, streams StreamReader, rep Repairer, batch stream
 		return res, fmt.Errorf("redrive shard %s from %s: %w; run `ddbsync verify --repair` to find and fix the affected items",
 			batch.ShardID, batch.StartSequenceNumber, ErrExpired)
 	}
-	keys, seqs, also, err := recordKeys(recs, opts.Rules)
+	keys, seqs, also, ttlOnly, err := recordKeys(recs, opts.Rules)
 	if err != nil {
 		return res, err
 	}
 	failed := 0
 	for i, key := range keys {
 		var act tablesync.Action
-		if opts.Rules.IsIdentity() {
+		switch {
+		case ttlOnly[i] && opts.Rules != nil && opts.Rules.TTL == rules.TTLSkip:
+			// The replicator skips these records: the copy keeps the
+			// expired item, which a repair from the source would delete.
+			act, err = tablesync.ActionNone, nil
+		case opts.Rules.IsIdentity():
 			act, err = rep.RepairSeq(ctx, key, seqs[i])
-		} else {
+		default:
 			act, err = rep.RepairSource(ctx, key, seqs[i], also[i]...)
 		}
 		if err != nil {
@@ -160,22 +165,24 @@ func Batch(ctx context.Context, streams StreamReader, rep Repairer, batch stream
 
 // recordKeys returns the distinct keys of recs, in first-seen order, and
 // for each the sequence number of its last record (recs are in stream
-// order) and, with rules, the target keys its records' images map to
-// (filters aside: a copy of an image that did not pass them is found too).
-func recordKeys(recs []streamtypes.Record, rs *rules.RuleSet) ([]tablesync.Item, []string, [][]tablesync.Item, error) {
+// order), with rules the target keys its records' images map to (filters
+// aside: a copy of an image that did not pass them is found too), and
+// whether all its records are TTL deletes.
+func recordKeys(recs []streamtypes.Record, rs *rules.RuleSet) ([]tablesync.Item, []string, [][]tablesync.Item, []bool, error) {
 	index := map[string]int{}
 	var keys []tablesync.Item
 	var seqs []string
 	var also [][]tablesync.Item
+	var ttlOnly []bool
 	for _, rec := range recs {
 		seq := aws.ToString(rec.Dynamodb.SequenceNumber)
 		key, err := attributevalue.FromDynamoDBStreamsMap(rec.Dynamodb.Keys)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("convert record keys: %w", err)
+			return nil, nil, nil, nil, fmt.Errorf("convert record keys: %w", err)
 		}
 		id, ok := replicate.KeyID(key)
 		if !ok {
-			return nil, nil, nil, fmt.Errorf("record %s: %w", seq, tablesync.ErrBadKey)
+			return nil, nil, nil, nil, fmt.Errorf("record %s: %w", seq, tablesync.ErrBadKey)
 		}
 		i, dup := index[id]
 		if dup {
@@ -186,7 +193,9 @@ func recordKeys(recs []streamtypes.Record, rs *rules.RuleSet) ([]tablesync.Item,
 			keys = append(keys, key)
 			seqs = append(seqs, seq)
 			also = append(also, nil)
+			ttlOnly = append(ttlOnly, true)
 		}
+		ttlOnly[i] = ttlOnly[i] && isTTLRemove(rec)
 		if rs.IsIdentity() {
 			continue
 		}
@@ -196,7 +205,7 @@ func recordKeys(recs []streamtypes.Record, rs *rules.RuleSet) ([]tablesync.Item,
 			}
 			item, err := attributevalue.FromDynamoDBStreamsMap(img)
 			if err != nil {
-				return nil, nil, nil, fmt.Errorf("convert record %s image: %w", seq, err)
+				return nil, nil, nil, nil, fmt.Errorf("convert record %s image: %w", seq, err)
 			}
 			// An image the rules fail on has no target key: the source's
 			// current value decides (RepairSource reads it).
@@ -205,5 +214,15 @@ func recordKeys(recs []streamtypes.Record, rs *rules.RuleSet) ([]tablesync.Item,
 			}
 		}
 	}
-	return keys, seqs, also, nil
+	return keys, seqs, also, ttlOnly, nil
+}
+
+// isTTLRemove reports whether rec is the REMOVE of an item the source's
+// TTL expired ([rules.Identity.IsTTL]).
+func isTTLRemove(rec streamtypes.Record) bool {
+	if rec.EventName != streamtypes.OperationTypeRemove || rec.UserIdentity == nil {
+		return false
+	}
+	id := rules.Identity{Type: aws.ToString(rec.UserIdentity.Type), PrincipalID: aws.ToString(rec.UserIdentity.PrincipalId)}
+	return id.IsTTL()
 }

@@ -36,7 +36,9 @@
 // delete if nothing maps there any more), and an item that left the filter
 // has its copy deleted. A record without images (a KEYS_ONLY stream) gives
 // only the keys the rules compute from the source key; the rest is for
-// `ddbsync verify --repair --rules`.
+// `ddbsync verify --repair --rules`. With ttl_deletes: skip, a key whose
+// records are all TTL deletes is left as it is, as the replicator leaves
+// it (a repair from the source would delete the expired item's copy).
 //
 // # Sources
 //

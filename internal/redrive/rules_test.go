@@ -1,11 +1,14 @@
 package redrive_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -63,4 +66,51 @@ func TestBatch_Rules(t *testing.T) {
 		}
 	}
 	assert.Equal(t, map[string]item{"globex#A": tgt("A", "globex")}, got)
+}
+
+// ttlStream marks every REMOVE record it reads as a TTL expiry (the
+// userIdentity DynamoDB's TTL service gives it; DynamoDB Local has no TTL).
+type ttlStream struct{ redrive.StreamReader }
+
+func (s ttlStream) GetRecords(ctx context.Context, in *dynamodbstreams.GetRecordsInput, optFns ...func(*dynamodbstreams.Options)) (*dynamodbstreams.GetRecordsOutput, error) {
+	out, err := s.StreamReader.GetRecords(ctx, in, optFns...)
+	if out != nil {
+		for i := range out.Records {
+			if out.Records[i].EventName == streamtypes.OperationTypeRemove {
+				out.Records[i].UserIdentity = &streamtypes.Identity{Type: aws.String("Service"), PrincipalId: aws.String("dynamodb.amazonaws.com")}
+			}
+		}
+	}
+	return out, err
+}
+
+// TestBatch_RulesTTLSkip: with ttl_deletes: skip the replicator keeps the
+// copy of an item the source's TTL expired, so redriving a failed batch
+// whose records of a key are TTL deletes leaves that copy, while the
+// batch's other keys are repaired as usual.
+func TestBatch_RulesTTLSkip(t *testing.T) {
+	s := testkit.DDB(t)
+	keyID := testkit.AccessKeyID(t)
+	db, streams := s.DynamoDB(keyID), s.Streams(keyID)
+	arn, err := ddblocal.CreateTable(t.Context(), db, ddblocal.TableSpec{Name: "source", HashKey: "id", StreamViewType: types.StreamViewTypeNewAndOldImages})
+	require.NoError(t, err)
+	_, err = ddblocal.CreateTable(t.Context(), db, ddblocal.TableSpec{Name: "target", HashKey: "id"})
+	require.NoError(t, err)
+	rs, err := rules.Parse("rules.yaml", []byte("rules: [{exclude: [email]}]\nttl_deletes: skip\n"))
+	require.NoError(t, err)
+
+	put(t, db, "target", version("A", 1)) // copied before A expired
+	put(t, db, "source", version("A", 1))
+	del(t, db, "source", "A") // a TTL expiry (ttlStream)
+	put(t, db, "source", version("B", 1))
+	batch := batchOf(t, streams, arn, 1, 2)
+
+	rep := tablesync.NewRepairer(db, "source", db, "target", tablesync.RepairOptions{Rules: rs, SourceKeys: []string{"id"}})
+	res, err := redrive.Batch(t.Context(), ttlStream{streams}, rep, batch, redrive.Options{Rules: rs})
+	require.NoError(t, err)
+	require.Len(t, res.Keys, 2)
+	assert.Equal(t, tablesync.ActionNone, res.Keys[0].Action, "A's records are TTL deletes the rules skip")
+	assert.Equal(t, tablesync.ActionPut, res.Keys[1].Action)
+	assert.Equal(t, version("A", 1), get(t, db, "target", "A"), "the expired item's copy is kept")
+	assert.Equal(t, version("B", 1), get(t, db, "target", "B"))
 }

@@ -146,6 +146,9 @@
 // are a collision, not repaired. A target item whose owner cannot be
 // recovered (the rules drop the source key) and that no hint maps to is
 // left as it is ([ErrOwnerUnknown]): another source item may own it.
+// With ttl_deletes: skip the copy keeps items the source's TTL expired, so
+// a target item whose own source item is gone is left as it is too
+// ([ErrExpiredKept]): the stream will not bring it back.
 // [Repairer.RepairSource] repairs every target key a source key may
 // have a copy at.
 //

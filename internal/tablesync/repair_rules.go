@@ -19,6 +19,11 @@ var (
 	// source item maps to when the rules do not carry the source key into
 	// the target: another source item may own it, so it is not deleted.
 	ErrOwnerUnknown = errors.New("source item of the target item unknown")
+	// ErrExpiredKept is returned for a target item whose source item is
+	// gone when the rules keep the items the source's TTL expires
+	// (ttl_deletes: skip): it may be such an item, which the stream will
+	// not bring back, so it is not deleted.
+	ErrExpiredKept = errors.New("target item kept: the rules skip TTL deletes")
 )
 
 // moved is a target key a source item maps to now, found while repairing
@@ -187,13 +192,15 @@ func (r *Repairer) repairRules(ctx context.Context, tk, hint Item, minSeq string
 // The candidates are the owner recovered from the target item and hint;
 // the other target keys they map to are returned. Two candidates mapping
 // to tk are a collision (rules.ErrCollision); a target item whose owner
-// cannot be recovered and that no candidate maps to is ErrOwnerUnknown.
+// cannot be recovered and that no candidate maps to is ErrOwnerUnknown;
+// with ttl_deletes: skip, one whose own source item is gone is
+// ErrExpiredKept.
 func (r *Repairer) expected(ctx context.Context, tk Item, tkID string, visible, hint Item) (Item, []moved, error) {
 	var cands []Item
-	unknown := false
+	unknown, recovered := false, false
 	if visible != nil {
 		if sk, ok := r.opts.Rules.SourceKey(visible, r.opts.SourceKeys); ok {
-			cands = append(cands, sk)
+			cands, recovered = append(cands, sk), true
 		} else if !r.opts.Rules.Reversible(r.opts.SourceKeys) {
 			unknown = true
 		}
@@ -207,12 +214,14 @@ func (r *Repairer) expected(ctx context.Context, tk Item, tkID string, visible, 
 	}
 	var want, owner Item
 	var others []moved
-	for _, sk := range cands {
+	ownerGone := false // the target item's own source item is gone
+	for i, sk := range cands {
 		src, err := r.get(ctx, r.src, r.srcTable, sk)
 		if err != nil {
 			return nil, nil, err
 		}
 		if src == nil {
+			ownerGone = ownerGone || (i == 0 && recovered)
 			continue
 		}
 		k, out, keep, err := r.opts.Rules.Target(src, sk)
@@ -230,6 +239,10 @@ func (r *Repairer) expected(ctx context.Context, tk Item, tkID string, visible, 
 			return nil, nil, fmt.Errorf("repair: %w", collisionError(owner, sk, tk))
 		}
 		want, owner = out, sk
+	}
+	if want == nil && ownerGone && r.opts.Rules.TTL == rules.TTLSkip {
+		return nil, nil, fmt.Errorf("repair item in %s: %w: the source item of target key %s is gone, and the rules keep the items the source's TTL expires; "+
+			"it is left as it is (delete it yourself if it was not expired)", r.dstTable, ErrExpiredKept, rules.FormatKey(tk))
 	}
 	if want == nil && unknown {
 		return nil, nil, fmt.Errorf("repair item in %s: %w: the rules do not carry the source key into the target, and no source item given maps to target key %s; "+
