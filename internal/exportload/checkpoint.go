@@ -27,6 +27,10 @@ type Checkpoint struct {
 	Split string `json:"split,omitempty"`
 	// Files maps data file keys to their progress.
 	Files map[string]FileState `json:"files"`
+	// Rules is the fingerprint of the rule set the load copies with
+	// (rules.RuleSet.Fingerprint; empty: none): a load resumes only with
+	// the same rules, or the rest would be loaded otherwise.
+	Rules string `json:"rules,omitempty"`
 }
 
 // FileState is one data file's progress.
@@ -67,6 +71,22 @@ func (c *Checkpoint) write(path string) error {
 		return fmt.Errorf("save checkpoint: %w", err)
 	}
 	return nil
+}
+
+// matchesRules returns ErrCheckpointMismatch when c was made with
+// another rule set than the one whose fingerprint is rules.
+func (c *Checkpoint) matchesRules(rules string) error {
+	if c.Rules == rules {
+		return nil
+	}
+	name := func(fp string) string {
+		if fp == "" {
+			return "no rules"
+		}
+		return "the rule set " + fp
+	}
+	return fmt.Errorf("checkpoint is for a load with %s, not %s (resume with the rule set it was started with): %w",
+		name(c.Rules), name(rules), ErrCheckpointMismatch)
 }
 
 // matches returns ErrCheckpointMismatch when c is about another load.

@@ -51,6 +51,8 @@
 // resumed load does not see them again; [Load] then returns an error
 // wrapping [ErrItemsFailed], and the worker a RulesError. Collisions
 // across batches are not seen (the last writer wins): verify reports them.
+// The checkpoint records the rule set's fingerprint: a resume with other
+// rules, or none, is refused ([ErrCheckpointMismatch]).
 // docs/rules-commands.md has the whole story.
 //
 // # Hand-over

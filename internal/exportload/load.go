@@ -223,7 +223,7 @@ feed:
 // openCheckpoint reads the checkpoint, or starts a new one.
 func openCheckpoint(cfg Config, sum Summary) (*Checkpoint, error) {
 	fresh := &Checkpoint{Version: checkpointVersion, ExportARN: sum.ExportARN, ExportTime: sum.ExportTime,
-		TargetTable: cfg.TargetTable, Split: cfg.Split.String(), Files: map[string]FileState{}}
+		TargetTable: cfg.TargetTable, Split: cfg.Split.String(), Files: map[string]FileState{}, Rules: cfg.Loader.Rules.Fingerprint()}
 	if cfg.CheckpointPath == "" {
 		return fresh, nil
 	}
@@ -235,6 +235,9 @@ func openCheckpoint(cfg Config, sum Summary) (*Checkpoint, error) {
 		return fresh, fresh.write(cfg.CheckpointPath)
 	}
 	if err := cp.matches(sum.ExportARN, cfg.TargetTable, cfg.Split.String()); err != nil {
+		return nil, fmt.Errorf("open checkpoint %s: %w", cfg.CheckpointPath, err)
+	}
+	if err := cp.matchesRules(fresh.Rules); err != nil {
 		return nil, fmt.Errorf("open checkpoint %s: %w", cfg.CheckpointPath, err)
 	}
 	if cp.Files == nil {

@@ -3,6 +3,7 @@ package exportload_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -116,5 +117,44 @@ func TestLoad_Rules(t *testing.T) {
 		assert.True(t, tablecmp.EqualItems(w, got[id]), "%s: %v", id, tablecmp.DiffItems(w, got[id]))
 		assert.NotContains(t, got[id], "email")
 		assert.Contains(t, got[id], "state")
+	}
+}
+
+// TestLoad_RulesCheckpoint: a checkpoint records the rule set the load
+// copies with; resuming it without it or with another one would load the
+// rest otherwise (filtered items, excluded attributes), so it is refused.
+func TestLoad_RulesCheckpoint(t *testing.T) {
+	rs, err := rules.Parse("rules.yaml", []byte("rules: [{filter: 'tenant != \"initech\"'}, {exclude: [email]}]"))
+	require.NoError(t, err)
+	var items []exporttest.Item
+	for i := range 30 {
+		items = append(items, tenantExportItem(i, []string{"acme", "globex", "initech"}[i%3]))
+	}
+	s3c, bucket := newBucket(t)
+	dir, _ := exporttest.Write(t, s3c, bucket, "p", [][]exporttest.Item{items[:15], items[15:]}, exporttest.Options{})
+	db, _ := newDB(t)
+	_, err = ddblocal.CreateTable(context.Background(), db, ddblocal.TableSpec{Name: "target", HashKey: "pk", RangeKey: "sk", RangeType: types.ScalarAttributeTypeN})
+	require.NoError(t, err)
+	ckpt := filepath.Join(t.TempDir(), "ckpt.json")
+	cfg := loadConfig(t, s3c, bucket, dir, db, "target")
+	cfg.Loader.Rules, cfg.CheckpointPath = rs, ckpt
+	_, err = exportload.Load(t.Context(), cfg)
+	require.NoError(t, err)
+
+	other, err := rules.Parse("other.yaml", []byte("rules: [{exclude: [email]}]"))
+	require.NoError(t, err)
+	for name, rs := range map[string]*rules.RuleSet{"without rules": nil, "other rules": other} {
+		cfg := loadConfig(t, s3c, bucket, dir, db, "target")
+		cfg.Loader.Rules, cfg.CheckpointPath = rs, ckpt
+		_, err := exportload.Load(t.Context(), cfg)
+		assert.ErrorIs(t, err, exportload.ErrCheckpointMismatch, name)
+	}
+	cfg = loadConfig(t, s3c, bucket, dir, db, "target")
+	cfg.Loader.Rules, cfg.CheckpointPath = rs, ckpt
+	rep, err := exportload.Load(t.Context(), cfg)
+	require.NoError(t, err, "the same rules resume")
+	assert.Equal(t, 2, rep.FilesSkipped)
+	for _, it := range scanAll(t, db, "target") {
+		assert.NotContains(t, it, "email")
 	}
 }

@@ -1,6 +1,10 @@
 package rules
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
@@ -136,4 +140,31 @@ func (rs *RuleSet) UnfilteredKey(src, srcKey map[string]types.AttributeValue) (m
 		return nil, err
 	}
 	return rs.targetKey(item, srcKey)
+}
+
+// Fingerprint returns a digest of what the rule set does: its rules in
+// order (kinds, paths, renames, expressions; not their names or lines) and
+// its TTL policy. Two rule sets with the same fingerprint copy every item
+// alike. It is "" for the identity rule set. A checkpoint records it, so
+// that a copy is resumed only with the rule set it was started with.
+func (rs *RuleSet) Fingerprint() string {
+	if rs.IsIdentity() {
+		return ""
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "ttl %q\n", rs.TTL)
+	for _, r := range rs.Rules {
+		fmt.Fprintf(h, "rule %q", r.Kind)
+		if r.cond != nil {
+			fmt.Fprintf(h, " if %q", r.cond.src)
+		}
+		for _, p := range r.Paths {
+			fmt.Fprintf(h, " path %q", []string(p))
+		}
+		for _, p := range r.Pairs {
+			fmt.Fprintf(h, " pair %q %q %q", []string(p.From), []string(p.To), p.Expr)
+		}
+		fmt.Fprintln(h)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }

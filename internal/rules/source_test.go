@@ -74,3 +74,26 @@ func TestRuleSet_UnfilteredKey(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, item{"pk": s("globex#7")}, k)
 }
+
+func TestRuleSet_Fingerprint(t *testing.T) {
+	base := "rules: [{filter: 'tenant == \"a\"'}, {exclude: [email]}, {key: {pk: 'tenant + id'}}]"
+	fp := func(src string) string {
+		rs, err := Parse("r.yaml", []byte(src))
+		require.NoError(t, err)
+		return rs.Fingerprint()
+	}
+	assert.Empty(t, fp(""), "identity")
+	assert.Empty(t, fp("rules: []"), "identity")
+	assert.NotEmpty(t, fp("ttl_deletes: skip"), "the TTL policy alone changes the copy")
+	assert.Equal(t, fp(base), fp("# named\nrules: [{name: a, filter: 'tenant == \"a\"'}, {name: b, exclude: [email]}, {key: {pk: 'tenant + id'}}]"),
+		"names, lines and comments aside")
+	for name, other := range map[string]string{
+		"another filter":     "rules: [{filter: 'tenant == \"b\"'}, {exclude: [email]}, {key: {pk: 'tenant + id'}}]",
+		"another path":       "rules: [{filter: 'tenant == \"a\"'}, {exclude: [mail]}, {key: {pk: 'tenant + id'}}]",
+		"another expression": "rules: [{filter: 'tenant == \"a\"'}, {exclude: [email]}, {key: {pk: 'id + tenant'}}]",
+		"another order":      "rules: [{exclude: [email]}, {filter: 'tenant == \"a\"'}, {key: {pk: 'tenant + id'}}]",
+		"ttl skip":           base + "\nttl_deletes: skip",
+	} {
+		assert.NotEqual(t, fp(base), fp(other), name)
+	}
+}

@@ -133,7 +133,7 @@ func Backfill(ctx context.Context, src Scanner, srcTable string, dst replicate.W
 		scan: &scanner{api: src, table: srcTable, total: opts.Segments.total(), pageSize: opts.PageSize, retry: opts.Retry.Or(dynamo.DefaultRetry)},
 		wcu:  newRateLimiter(opts.MaxWCU),
 		ckpt: &Checkpoint{Version: checkpointVersion, SourceTable: srcTable, TargetTable: dstTable,
-			TotalSegments: opts.Segments.total(), Segments: map[int]*SegmentState{}},
+			TotalSegments: opts.Segments.total(), Segments: map[int]*SegmentState{}, Rules: opts.Rules.Fingerprint()},
 		state: map[int]*segState{},
 	}
 	res := BackfillResult{Source: info.export(), Segments: len(segs)}

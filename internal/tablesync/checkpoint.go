@@ -34,6 +34,10 @@ type Checkpoint struct {
 	TotalSegments int `json:"totalSegments"`
 	// Segments holds the state of every segment started so far.
 	Segments map[int]*SegmentState `json:"segments"`
+	// Rules is the fingerprint of the rule set the backfill copies with
+	// ([rules.RuleSet.Fingerprint]; empty: none): a backfill resumes only
+	// with the same rules, or the rest would be copied otherwise.
+	Rules string `json:"rules,omitempty"`
 }
 
 // SegmentState is how far one Scan segment has been copied.
@@ -78,6 +82,7 @@ func (c *Checkpoint) check(source, target string, total int) error {
 		return fmt.Errorf("%w: it copies %s to %s in %d segments, not %s to %s in %d; use another file or remove it",
 			ErrCheckpointMismatch, c.SourceTable, c.TargetTable, c.TotalSegments, source, target, total)
 	}
+
 	return nil
 }
 
@@ -125,6 +130,9 @@ func (b *backfill) load() error {
 		return err
 	}
 	if err := c.check(b.ckpt.SourceTable, b.ckpt.TargetTable, b.ckpt.TotalSegments); err != nil {
+		return err
+	}
+	if err := c.checkRules(b.ckpt.Rules); err != nil {
 		return err
 	}
 	for seg, s := range c.Segments {
@@ -184,4 +192,22 @@ func (b *backfill) saveEvery(interval time.Duration) (stop func()) {
 		}
 	})
 	return func() { close(done); wg.Wait() }
+}
+
+// checkRules reports whether c was made with the rule set whose
+// fingerprint is rules.
+func (c *Checkpoint) checkRules(rules string) error {
+	if c.Rules != rules {
+		return fmt.Errorf("%w: it copies %s with %s, not %s; resume with the rule set it was started with (--rules), or use another file",
+			ErrCheckpointMismatch, c.SourceTable, rulesName(c.Rules), rulesName(rules))
+	}
+	return nil
+}
+
+// rulesName names a rule set's fingerprint for an error.
+func rulesName(fingerprint string) string {
+	if fingerprint == "" {
+		return "no rules"
+	}
+	return "the rule set " + fingerprint
 }

@@ -101,7 +101,9 @@
 // the others are counted as Collisions (and Failed) and listed with both
 // source keys. Collisions between batches are not seen by the backfill
 // (the last writer wins); verify reports them. The checkpoint records
-// source keys, as without rules.
+// source keys, as without rules, and the rule set's fingerprint
+// ([rules.RuleSet.Fingerprint]): a resume with other rules, or none, is
+// refused ([ErrCheckpointMismatch]).
 //
 // # Verify with rules
 //

@@ -1,6 +1,8 @@
 package tablesync_test
 
 import (
+	"context"
+	"path/filepath"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -8,6 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ddbsync/ddbsync/internal/dynamo"
+	"github.com/ddbsync/ddbsync/internal/rules"
 	"github.com/ddbsync/ddbsync/internal/tablesync"
 )
 
@@ -42,4 +46,48 @@ func TestRules_TTLSkipKeepsExpiredCopies(t *testing.T) {
 	st := rep.Stats()
 	assert.EqualValues(t, 1, st.Deletes, "%+v", st)
 	assert.EqualValues(t, 2, st.Failed, "%+v", st)
+}
+
+// TestRules_BackfillCheckpointRecordsRules: a checkpoint holds the rule
+// set the backfill copied with; resuming it without that rule set (a
+// forgotten --rules on a target keyed as the source, which the key schema
+// check cannot see) or with another one would copy the rest otherwise
+// (filtered items, excluded attributes), so it is refused.
+func TestRules_BackfillCheckpointRecordsRules(t *testing.T) {
+	db := localDB(t)
+	createKeyed(t, db, "src", "id")
+	createKeyed(t, db, "dst", "id")
+	seedTenants(t, db, "src", 40)
+	rs := mustRules(t, `rules: [{filter: 'tenant != "initech"'}, {exclude: [email]}]`)
+	ckpt := filepath.Join(t.TempDir(), "ckpt.json")
+	ctx, cancel := context.WithCancel(t.Context())
+	w := &cancelAfterFirst{Writer: dynamo.NewTable(db, "dst", dynamo.Options{}), cancel: cancel}
+	_, err := tablesync.Backfill(ctx, db, "src", w, "dst", tablesync.BackfillOptions{
+		Segments: tablesync.Segments{Total: 1}, Rules: rs, PageSize: 5, Checkpoint: ckpt,
+	})
+	require.ErrorIs(t, err, context.Canceled)
+
+	for name, other := range map[string]*rules.RuleSet{
+		"without rules":  nil,
+		"other rules":    mustRules(t, `rules: [{exclude: [email]}]`),
+		"other ttl only": mustRules(t, "rules: [{filter: 'tenant != \"initech\"'}, {exclude: [email]}]\nttl_deletes: skip\n"),
+	} {
+		_, err := tablesync.Backfill(t.Context(), db, "src", dynamo.NewTable(db, "dst", dynamo.Options{}), "dst", tablesync.BackfillOptions{
+			Segments: tablesync.Segments{Total: 1}, Rules: other, PageSize: 5, Checkpoint: ckpt,
+		})
+		assert.ErrorIs(t, err, tablesync.ErrCheckpointMismatch, name)
+	}
+	renamed := mustRules(t, "# the same rules, named\nrules: [{name: only, filter: 'tenant != \"initech\"'}, {name: pii, exclude: [email]}]")
+	res, err := tablesync.Backfill(t.Context(), db, "src", dynamo.NewTable(db, "dst", dynamo.Options{}), "dst", tablesync.BackfillOptions{
+		Segments: tablesync.Segments{Total: 1}, Rules: renamed, PageSize: 5, Checkpoint: ckpt,
+	})
+	require.NoError(t, err, "the same rules resume")
+	assert.Positive(t, res.Resumed)
+	out, err := db.Scan(t.Context(), &dynamodb.ScanInput{TableName: aws.String("dst"), ConsistentRead: aws.Bool(true)})
+	require.NoError(t, err)
+	assert.Len(t, out.Items, 27, "the items of acme and globex")
+	for _, it := range out.Items {
+		assert.NotContains(t, it, "email")
+		assert.NotEqual(t, s("initech"), it["tenant"])
+	}
 }
