@@ -111,6 +111,20 @@ func BenchmarkPeakHeap_6MBRules(b *testing.B) {
 	measurePeakHeap(b, h, payload)
 }
 
+// BenchmarkPeakHeap_6MBRulesKeyed is a 6 MB batch with both images (the
+// MODIFYs carry an old image, as a NEW_AND_OLD_IMAGES stream delivers
+// them; 8,000 records, the most of the generator's items that fit) and
+// the typical rule set with its key rule, which decodes both images of
+// every MODIFY. Target: under 64 MB, to run in a 128 MB Lambda.
+func BenchmarkPeakHeap_6MBRulesKeyed(b *testing.B) {
+	payload := genBatch(b, batchSpec{Records: 8000, TotalBytes: 6 << 20, Compact: true, OldImages: true})
+	stub := ddbstub.New(ddbstub.Options{Latency: benchLatency})
+	b.Cleanup(stub.Close)
+	h := newRulesHandler(dynamo.NewTable(stub.Client(b), benchTable, dynamo.Options{}), benchRuleSet(b, benchRulesKeyed))
+	b.ReportMetric(float64(len(payload))/(1<<20), "payload-MB")
+	measurePeakHeap(b, h, payload)
+}
+
 // BenchmarkBootstrap_6MBRules is BenchmarkBootstrap_6MB's mem128 run with
 // RULES set to the typical rule set: the built bootstrap under the
 // emulator with the soft memory limit of a 128 MB function, the 6 MB
