@@ -105,3 +105,39 @@ func TestTable_Contract_MemTable(t *testing.T) {
 		replicatetest.RunGuardContract(t, newTarget)
 	})
 }
+
+// usersTarget returns a contract Target writing through newWriter to a new
+// database's table "target" keyed by pk (S), the target of
+// replicatetest.UsersRules.
+func usersTarget(t *testing.T, newWriter func(db *dynamodb.Client) replicate.Writer) replicatetest.Target {
+	t.Helper()
+	db := testkit.DDB(t).DynamoDB(testkit.NewAccessKeyID(t))
+	_, err := ddblocal.CreateTable(t.Context(), db, ddblocal.TableSpec{Name: "target", HashKey: "pk"})
+	require.NoError(t, err)
+	return localTarget(db, newWriter(db))
+}
+
+// TestTable_RulesKeySwap_DynamoDBLocal runs the key-swap cases of a rule
+// set with a key rule (two items swapping target keys both survive; a
+// REMOVE or a filter leave keeps the item that took its key) through the
+// replicator on dynamo.Table, raw and typed, and dynamo.SeqGuard, on
+// DynamoDB Local: the deletes the rules make are conditioned on the
+// source key the target item holds.
+func TestTable_RulesKeySwap_DynamoDBLocal(t *testing.T) {
+	for name, typed := range map[string]bool{"raw": false, "typed": true} {
+		t.Run(name, func(t *testing.T) {
+			replicatetest.RunKeySwapContract(t, func(t *testing.T) replicatetest.Target {
+				return usersTarget(t, func(db *dynamodb.Client) replicate.Writer {
+					return dynamo.NewTable(db, "target", dynamo.Options{Retry: contractRetry, Typed: typed})
+				})
+			})
+		})
+	}
+	t.Run("guard", func(t *testing.T) {
+		replicatetest.RunKeySwapContract(t, func(t *testing.T) replicatetest.Target {
+			return usersTarget(t, func(db *dynamodb.Client) replicate.Writer {
+				return dynamo.NewSeqGuard(dynamo.NewTable(db, "target", dynamo.Options{Retry: contractRetry}), replattr.Names{}, dynamo.GuardOptions{})
+			})
+		})
+	})
+}

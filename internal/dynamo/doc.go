@@ -37,6 +37,17 @@
 // and reported as applied.
 // Table.WriteBatch is unchanged.
 //
+// # Deletes with an owner
+//
+// A delete with replicate.Write.Owner (a delete a rule set with a key rule
+// made) must remove the target item only if it still belongs to the source
+// item: BatchWriteItem takes no conditions, so Table sends it as a
+// DeleteItem conditioned on the owner's attributes, alone and under the
+// same retry policy, next to the BatchWriteItem of the other writes;
+// SeqGuard adds the owner to its own condition. A failed condition means
+// another source item holds the key now (or there is no item): the delete
+// is applied. A call without such a delete takes the path above unchanged.
+//
 // # Raw writes
 //
 // A stream image in a Lambda event is already DynamoDB JSON, byte for byte

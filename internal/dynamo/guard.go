@@ -81,8 +81,16 @@ var _ replicate.Writer = (*SeqGuard)(nil)
 // attribute. A table has one TTL attribute: if the target already has one,
 // name it as Expires.
 //
+// # Deletes with an owner
+//
+// A delete with an Owner (a delete a rule set made, see
+// replicate.Write.Owner) writes its tombstone only if, besides the
+// condition above, the item at the key is none, a tombstone (it lacks the
+// first owner attribute, in name order) or holds every owner attribute
+// with an equal value; an item of another source item is kept.
+//
 // A write rejected by the condition (ConditionalCheckFailedException) is
-// stale: it is skipped and counts as success.
+// stale, or another source item's: it is skipped and counts as success.
 type SeqGuard struct {
 	t         *Table
 	names     replattr.Names
@@ -164,16 +172,34 @@ func (g *SeqGuard) writeOne(ctx context.Context, w replicate.Write) (retries int
 	item := g.item(w, seq)
 	names := map[string]string{"#seq": g.names.Seq}
 	values := map[string]types.AttributeValue{":seq": &types.AttributeValueMemberS{Value: seq}}
+	cond := guardCondition
+	if w.Op == replicate.OpDelete && w.Owner != nil {
+		cond = guardOwnerCondition(w.Owner, names, values)
+	}
 	return g.t.tryOne(ctx, fmt.Sprintf("guarded %s item", w.Op), func() error {
 		_, err := g.t.api.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName: aws.String(g.t.name), Item: item, ConditionExpression: aws.String(guardCondition),
+			TableName: aws.String(g.t.name), Item: item, ConditionExpression: aws.String(cond),
 			ExpressionAttributeNames: names, ExpressionAttributeValues: values,
 		})
 		if IsConditionalCheckFailed(err) {
-			return nil // stale and skipped
+			return nil // stale, or another source item's: skipped
 		}
 		return err
 	})
+}
+
+// guardOwnerCondition returns the condition of a guarded delete with an
+// Owner, adding its placeholders to names and values: guardCondition, and
+// the item at the key holds no first owner attribute (there is none, or
+// it is a tombstone) or holds the whole owner (ownerCondition). It is
+// spelled as ORs of ANDs, without parentheses.
+func guardOwnerCondition(owner map[string]types.AttributeValue, names map[string]string, values map[string]types.AttributeValue) string {
+	owned := ownerCondition(owner, names, values)
+	var terms []string
+	for _, s := range []string{"attribute_not_exists(#seq)", "#seq < :seq"} {
+		terms = append(terms, s+" AND attribute_not_exists(#o0)", s+" AND "+owned)
+	}
+	return strings.Join(terms, " OR ")
 }
 
 // item returns what w writes, seq being its padded sequence number: the

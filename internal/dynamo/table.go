@@ -3,6 +3,9 @@ package dynamo
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -77,10 +80,15 @@ func (t *Table) Name() string { return t.name }
 func (t *Table) Raw() bool { return t.raw }
 
 // WriteBatch implements replicate.Writer with BatchWriteItem. Writes must
-// have distinct keys and number at most replicate.MaxBatchWrites.
+// have distinct keys and number at most replicate.MaxBatchWrites. A delete
+// with an Owner is a conditional DeleteItem of its own (BatchWriteItem
+// takes no conditions; see writeOwned).
 func (t *Table) WriteBatch(ctx context.Context, writes []replicate.Write) (errs []error, retries int) {
 	if len(writes) == 0 {
 		return nil, 0
+	}
+	if hasOwned(writes) {
+		return t.writeOwned(ctx, writes)
 	}
 	todo := make([]int, 0, len(writes)) // indices of writes not yet applied
 	raw := t.rawEnabled(writes)
@@ -148,6 +156,101 @@ func (t *Table) WriteBatch(ctx context.Context, writes []replicate.Write) (errs 
 			return failAll(errs, writes, todo, fmt.Errorf("batch write item: %w", err)), retries
 		}
 	}
+}
+
+// hasOwned reports whether a write is a delete with an Owner.
+func hasOwned(writes []replicate.Write) bool {
+	for i := range writes {
+		if writes[i].Owner != nil && writes[i].Op == replicate.OpDelete {
+			return true
+		}
+	}
+	return false
+}
+
+// writeOwned writes the deletes with an Owner each alone (deleteOwned), at
+// most maxGuardedInFlight at once, while the other writes go through
+// BatchWriteItem as always.
+func (t *Table) writeOwned(ctx context.Context, writes []replicate.Write) (errs []error, retries int) {
+	var (
+		mu      sync.Mutex
+		wg      sync.WaitGroup
+		sem     = make(chan struct{}, maxGuardedInFlight)
+		rest    = make([]replicate.Write, 0, len(writes))
+		restIdx = make([]int, 0, len(writes))
+	)
+	for i := range writes {
+		if writes[i].Owner == nil || writes[i].Op != replicate.OpDelete {
+			rest, restIdx = append(rest, writes[i]), append(restIdx, i)
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			n, err := t.deleteOwned(ctx, writes[i])
+			mu.Lock()
+			defer mu.Unlock()
+			retries += n
+			if err != nil {
+				errs = setErr(errs, len(writes), i, err)
+			}
+		})
+	}
+	restErrs, n := t.WriteBatch(ctx, rest)
+	wg.Wait()
+	retries += n
+	for j, err := range restErrs {
+		if err != nil {
+			errs = setErr(errs, len(writes), restIdx[j], err)
+		}
+	}
+	return errs, retries
+}
+
+// deleteOwned deletes w's key only if the item there holds w.Owner
+// (ownerCondition), retrying like WriteBatch. A failed condition means
+// there is nothing of w's source item to delete (another source item holds
+// the key now, or there is no item): the write is applied.
+func (t *Table) deleteOwned(ctx context.Context, w replicate.Write) (retries int, err error) {
+	if w, err = typedWrite(w); err != nil {
+		return 0, err
+	}
+	names, values := map[string]string{}, map[string]types.AttributeValue{}
+	cond := ownerCondition(w.Owner, names, values)
+	return t.tryOne(ctx, "owned delete item", func() error {
+		_, err := t.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+			TableName: aws.String(t.name), Key: w.Key, ConditionExpression: aws.String(cond),
+			ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+		})
+		if IsConditionalCheckFailed(err) {
+			return nil // not this source item's: nothing to delete
+		}
+		return err
+	})
+}
+
+// ownerCondition returns the condition that an item holds every attribute
+// of owner with an equal value ("#o0 = :o0 AND #o1 = :o1", names in
+// sorted order), adding its placeholders to names and values.
+func ownerCondition(owner map[string]types.AttributeValue, names map[string]string, values map[string]types.AttributeValue) string {
+	attrs := ownerNames(owner)
+	terms := make([]string, len(attrs))
+	for i, a := range attrs {
+		n, v := fmt.Sprintf("#o%d", i), fmt.Sprintf(":o%d", i)
+		names[n], values[v] = a, owner[a]
+		terms[i] = n + " = " + v
+	}
+	return strings.Join(terms, " AND ")
+}
+
+// ownerNames returns the attribute names of owner, sorted.
+func ownerNames(owner map[string]types.AttributeValue) []string {
+	attrs := make([]string, 0, len(owner))
+	for a := range owner {
+		attrs = append(attrs, a)
+	}
+	sort.Strings(attrs)
+	return attrs
 }
 
 // writeOne writes w alone with PutItem or DeleteItem, retrying like WriteBatch.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ddbsync/ddbsync/internal/queue"
 	"github.com/ddbsync/ddbsync/internal/replicate"
+	"github.com/ddbsync/ddbsync/internal/replicate/replicatetest"
 	"github.com/ddbsync/ddbsync/internal/rules"
 )
 
@@ -135,4 +136,71 @@ ttl_deletes: skip
 	require.Error(t, alone.FirstError)
 	assert.Contains(t, alone.FirstError.Error(), "old image needed")
 	assert.Contains(t, alone.FirstError.Error(), "left out of the queue message")
+}
+
+// TestApplier_Apply_RulesKeySwap applies, behind the guard, the messages
+// of two users swapping emails under a key rule (pk = email): whether the
+// second message fails as a collision and is redelivered alone, or every
+// message comes in a batch of its own, both users end at their new keys,
+// since the guarded delete of an old key keeps the item of another user
+// there. A REMOVE whose key another user took meanwhile keeps it too.
+func TestApplier_Apply_RulesKeySwap(t *testing.T) {
+	rs, err := rules.Parse("users", []byte(replicatetest.UsersRules))
+	require.NoError(t, err)
+	img := func(id, email string) json.RawMessage {
+		return json.RawMessage(fmt.Sprintf(`{"id":{"S":%q},"email":{"S":%q},"active":{"BOOL":true}}`, id, email))
+	}
+	msg := func(src string, seq int, env queue.Envelope) queue.Message {
+		env.Keys = json.RawMessage(fmt.Sprintf(`{"id":{"S":%q}}`, src))
+		env.Seq = fmt.Sprintf("%021d", seq)
+		body, err := env.Encode()
+		require.NoError(t, err)
+		k, _ := replicate.DecodeImage(env.Keys)
+		id, _ := replicate.KeyID(k)
+		return queue.Message{ID: src + "@" + env.Seq[18:], GroupID: queue.GroupID(id), Body: body}
+	}
+	seeded := func(t *testing.T) (*replicatetest.MemWriter, *queue.Applier) {
+		w := newMemGuard()
+		a := queue.NewApplier(replicate.New(w, replicate.Options{Rules: rs}), nil, "")
+		res := a.Apply(t.Context(), []queue.Message{
+			msg("A", 1, queue.Envelope{Event: "INSERT", NewImage: img("A", "t1@x")}),
+			msg("B", 2, queue.Envelope{Event: "INSERT", NewImage: img("B", "t2@x")}),
+		})
+		require.Empty(t, res.FailedIDs)
+		return w, a
+	}
+	swapA := msg("A", 3, queue.Envelope{Event: "MODIFY", OldImage: img("A", "t1@x"), NewImage: img("A", "t2@x")})
+	swapB := msg("B", 4, queue.Envelope{Event: "MODIFY", OldImage: img("B", "t2@x"), NewImage: img("B", "t1@x")})
+	swapped := func(t *testing.T, w *replicatetest.MemWriter) {
+		t.Helper()
+		assert.Equal(t, replicatetest.UserItem("A", "t2@x"), visible(w, "t2@x"))
+		assert.Equal(t, replicatetest.UserItem("B", "t1@x"), visible(w, "t1@x"))
+	}
+
+	t.Run("in one batch, the collision redelivered alone", func(t *testing.T) {
+		w, a := seeded(t)
+		res := a.Apply(t.Context(), []queue.Message{swapA, swapB})
+		require.Equal(t, []string{"B@004"}, res.FailedIDs)
+		res = a.Apply(t.Context(), []queue.Message{swapB})
+		require.Empty(t, res.FailedIDs)
+		swapped(t, w)
+	})
+	t.Run("message by message", func(t *testing.T) {
+		w, a := seeded(t)
+		for _, m := range []queue.Message{swapA, swapB} {
+			require.Empty(t, a.Apply(t.Context(), []queue.Message{m}).FailedIDs)
+		}
+		swapped(t, w)
+	})
+	t.Run("a REMOVE whose key another user took keeps it", func(t *testing.T) {
+		w, a := seeded(t)
+		require.Empty(t, a.Apply(t.Context(), []queue.Message{swapB}).FailedIDs)
+		require.Empty(t, a.Apply(t.Context(), []queue.Message{msg("A", 5, queue.Envelope{Event: "REMOVE", OldImage: img("A", "t1@x")})}).FailedIDs)
+		assert.Equal(t, replicatetest.UserItem("B", "t1@x"), visible(w, "t1@x"))
+	})
+}
+
+// visible returns the item at target key pk in w, nil if none.
+func visible(w *replicatetest.MemWriter, pk string) map[string]types.AttributeValue {
+	return w.Get(replicatetest.UserKey(pk))
 }

@@ -73,6 +73,10 @@ type Change struct {
 	// https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/time-to-live-ttl-streams.html
 	TTL bool
 
+	// owner, for a delete a rule set makes, holds the attributes the
+	// target item must hold for the delete to remove it (see Write.Owner).
+	owner map[string]types.AttributeValue
+
 	// shaped marks a target change made by a rule set: its NewImage was
 	// encoded by the SDK from a checked item, and is nil once a later
 	// write of the same target key supersedes it.
@@ -97,6 +101,15 @@ type Write struct {
 	// table writers ignore it; a guarded writer (dynamo.SeqGuard) writes only
 	// if it is newer than the one stored with the item.
 	Seq string
+	// Owner, on a delete, makes it conditional: the target item is deleted
+	// only if it holds every attribute of Owner (top-level names) with an
+	// equal value, that is if it still belongs to the source item the
+	// delete comes from. A target item that does not (another source item
+	// holds the key now, or there is none) is kept and the write counts as
+	// applied. The Replicator sets it on the deletes a rule set with a key
+	// rule makes (see reshape.go); nil, the delete is unconditional. Puts
+	// ignore it.
+	Owner map[string]types.AttributeValue
 }
 
 // KeyID returns a canonical string for an item key: attribute names in sorted

@@ -39,7 +39,9 @@
 // writes as above; [Plan.Failed] still answers for the records. A record
 // whose rules fail fails at its own sequence number; a record they give no
 // write is applied and counted (Result.Filtered, Result.TTLSkipped). nil
-// or the identity rule set keeps the plain path. See reshape.go.
+// or the identity rule set keeps the plain path. With a key rule, a delete
+// the rules make carries an owner ([Write.Owner]) so that it does not
+// remove an item another source item moved to that key. See reshape.go.
 //
 // # Validation
 //

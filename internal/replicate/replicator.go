@@ -400,7 +400,7 @@ func (r *Replicator) writeChunk(ctx context.Context, changes []Change, chunk []p
 // write returns the write for change c: raw when the writer takes it and
 // the images are in the forwarded subset, otherwise decoded as always.
 func (r *Replicator) write(c *Change) (Write, error) {
-	w := Write{Op: c.Op, Key: c.Key, KeyID: c.KeyID, Seq: c.Seq}
+	w := Write{Op: c.Op, Key: c.Key, KeyID: c.KeyID, Seq: c.Seq, Owner: c.owner}
 	if r.raw && c.RawKey != nil {
 		if c.Op != OpPut {
 			w.RawKey = c.RawKey

@@ -34,6 +34,21 @@ import (
 // the batch; the earlier ones stand. A record the rules give no write
 // (filtered out, a TTL delete skipped) is applied: Result.Filtered and
 // Result.TTLSkipped count them.
+//
+// With a key rule, two source items can hold one target key one after the
+// other (two users swap emails, the key rule's attribute), so a delete the
+// rules make (the old target key of a re-key, an item leaving the filter,
+// a REMOVE) may find another item at its key: a collision retried alone,
+// a record applied after the other item's, or the queue path. Such a
+// delete carries an owner (Write.Owner): the source key attributes, where
+// the rules put them in the target item (rules.RuleSet.SourceKeyPaths),
+// with the record's source key values; the writer deletes the target item
+// only if it holds them. Attributes that are part of the target key are
+// left out (the key already pins them); if every source key attribute is,
+// or there is no key rule, target keys are one per source item and the
+// delete stays unconditional. So does it when the rules drop or overwrite
+// a source key attribute or move it into a map (rules.RuleSet.Reversible,
+// top-level attributes only): the remaining limit of docs/rules.md.
 
 // minShapePerWorker is the smallest share of a batch worth a goroutine
 // when reshaping (a typical rule set takes some microseconds per record).
@@ -202,6 +217,9 @@ func (r *Replicator) shapeRecord(c *Change) shapedRecord {
 		if err != nil {
 			return shapedRecord{err: fmt.Errorf("record %s: rules: %w", c.Seq, err)}
 		}
+		if w.Op == rules.OpDelete {
+			t.owner = r.deleteOwner(s.srcKey, w.Key)
+		}
 		s.keys[j] = rules.Write{Op: w.Op, Key: w.Key}
 		s.changes[j] = t
 	}
@@ -227,6 +245,35 @@ func targetChange(c *Change, w rules.Write) (Change, error) {
 		}
 	}
 	return t, nil
+}
+
+// deleteOwner returns the owner of a delete of target key key made for
+// the source item srcKey: the attributes the target item must hold for
+// the delete to remove it (see reshape's doc above), nil for an
+// unconditional delete.
+func (r *Replicator) deleteOwner(srcKey, key map[string]types.AttributeValue) map[string]types.AttributeValue {
+	if !r.rules.HasKeyRule() {
+		return nil
+	}
+	names := sortedNames(srcKey)
+	paths, ok := r.rules.SourceKeyPaths(names)
+	if !ok {
+		return nil // the rules drop a source key attribute: not conditioned
+	}
+	var owner map[string]types.AttributeValue
+	for i, p := range paths {
+		if len(p) != 1 {
+			return nil // inside a map: not conditioned (top-level attributes only)
+		}
+		if _, inKey := key[p[0]]; inKey {
+			continue
+		}
+		if owner == nil {
+			owner = make(map[string]types.AttributeValue, len(names))
+		}
+		owner[p[0]] = srcKey[names[i]]
+	}
+	return owner
 }
 
 // valuesWithheld stands for the message of a rules.EvalError in a record's

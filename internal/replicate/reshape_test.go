@@ -392,3 +392,22 @@ func TestReplicator_Apply_RulesCollisionRetry(t *testing.T) {
 	assert.Empty(t, res.FailedSeq)
 	assert.Equal(t, shaped("1", "second"), w.Get(targetKey("acme#1")))
 }
+
+// TestReplicator_Apply_RulesKeySwap checks that a delete the rules make
+// removes the target item only if it still belongs to the record's source
+// item: two users swapping emails (the key rule's attribute) both end at
+// their new keys, in one batch with a collision retried or record by
+// record, and a REMOVE or a filter leave whose old target key another item
+// took keeps that item. dynamo and queue run the same cases on DynamoDB
+// Local and behind the guard.
+func TestReplicator_Apply_RulesKeySwap(t *testing.T) {
+	newTarget := func(w *replicatetest.MemWriter) replicatetest.Target {
+		return replicatetest.Target{Writer: w, Get: func(_ *testing.T, key replicatetest.Item) replicatetest.Item { return w.Get(key) }}
+	}
+	t.Run("plain", func(t *testing.T) {
+		replicatetest.RunKeySwapContract(t, func(*testing.T) replicatetest.Target { return newTarget(replicatetest.NewMemWriter()) })
+	})
+	t.Run("guarded", func(t *testing.T) {
+		replicatetest.RunKeySwapContract(t, func(*testing.T) replicatetest.Target { return newTarget(replicatetest.NewGuardedMemWriter()) })
+	})
+}

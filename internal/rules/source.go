@@ -53,6 +53,11 @@ func (rs *RuleSet) Reversible(srcKeyNames []string) bool {
 	return ok
 }
 
+// HasKeyRule reports whether the rule set has a key rule: only then can
+// two source items write one target key over time, so that a delete of a
+// target key may find another item there.
+func (rs *RuleSet) HasKeyRule() bool { return rs != nil && rs.key != nil }
+
 // SourceKeyPaths returns where the rules put each source key attribute in
 // the target item (in srcKeyNames' order), or false if a rule drops or
 // overwrites one. The top-level names of these paths are what a reader of

@@ -70,6 +70,19 @@ func Delete(tb testing.TB, key Item, seq string) replicate.Write {
 	return replicate.Write{Op: replicate.OpDelete, Key: key, KeyID: id, RawKey: raw, Seq: seq}
 }
 
+// OwnedDelete returns a delete of key from the change at seq that removes
+// the item only if it holds owner (replicate.Write.Owner).
+func OwnedDelete(tb testing.TB, key, owner Item, seq string) replicate.Write {
+	tb.Helper()
+	w := Delete(tb, key, seq)
+	w.Owner = owner
+	return w
+}
+
+// owned returns the attributes of an item of the source item id, as a
+// rule set that carries the source key "id" writes them.
+func owned(id string) Item { return Item{"id": &types.AttributeValueMemberS{Value: id}} }
+
 // forWriter returns writes as the replicator sends them to w: raw only
 // (DynamoDB JSON, Item and Key nil) if w takes raw writes, else typed only.
 func forWriter(w replicate.Writer, writes []replicate.Write) []replicate.Write {
@@ -166,7 +179,9 @@ func n(v string) types.AttributeValue { return &types.AttributeValueMemberN{Valu
 // RunWriterContract runs the cases every replicate.Writer keeps, on a new
 // Target per case: puts and deletes by key, whole-item overwrite, delete of
 // a missing item, every attribute type round-tripping, number keys in any
-// spelling, full batches. Writes carry increasing sequence numbers, so a
+// spelling, full batches, deletes with an owner (replicate.Write.Owner:
+// the item is deleted only if it holds the owner, else kept, and the
+// write is applied either way). Writes carry increasing sequence numbers, so a
 // guarded writer passes too.
 //
 // Calls that break the Writer's precondition (duplicate keys, more than
@@ -247,6 +262,38 @@ func RunWriterContract(t *testing.T, newTarget func(t *testing.T) Target) {
 				tg.assertItem(t, Key("good", "1"), with(Key("good", "1"), Item{"v": n("1")}))
 			}
 		},
+		"a delete with an owner removes an item that holds it": func(t *testing.T, tg Target) {
+			tg.write(t, Put(t, with(Key("a", "1"), owned("A")), "1"))
+			tg.write(t, OwnedDelete(t, Key("a", "1"), owned("A"), "2"))
+			tg.assertItem(t, Key("a", "1"), nil)
+		},
+		"a delete with an owner keeps an item of another owner, and is applied": func(t *testing.T, tg Target) {
+			tg.write(t, Put(t, with(Key("a", "1"), owned("B")), "1"))
+			tg.write(t, OwnedDelete(t, Key("a", "1"), owned("A"), "2"))
+			tg.assertItem(t, Key("a", "1"), with(Key("a", "1"), owned("B")))
+		},
+		"a delete with an owner compares every owner attribute": func(t *testing.T, tg Target) {
+			both := Item{"id": &types.AttributeValueMemberS{Value: "A"}, "n": n("1.0")}
+			tg.write(t, Put(t, with(Key("a", "1"), both), "1"))
+			tg.write(t, OwnedDelete(t, Key("a", "1"), Item{"id": both["id"], "n": n("2")}, "2"))
+			tg.assertItem(t, Key("a", "1"), with(Key("a", "1"), both))
+			tg.write(t, OwnedDelete(t, Key("a", "1"), Item{"id": both["id"], "n": n("1")}, "3"))
+			tg.assertItem(t, Key("a", "1"), nil)
+		},
+		"a delete with an owner of a missing item is applied": func(t *testing.T, tg Target) {
+			tg.write(t, OwnedDelete(t, Key("never", "1"), owned("A"), "1"))
+			tg.assertItem(t, Key("never", "1"), nil)
+		},
+		"deletes with an owner apply in one call with other writes": func(t *testing.T, tg Target) {
+			tg.write(t, Put(t, with(Key("a", "1"), owned("A")), "1"), Put(t, with(Key("b", "1"), owned("B")), "2"),
+				Put(t, with(Key("c", "1"), owned("C")), "3"))
+			tg.write(t, OwnedDelete(t, Key("a", "1"), owned("A"), "4"), OwnedDelete(t, Key("b", "1"), owned("A"), "5"),
+				Delete(t, Key("c", "1"), "6"), Put(t, with(Key("d", "1"), owned("D")), "7"))
+			tg.assertItem(t, Key("a", "1"), nil)
+			tg.assertItem(t, Key("b", "1"), with(Key("b", "1"), owned("B")))
+			tg.assertItem(t, Key("c", "1"), nil)
+			tg.assertItem(t, Key("d", "1"), with(Key("d", "1"), owned("D")))
+		},
 		"an empty call does nothing": func(t *testing.T, tg Target) {
 			errs, _ := tg.Writer.WriteBatch(t.Context(), nil)
 			assert.Nil(t, errs)
@@ -260,8 +307,10 @@ func RunWriterContract(t *testing.T, newTarget func(t *testing.T) Target) {
 // RunGuardContract runs the cases of a guarded replicate.Writer (the
 // stale-write rule of dynamo.SeqGuard) on a new Target per case: a write
 // applies only if its change is newer than the last one applied to its key,
-// deletes included; a stale write is skipped and counts as success; a write
-// without a valid sequence number fails alone.
+// deletes included; a stale write is skipped and counts as success; a
+// delete with an owner keeps another owner's item and still leaves a
+// tombstone where there is no item; a write without a valid sequence
+// number fails alone.
 func RunGuardContract(t *testing.T, newTarget func(t *testing.T) Target) {
 	k := Key("a", "1")
 	put := func(t *testing.T, seq string) replicate.Write { return Put(t, with(k, Item{"v": n(seq)}), seq) }
@@ -293,6 +342,21 @@ func RunGuardContract(t *testing.T, newTarget func(t *testing.T) Target) {
 		}},
 		"older delete after a delete keeps it deleted": {calls: func(t *testing.T) []replicate.Write {
 			return []replicate.Write{del(t, "20"), del(t, "15"), put(t, "18")}
+		}},
+		"owned delete older than the put is stale": {calls: func(t *testing.T) []replicate.Write {
+			return []replicate.Write{Put(t, with(k, owned("A")), "30"), OwnedDelete(t, k, owned("A"), "20")}
+		}, want: with(k, owned("A"))},
+		"newer owned delete of its owner's item removes it, and an older put stays deleted": {calls: func(t *testing.T) []replicate.Write {
+			return []replicate.Write{Put(t, with(k, owned("A")), "10"), OwnedDelete(t, k, owned("A"), "20"), Put(t, with(k, owned("A")), "15")}
+		}},
+		"newer owned delete keeps another owner's item": {calls: func(t *testing.T) []replicate.Write {
+			return []replicate.Write{Put(t, with(k, owned("B")), "10"), OwnedDelete(t, k, owned("A"), "20")}
+		}, want: with(k, owned("B"))},
+		"owned delete of a never-seen item leaves a tombstone: an older put stays deleted": {calls: func(t *testing.T) []replicate.Write {
+			return []replicate.Write{OwnedDelete(t, k, owned("A"), "20"), Put(t, with(k, owned("A")), "10")}
+		}},
+		"owned delete after a delete keeps it deleted": {calls: func(t *testing.T) []replicate.Write {
+			return []replicate.Write{del(t, "20"), OwnedDelete(t, k, owned("A"), "25"), Put(t, with(k, owned("A")), "22")}
 		}},
 		"newer put after a delete recreates the whole item": {calls: func(t *testing.T) []replicate.Write {
 			return []replicate.Write{Put(t, with(k, Item{"v": n("10"), "old": n("1")}), "10"), del(t, "20"), put(t, "30")}

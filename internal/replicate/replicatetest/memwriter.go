@@ -10,11 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"sort"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/ddbsync/ddbsync/internal/replicate"
+	"github.com/ddbsync/ddbsync/internal/tablecmp"
 )
 
 var _ replicate.Writer = (*MemWriter)(nil)
@@ -29,6 +31,10 @@ var ErrRejected = errors.New("rejected by test")
 // and a write DynamoDB refuses ([ValidateItem]: an empty set, a number of
 // 39 digits, an item of more than 400 KB, ...) fails alone, as it does
 // through dynamo.Table.
+//
+// A delete with an Owner removes the item only if it holds the owner's
+// attributes, as dynamo.Table's conditional DeleteItem does; otherwise it
+// is skipped (NotOwned) and counts as success.
 //
 // A guarded MemWriter ([NewGuardedMemWriter]) applies the stale-write rule
 // of dynamo.SeqGuard instead of plain writes.
@@ -48,6 +54,9 @@ type MemWriter struct {
 	Calls []int
 	// Stale counts, guarded, the writes skipped as stale.
 	Stale int
+	// NotOwned counts the deletes with an Owner skipped because the item
+	// at their key does not hold it.
+	NotOwned int
 }
 
 // memItem is a stored item and the KeyID of the write that stored it.
@@ -117,6 +126,12 @@ func (m *MemWriter) WriteBatch(ctx context.Context, writes []replicate.Write) ([
 				m.Stale++
 				continue
 			}
+		}
+		if w.Op == replicate.OpDelete && w.Owner != nil && !m.owns(m.items[id].item, w.Owner) {
+			m.NotOwned++
+			continue
+		}
+		if m.guarded {
 			m.seqs[id] = w.Seq
 		}
 		if w.Op == replicate.OpPut {
@@ -129,6 +144,34 @@ func (m *MemWriter) WriteBatch(ctx context.Context, writes []replicate.Write) ([
 		return nil, 0
 	}
 	return errs, 0
+}
+
+// owns reports whether a delete with owner removes item, as the
+// condition of dynamo.Table does (the item holds every owner attribute
+// with an equal value; no item: nothing to delete) or, guarded, that of
+// dynamo.SeqGuard, which also writes its tombstone where there is no item
+// or one without the first owner attribute (in name order).
+func (m *MemWriter) owns(item, owner map[string]types.AttributeValue) bool {
+	if item == nil {
+		return m.guarded
+	}
+	if m.guarded {
+		names := make([]string, 0, len(owner))
+		for name := range owner {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		if _, ok := item[names[0]]; !ok {
+			return true
+		}
+	}
+	for name, want := range owner {
+		got, ok := item[name]
+		if !ok || !tablecmp.Equal(got, want) {
+			return false
+		}
+	}
+	return true
 }
 
 // validate returns the ValidationException DynamoDB answers w with, alone:
