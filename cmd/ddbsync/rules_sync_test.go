@@ -244,3 +244,54 @@ func describeStreamARN(t *testing.T, db *dynamodb.Client, table string) *string 
 	require.NoError(t, err)
 	return out.Table.LatestStreamArn
 }
+
+// TestVerifyCommand_RulesTTLSkipKeepsExpiredCopies: with ttl_deletes: skip,
+// the copy of an item the source's TTL expired (DynamoDB Local deletes
+// nothing by TTL: the source item is deleted by hand) is no difference:
+// verify --rules reads the source's TTL attribute (renamed by the rules
+// here), says the tables are identical and counts the kept copy; a copy
+// whose TTL is in the future is still extra.
+func TestVerifyCommand_RulesTTLSkipKeepsExpiredCopies(t *testing.T) {
+	keyID := testkit.AccessKeyID(t)
+	db := testkit.DDB(t).DynamoDB(keyID)
+	_, err := ddblocal.CreateTable(t.Context(), db, ddblocal.TableSpec{Name: "orders", HashKey: "id", StreamViewType: types.StreamViewTypeNewAndOldImages})
+	require.NoError(t, err)
+	_, err = ddblocal.CreateTable(t.Context(), db, ddblocal.TableSpec{Name: "orders-copy", HashKey: "id"})
+	require.NoError(t, err)
+	_, err = db.UpdateTimeToLive(t.Context(), &dynamodb.UpdateTimeToLiveInput{TableName: aws.String("orders"),
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String("expires"), Enabled: aws.Bool(true)}})
+	require.NoError(t, err)
+	rulesFile := filepath.Join(t.TempDir(), "rules.yaml")
+	require.NoError(t, os.WriteFile(rulesFile, []byte("rules: [{rename: {expires: expires_at}}]\nttl_deletes: skip\n"), 0o600))
+	id := func(v string) map[string]types.AttributeValue {
+		return map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: v}}
+	}
+	at := func(d time.Duration) types.AttributeValue {
+		return &types.AttributeValueMemberN{Value: fmt.Sprint(time.Now().Add(d).Unix())}
+	}
+	live := id("order-001")
+	live["expires"] = at(time.Hour)
+	putItem(t, db, "orders", live)
+	liveCopy := id("order-001")
+	liveCopy["expires_at"] = live["expires"]
+	putItem(t, db, "orders-copy", liveCopy)
+	expired := id("order-002") // its source item expired and was deleted
+	expired["expires_at"] = at(-time.Hour)
+	putItem(t, db, "orders-copy", expired)
+	verify := []string{"--table", "orders", "--target-table", "orders-copy", "--rules", rulesFile, "--recheck-delay", "0", "--quiet"}
+
+	code, stdout, stderr := localCmd(t, keyID, "verify", verify...)
+	require.Equal(t, exitOK, code, stderr+stdout)
+	assert.Contains(t, stdout, "source 1 items, target 2 items: 0 missing, 0 extra, 0 different (1 expired copies kept)")
+	assert.Contains(t, stdout, "the tables are identical")
+	code, stdout, _ = localCmd(t, keyID, "verify", append(verify, "--output", "json")...)
+	require.Equal(t, exitOK, code)
+	assert.Contains(t, stdout, `"expired_kept":1`)
+
+	future := id("order-003") // no source item, and not expired: extra
+	future["expires_at"] = at(time.Hour)
+	putItem(t, db, "orders-copy", future)
+	code, stdout, _ = localCmd(t, keyID, "verify", verify...)
+	assert.Equal(t, exitError, code)
+	assert.Contains(t, stdout, "0 missing, 1 extra, 0 different (1 expired copies kept)")
+}

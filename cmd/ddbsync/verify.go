@@ -10,9 +10,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/ddbsync/ddbsync/internal/rules"
 	"github.com/ddbsync/ddbsync/internal/tablesync"
 )
 
@@ -124,6 +127,9 @@ is made with: a filtered, reshaped, re-keyed copy verifies clean. Each
 line then also carries "source_key" and "target_key" ("key" is the target
 key); "collision" (two source items, one target key) and "rule-error"
 lines need a change of the rule set (docs/rules-commands.md).
+With ttl_deletes: skip the copy of an item the source's TTL expired (its
+TTL passed, its source item gone) is no difference: it is counted as an
+expired copy kept.
 
 ` + guardRailsHelp + massChangeHelp + `
 A verify that fails or is interrupted prints no counts that look final.
@@ -204,6 +210,10 @@ func (v tableVerifier) run(ctx context.Context, cfg VerifyConfig) error {
 		}
 		return notFinished(ctx, tablesync.VerifyResult{}, err)
 	}
+	ttlAttr, err := keptTTLAttribute(ctx, src, cfg.Table, rs)
+	if err != nil {
+		return notFinished(ctx, tablesync.VerifyResult{}, err)
+	}
 	report := v.stdout
 	if cfg.Output != outputText {
 		report = v.stderr
@@ -251,6 +261,7 @@ func (v tableVerifier) run(ctx context.Context, cfg VerifyConfig) error {
 		Logger:       cfg.logger(v.stderr),
 		Attrs:        cfg.attrs(),
 		Rules:        rs,
+		TTLAttribute: ttlAttr,
 	})
 	if err != nil {
 		return notFinished(ctx, res, err)
@@ -287,6 +298,30 @@ func (v tableVerifier) run(ctx context.Context, cfg VerifyConfig) error {
 	}
 	fmt.Fprintln(report, "verify: the tables are identical")
 	return nil
+}
+
+// ttlDescriber is the part of *dynamodb.Client keptTTLAttribute calls.
+type ttlDescriber interface {
+	DescribeTimeToLive(context.Context, *dynamodb.DescribeTimeToLiveInput, ...func(*dynamodb.Options)) (*dynamodb.DescribeTimeToLiveOutput, error)
+}
+
+// keptTTLAttribute returns the source table's TTL attribute when the
+// rules keep the items its TTL expires (ttl_deletes: skip), so that
+// verify counts their copies apart instead of reporting them extra; ""
+// otherwise, or when the table has no TTL.
+func keptTTLAttribute(ctx context.Context, api ttlDescriber, table string, rs *rules.RuleSet) (string, error) {
+	if rs.IsIdentity() || rs.TTL != rules.TTLSkip {
+		return "", nil
+	}
+	out, err := api.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
+	if err != nil {
+		return "", fmt.Errorf("describe the TTL of %s: %w", table, err)
+	}
+	d := out.TimeToLiveDescription
+	if d == nil || d.AttributeName == nil || d.TimeToLiveStatus == types.TimeToLiveStatusDisabled {
+		return "", nil
+	}
+	return *d.AttributeName, nil
 }
 
 // notFinished is the error of a verify that ended before its result,
@@ -336,6 +371,7 @@ type verifyReport struct {
 	Collisions   *int64 `json:"collisions,omitempty"`
 	RuleErrors   *int64 `json:"rule_errors,omitempty"`
 	ExpectedKeys *int64 `json:"expected_keys_in_memory,omitempty"`
+	ExpiredKept  *int64 `json:"expired_kept,omitempty"`
 }
 
 func newVerifyReport(cfg VerifyConfig, res tablesync.VerifyResult) verifyReport {
@@ -345,6 +381,7 @@ func newVerifyReport(cfg VerifyConfig, res tablesync.VerifyResult) verifyReport 
 	}
 	if cfg.RulesFile != "" {
 		r.Filtered, r.Collisions, r.RuleErrors, r.ExpectedKeys = &res.Filtered, &res.Collisions, &res.RuleErrors, &res.ExpectedKeys
+		r.ExpiredKept = &res.ExpiredKept
 	}
 	return r
 }

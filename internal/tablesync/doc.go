@@ -125,6 +125,19 @@
 // items take about 1.6 GB). In that mode an item added to the source during
 // the run can be reported extra.
 //
+// With ttl_deletes: skip the copy keeps the items the source's TTL
+// expired. Given the source's TTL attribute (VerifyOptions.TTLAttribute),
+// found in the target under the name the rules give it
+// ([rules.RuleSet.TargetAttribute]), a target item no source item maps to
+// is a kept expired copy, counted in VerifyResult.ExpiredKept and not
+// reported, when its own source item (read back with the reverse
+// mapping) is gone and its TTL is a number of epoch seconds at or before
+// now. One without a TTL, with a future one, or whose source item exists
+// is extra. Without the reverse mapping the owner is unknown, and without
+// the TTL attribute in the target (dropped, or changed by a rule) the TTL
+// is: such an item is extra, as a repair leaves it ([ErrOwnerUnknown],
+// [ErrExpiredKept]).
+//
 // A collision, two source items mapped to one target key, is reported as
 // [Collision] with both source keys: found from the target item's own
 // source key when the source item compared differs (reverse mapping), or
@@ -150,7 +163,8 @@
 // left as it is ([ErrOwnerUnknown]): another source item may own it.
 // With ttl_deletes: skip the copy keeps items the source's TTL expired, so
 // a target item whose own source item is gone is left as it is too
-// ([ErrExpiredKept]): the stream will not bring it back.
+// ([ErrExpiredKept]): the stream will not bring it back. (Verify counts
+// such an item as a kept copy, not extra, when its TTL has passed.)
 // [Repairer.RepairSource] repairs every target key a source key may
 // have a copy at.
 //

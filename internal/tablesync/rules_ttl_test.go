@@ -2,8 +2,10 @@ package tablesync_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -89,5 +91,73 @@ func TestRules_BackfillCheckpointRecordsRules(t *testing.T) {
 	for _, it := range out.Items {
 		assert.NotContains(t, it, "email")
 		assert.NotEqual(t, s("initech"), it["tenant"])
+	}
+}
+
+// TestRules_VerifyCountsExpiredCopiesKept: with ttl_deletes: skip and the
+// source's TTL attribute given, a target item whose source item is gone
+// and whose TTL (where the rules put the attribute: renamed or not) is at
+// or before now is a kept expired copy: counted apart, not extra. One
+// without a TTL, with a future one or a TTL that is no number is still
+// extra, as is one whose source item exists but left the filter; and so
+// is every one without ttl_deletes: skip or without the attribute.
+// DynamoDB Local deletes nothing by TTL: the expiry is the target copy
+// written and the source item deleted by hand.
+func TestRules_VerifyCountsExpiredCopiesKept(t *testing.T) {
+	past := fmt.Sprint(time.Now().Add(-time.Hour).Unix())
+	future := fmt.Sprint(time.Now().Add(time.Hour).Unix())
+	const filter = `{filter: 'tenant != "initech"'}`
+	for _, tc := range []struct {
+		name, rules, ttlAttr string
+		at                   string // the TTL attribute in the target
+		kept, extra          int64
+	}{
+		{name: "skip", rules: "rules: [" + filter + ", {exclude: [email]}]\nttl_deletes: skip\n", ttlAttr: "expires", at: "expires", kept: 1, extra: 4},
+		{name: "skip, renamed", rules: "rules: [" + filter + ", {rename: {expires: exp_at}}]\nttl_deletes: skip\n", ttlAttr: "expires", at: "exp_at", kept: 1, extra: 4},
+		{name: "skip, no TTL attribute", rules: "rules: [" + filter + ", {exclude: [email]}]\nttl_deletes: skip\n", at: "expires", extra: 5},
+		{name: "skip, TTL attribute dropped", rules: "rules: [" + filter + ", {exclude: [expires]}]\nttl_deletes: skip\n", ttlAttr: "expires", at: "expires", extra: 5},
+		{name: "replicate", rules: "rules: [" + filter + ", {exclude: [email]}]\n", ttlAttr: "expires", at: "expires", extra: 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := localDB(t)
+			createKeyed(t, db, "src", "id")
+			createKeyed(t, db, "dst", "id")
+			rs := mustRules(t, tc.rules)
+			// In both and equal: expired, the source item not yet deleted.
+			put(t, db, "src", item{"id": s("live"), "tenant": s("acme"), "expires": n(past)})
+			live := item{"id": s("live"), "tenant": s("acme")}
+			if tc.name != "skip, TTL attribute dropped" {
+				live[tc.at] = n(past)
+			}
+			put(t, db, "dst", live)
+			for id, ttl := range map[string]av{"expired": n(past), "future": n(future), "text": s(past), "none": nil} {
+				it := item{"id": s(id), "tenant": s("acme")}
+				if ttl != nil {
+					it[tc.at] = ttl
+				}
+				put(t, db, "dst", it) // its source item is gone
+			}
+			// Its source item exists and left the filter: its copy is extra.
+			put(t, db, "src", item{"id": s("left"), "tenant": s("initech"), "expires": n(past)})
+			put(t, db, "dst", item{"id": s("left"), "tenant": s("acme"), tc.at: n(past)})
+
+			diffs, got := collect()
+			res, err := tablesync.Verify(t.Context(), db, "src", db, "dst", tablesync.VerifyOptions{
+				Segments: tablesync.Segments{Total: 2, Concurrency: 2}, RecheckDelay: -1, Rules: rs,
+				TTLAttribute: tc.ttlAttr, OnDifference: diffs,
+			})
+			require.NoError(t, err)
+			assert.Equal(t, tc.kept, res.ExpiredKept, "%s %v", res, got())
+			assert.Equal(t, tc.extra, res.Extra, "%s %v", res, got())
+			assert.Zero(t, res.Missing+res.Different, "%s %v", res, got())
+			if tc.kept > 0 {
+				for _, d := range got() {
+					assert.NotEqual(t, `{"id":{"S":"expired"}}`, tablesync.KeyJSON(d.Key), "the kept copy is no difference")
+				}
+				assert.Contains(t, res.String(), fmt.Sprintf("%d expired copies kept", tc.kept))
+			} else {
+				assert.NotContains(t, res.String(), "expired")
+			}
+		})
 	}
 }

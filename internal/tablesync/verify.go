@@ -108,6 +108,13 @@ type VerifyOptions struct {
 	// through it (see the package documentation, "Verify with rules").
 	// nil, or the identity rule set, compares items as they are.
 	Rules *rules.RuleSet
+	// TTLAttribute is the source table's TTL attribute (DescribeTimeToLive;
+	// "": none). With rules that skip TTL deletes (ttl_deletes: skip) a
+	// target item whose source item is gone and whose TTL, where the rules
+	// carry the attribute, is at or before now is a copy the replicator
+	// keeps: it is counted in ExpiredKept, not reported extra (see the
+	// package documentation, "Verify with rules").
+	TTLAttribute string
 }
 
 // VerifyResult counts what [Verify] found.
@@ -126,6 +133,10 @@ type VerifyResult struct {
 	// not carry the source key into the target (the fallback of the target
 	// pass; see the package documentation); 0 otherwise.
 	ExpectedKeys int64
+	// ExpiredKept counts the target items kept after the source's TTL
+	// expired their source items (see [VerifyOptions.TTLAttribute]); they
+	// are no differences.
+	ExpiredKept int64
 	// Elapsed is the run's duration.
 	Elapsed time.Duration
 }
@@ -144,6 +155,9 @@ func (r VerifyResult) String() string {
 	}
 	if r.Filtered > 0 {
 		s += fmt.Sprintf(" (%d source items filtered out)", r.Filtered)
+	}
+	if r.ExpiredKept > 0 {
+		s += fmt.Sprintf(" (%d expired copies kept)", r.ExpiredKept)
 	}
 	return s
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -26,6 +28,10 @@ type ruleVerifier struct {
 	reverse  bool      // the rules carry the source key into target items
 	mu       sync.Mutex
 	expected map[string]string // !reverse: target key id -> source key JSON
+	// ttlAttr is the target attribute holding the source's TTL when the
+	// rules keep the items it expires (ttl_deletes: skip); "" otherwise.
+	ttlAttr     string
+	expiredKept atomic.Int64
 }
 
 // ruleSuspect is an item that looked different under the rules.
@@ -97,6 +103,14 @@ func verifyRules(ctx context.Context, start time.Time, src TableReader, srcTable
 	if !reverse {
 		v.expected = map[string]string{}
 	}
+	if opts.Rules.TTL == rules.TTLSkip && opts.TTLAttribute != "" {
+		if to, ok := opts.Rules.TargetAttribute(opts.TTLAttribute); ok {
+			v.ttlAttr = to
+		} else {
+			log := opts.Logger.With(slog.String(keySource, srcTable), slog.String(keyTarget, dstTable))
+			log.Warn("ttl attribute not in target", slog.String("ttlAttribute", opts.TTLAttribute))
+		}
+	}
 	// The target pass reads the target key, the tombstone marker and the
 	// top-level attributes that carry the source key.
 	also := []string{opts.Attrs.Deleted}
@@ -131,12 +145,14 @@ func verifyRules(ctx context.Context, start time.Time, src TableReader, srcTable
 		SourceItems: v.scanned[sourceSide].Load(), TargetItems: v.scanned[targetSide].Load(),
 		Missing: v.missing.Load(), Extra: v.extra.Load(), Different: v.different.Load(),
 		Settled: v.settled.Load(), Filtered: v.filtered.Load(), Collisions: v.collisions.Load(),
-		RuleErrors: v.ruleErrors.Load(), ExpectedKeys: int64(len(v.expected)), Elapsed: time.Since(start),
+		RuleErrors: v.ruleErrors.Load(), ExpectedKeys: int64(len(v.expected)), ExpiredKept: v.expiredKept.Load(),
+		Elapsed: time.Since(start),
 	}
 	attrs := []slog.Attr{
 		slog.Int64(keySrcItems, res.SourceItems), slog.Int64(keyDstItems, res.TargetItems),
 		slog.Int64(keyMissing, res.Missing), slog.Int64(keyExtra, res.Extra), slog.Int64(keyDiffer, res.Different),
 		slog.Int64("collisions", res.Collisions), slog.Int64("ruleErrors", res.RuleErrors), slog.Int64("filtered", res.Filtered),
+		slog.Int64("expiredKept", res.ExpiredKept),
 		slog.Int64(keyElapsed, res.Elapsed.Milliseconds()),
 	}
 	if err != nil {
@@ -344,4 +360,22 @@ func (v *ruleVerifier) mapsTo(src, sk Item, tkID string) bool {
 	}
 	id, err := v.dstKeys.id(tk)
 	return err == nil && id == tkID
+}
+
+// keptExpired reports whether the target item twin, which no source item
+// maps to, is a copy the rules keep after the source's TTL expired its
+// source item: its own source item (sk, read as src; reverse mapping
+// only) is gone and its TTL, a number of epoch seconds, is at or before
+// now. Without the reverse mapping the owner is unknown (a repair refuses
+// it with ErrOwnerUnknown), so it stays extra.
+func (v *ruleVerifier) keptExpired(twin, sk, src Item, now time.Time) bool {
+	if v.ttlAttr == "" || !v.reverse || sk == nil || src != nil {
+		return false
+	}
+	num, ok := twin[v.ttlAttr].(*types.AttributeValueMemberN)
+	if !ok {
+		return false
+	}
+	secs, err := strconv.ParseFloat(num.Value, 64)
+	return err == nil && secs <= float64(now.UnixNano())/1e9
 }

@@ -2,6 +2,7 @@ package tablesync
 
 import (
 	"context"
+	"time"
 
 	"github.com/ddbsync/ddbsync/internal/tablecmp"
 )
@@ -168,6 +169,10 @@ func (v *ruleVerifier) recheckTarget(ctx context.Context, chunk []ruleSuspect) (
 	for _, s := range fresh {
 		if s.sk != nil && v.mapsTo(srcItems[s.skID], s.sk, s.tkID) {
 			v.settled.Add(1)
+			continue
+		}
+		if v.keptExpired(dst[s.tkID], s.sk, srcItems[s.skID], time.Now()) {
+			v.expiredKept.Add(1) // ttl_deletes: skip keeps it
 			continue
 		}
 		left = append(left, s)
