@@ -143,7 +143,13 @@
 // source key when the source item compared differs (reverse mapping), or
 // in the expected set. A source item the rules fail on is [RuleFailed].
 // Rechecks work as without rules: the target item is re-read first, then
-// the source items, consistently, and the rules applied again.
+// the source items, consistently, and the rules applied again. A
+// difference settles only when the target matches what the rules now make
+// of the source item: one that maps to another target key since is
+// checked at that key (one level: a move of a move is the next verify's),
+// and the copy left at the old key by a move, a deletion or a filter is
+// the target pass's to report (in the fallback the old key leaves the
+// expected set).
 // Differences carry SourceKey and TargetKey; Key is the target key.
 //
 // # Repair with rules

@@ -56,8 +56,19 @@ func byTarget(s ruleSuspect) (Item, string) { return s.tk, s.tkID }
 // recheckSource re-reads source-pass suspects, target first, and
 // classifies those still different: the source item through the rules is
 // missing from the target or differs from it, the rules fail on it, or
-// another source item maps to the same target key (a collision).
+// another source item maps to the same target key (a collision). A
+// suspect settles only when the target matches what the rules now make of
+// its source item: one whose source item moved to another target key is
+// rechecked at that key (one level: a move of a move is the next
+// verify's), and one whose source item no longer maps to its old key
+// leaves its copy there to the target pass ([ruleVerifier.unmapped]).
 func (v *ruleVerifier) recheckSource(ctx context.Context, chunk []ruleSuspect) ([]ruleSuspect, []Difference, error) {
+	return v.recheckSourceAt(ctx, chunk, true)
+}
+
+// recheckSourceAt is recheckSource; follow says whether a move to another
+// target key is rechecked there.
+func (v *ruleVerifier) recheckSourceAt(ctx context.Context, chunk []ruleSuspect, follow bool) ([]ruleSuspect, []Difference, error) {
 	dst, err := v.side[targetSide].get.get(ctx, distinct(chunk, byTarget), true)
 	if err != nil {
 		return nil, nil, err
@@ -66,26 +77,47 @@ func (v *ruleVerifier) recheckSource(ctx context.Context, chunk []ruleSuspect) (
 	if err != nil {
 		return nil, nil, err
 	}
-	var left []ruleSuspect
+	var left, movedTo []ruleSuspect
 	var diffs []Difference
 	for _, s := range chunk {
 		src := srcItems[s.skID]
 		if src == nil {
-			v.settled.Add(1) // deleted since; the target pass sees any leftover
+			v.unmapped(s, dst) // deleted since
 			continue
 		}
 		tk, out, keep, err := v.rs.Target(src, s.sk)
+		if err == nil && keep {
+			var id string
+			if id, err = v.dstKeys.id(tk); err == nil && (s.tk == nil || id != s.tkID) {
+				// Mapped to another target key since (or mapped now, after a
+				// rules error): the old key's copy must go, the new one match.
+				if s.tk != nil {
+					v.unmapped(s, dst)
+				}
+				ns := ruleSuspect{sk: s.sk, skID: s.skID, tk: tk, tkID: id}
+				if v.expected != nil {
+					if d, collided := v.expect(ns); collided {
+						if err := v.report(ctx, []Difference{d}); err != nil {
+							return nil, nil, err
+						}
+						continue
+					}
+				}
+				if follow {
+					movedTo = append(movedTo, ns)
+				} else {
+					v.settled.Add(1) // moved again: the next verify's
+				}
+				continue
+			}
+		}
 		if err != nil {
 			left = append(left, s)
 			diffs = append(diffs, Difference{Kind: RuleFailed, Key: s.sk, SourceKey: s.sk, Error: err.Error()})
 			continue
 		}
-		if !keep || s.tk == nil {
-			v.settled.Add(1) // left the filter or mapped since; the target pass or a later verify sees it
-			continue
-		}
-		if id, err := v.dstKeys.id(tk); err != nil || id != s.tkID {
-			v.settled.Add(1) // moved to another target key since
+		if !keep {
+			v.unmapped(s, dst) // left the filter since
 			continue
 		}
 		twin := v.opts.Attrs.Visible(dst[s.tkID])
@@ -106,7 +138,38 @@ func (v *ruleVerifier) recheckSource(ctx context.Context, chunk []ruleSuspect) (
 		left = append(left, s)
 		diffs = append(diffs, d)
 	}
+	if len(movedTo) > 0 {
+		l, d, err := v.recheckSourceAt(ctx, movedTo, false)
+		if err != nil {
+			return nil, nil, err
+		}
+		left, diffs = append(left, l...), append(diffs, d...)
+	}
 	return left, diffs, nil
+}
+
+// unmapped handles a suspect whose source item, re-read, no longer maps
+// to s.tk (deleted, filtered out or moved since): the copy at s.tk, if
+// any, must go. It settles if that copy is gone; otherwise the target
+// pass, which runs after the whole source pass, reports it extra (or
+// finds it gone by then): with the reverse mapping it reads the copy's
+// owner back, and in the fallback s.tk leaves the expected set here.
+func (v *ruleVerifier) unmapped(s ruleSuspect, dst map[string]Item) {
+	if s.tk == nil {
+		v.settled.Add(1) // no copy was expected
+		return
+	}
+	if v.expected != nil {
+		skJSON := KeyJSON(s.sk)
+		v.mu.Lock()
+		if v.expected[s.tkID] == skJSON {
+			delete(v.expected, s.tkID)
+		}
+		v.mu.Unlock()
+	}
+	if v.opts.Attrs.Visible(dst[s.tkID]) == nil {
+		v.settled.Add(1)
+	}
 }
 
 // collidesWith reports whether the target item twin at s.tk belongs to
