@@ -132,8 +132,9 @@
 // is a kept expired copy, counted in VerifyResult.ExpiredKept and not
 // reported, when its own source item (read back with the reverse
 // mapping) is gone and its TTL is a number of epoch seconds at or before
-// now. One without a TTL, with a future one, or whose source item exists
-// is extra. Without the reverse mapping the owner is unknown, and without
+// now. One without a TTL, with a future one, one before 2012 (DynamoDB's
+// TTL, running since 2017, ignores a TTL more than five years old), or
+// whose source item exists is extra. Without the reverse mapping the owner is unknown, and without
 // the TTL attribute in the target (dropped, or changed by a rule) the TTL
 // is: such an item is extra, as a repair leaves it ([ErrOwnerUnknown],
 // [ErrExpiredKept]).

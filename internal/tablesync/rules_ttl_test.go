@@ -161,3 +161,28 @@ func TestRules_VerifyCountsExpiredCopiesKept(t *testing.T) {
 		})
 	}
 }
+
+// TestRules_VerifyNeverExpiredTTLIsExtra: DynamoDB's TTL never deletes an
+// item whose TTL is more than five years before it runs, and it runs
+// since 2017, so a copy whose TTL is before 2012 (0, a small count, a
+// negative number) cannot be the kept copy of an item the TTL expired:
+// its source item was deleted otherwise and the copy is extra.
+func TestRules_VerifyNeverExpiredTTLIsExtra(t *testing.T) {
+	db := localDB(t)
+	createKeyed(t, db, "src", "id")
+	createKeyed(t, db, "dst", "id")
+	rs := mustRules(t, "rules: [{exclude: [email]}]\nttl_deletes: skip\n")
+	for _, ttl := range []string{"0", "1", "-5", "1000000000"} { // 1000000000: 2001
+		put(t, db, "dst", item{"id": s("never-" + ttl), "expires": n(ttl)}) // its source item is gone
+	}
+	put(t, db, "dst", item{"id": s("expired"), "expires": n(fmt.Sprint(time.Now().Add(-time.Hour).Unix()))})
+
+	diffs, got := collect()
+	res, err := tablesync.Verify(t.Context(), db, "src", db, "dst", tablesync.VerifyOptions{
+		Segments: tablesync.Segments{Total: 1}, RecheckDelay: -1, Rules: rs,
+		TTLAttribute: "expires", OnDifference: diffs,
+	})
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, res.ExpiredKept, "%s %v", res, got())
+	assert.EqualValues(t, 4, res.Extra, "%s %v", res, got())
+}

@@ -366,7 +366,7 @@ func (v *ruleVerifier) mapsTo(src, sk Item, tkID string) bool {
 // maps to, is a copy the rules keep after the source's TTL expired its
 // source item: its own source item (sk, read as src; reverse mapping
 // only) is gone and its TTL, a number of epoch seconds, is at or before
-// now. Without the reverse mapping the owner is unknown (a repair refuses
+// now and not before ttlEverExpired. Without the reverse mapping the owner is unknown (a repair refuses
 // it with ErrOwnerUnknown), so it stays extra.
 func (v *ruleVerifier) keptExpired(twin, sk, src Item, now time.Time) bool {
 	if v.ttlAttr == "" || !v.reverse || sk == nil || src != nil {
@@ -377,5 +377,13 @@ func (v *ruleVerifier) keptExpired(twin, sk, src Item, now time.Time) bool {
 		return false
 	}
 	secs, err := strconv.ParseFloat(num.Value, 64)
-	return err == nil && secs <= float64(now.UnixNano())/1e9
+	return err == nil && secs >= ttlEverExpired && secs <= float64(now.UnixNano())/1e9
 }
+
+// ttlEverExpired is the earliest TTL, in epoch seconds, that DynamoDB's TTL
+// can ever have expired: it ignores a TTL more than five years in the past
+// and runs since February 2017, so an item with an earlier TTL (0, a
+// negative number, a count) was deleted by someone, and its copy is extra.
+// The bound is fixed, not five years before now, so a copy kept for more
+// than five years stays kept.
+const ttlEverExpired = 1330300800 // 2012-02-27T00:00:00Z
