@@ -1,7 +1,6 @@
 package lambdahandler_test
 
 import (
-	"bytes"
 	"encoding/base64"
 	"testing"
 
@@ -9,7 +8,6 @@ import (
 	"github.com/ddbsync/ddbsync/internal/lambdahandler"
 	"github.com/ddbsync/ddbsync/internal/localaws/ddbstub"
 	"github.com/ddbsync/ddbsync/internal/localaws/rie"
-	"github.com/ddbsync/ddbsync/internal/localaws/testkit"
 	"github.com/ddbsync/ddbsync/internal/replicate"
 	"github.com/ddbsync/ddbsync/internal/rules"
 )
@@ -136,28 +134,7 @@ func BenchmarkBootstrap_6MBRules(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	stub := ddbstub.New(ddbstub.Options{Latency: benchLatency})
-	b.Cleanup(stub.Close)
-	env := []string{"TARGET_TABLE_NAME=" + benchTable, "AWS_ENDPOINT_URL_DYNAMODB=" + stub.URL(),
-		"AWS_ACCESS_KEY_ID=bench", "AWS_SECRET_ACCESS_KEY=bench", "AWS_REGION=" + ddbstub.Region,
-		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128", "RULES=" + base64.StdEncoding.EncodeToString([]byte(benchRulesNoKey))}
-	fn := testkit.StartRIE(b, rie.Options{Bootstrap: bootstrap, Env: env, Timeout: benchTimeout})
-	call := func() {
-		out, err := fn.Invoke(b.Context(), payload)
-		if err != nil {
-			b.Fatalf("%v\n%s", err, fn.Logs())
-		}
-		if !bytes.Equal(out, []byte(wantResponse)) {
-			b.Fatalf("response %s", out)
-		}
-	}
-	call() // cold start and warm connections
-	for b.Loop() {
-		call()
-	}
-	b.ReportMetric(float64(b.Elapsed().Microseconds())/1e3/float64(b.N), "ms/batch")
+	benchBootstrap(b, bootstrap, payload, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
+		"RULES="+base64.StdEncoding.EncodeToString([]byte(benchRulesNoKey)))
 	reportPerRecord(b, batch6MB.Records)
-	if rss, ok := peakRSS(bootstrap); ok {
-		b.ReportMetric(float64(rss)/(1<<20), "peak-RSS-MB")
-	}
 }

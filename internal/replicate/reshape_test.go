@@ -1,6 +1,7 @@
 package replicate_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -336,6 +337,29 @@ func TestReplicator_Apply_IdentityRules(t *testing.T) {
 	assert.False(t, rep.Reshapes())
 	res := rep.Apply(t.Context(), []replicate.Change{change("1", replicate.OpPut, "a", 1)})
 	assert.Equal(t, replicate.Result{Received: 1, Puts: 1}, res)
+
+	// With a writer that takes raw writes, the identity rule set forwards
+	// the stream's image untouched, as no rule set does.
+	image := []byte(`{"v":{"N":"1.50"},"pk":{"S":"a"}}`) // re-encoded, it would read {"pk":…,"v":…}
+	c := replicate.DecodeRecord(&replicate.Record{Seq: "1", Event: "INSERT", Keys: []byte(`{"pk":{"S":"a"}}`), NewImage: image})
+	for name, rs := range map[string]*rules.RuleSet{"no rule set": nil, "identity rule set": rs} {
+		w := &rawRecorder{}
+		res := replicate.New(w, replicate.Options{Rules: rs}).Apply(t.Context(), []replicate.Change{c})
+		assert.Equal(t, replicate.Result{Received: 1, Puts: 1}, res, name)
+		require.Len(t, w.writes, 1, name)
+		assert.Equal(t, image, w.writes[0].RawItem, name)
+		assert.Nil(t, w.writes[0].Item, "%s: not decoded", name)
+	}
+}
+
+// rawRecorder is a replicate.RawWriter that keeps the writes it is given.
+type rawRecorder struct{ writes []replicate.Write }
+
+func (w *rawRecorder) Raw() bool { return true }
+
+func (w *rawRecorder) WriteBatch(_ context.Context, writes []replicate.Write) ([]error, int) {
+	w.writes = append(w.writes, writes...)
+	return nil, 0
 }
 
 // TestReplicator_Apply_RulesLargeBatch checks a batch larger than the
